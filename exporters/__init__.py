@@ -1,0 +1,1 @@
+"""Exporters: turn each model family into artifacts in a Triton model repository."""

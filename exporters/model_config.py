@@ -1,0 +1,108 @@
+"""Typed model configs, rendered through Triton's own ModelConfig protobuf.
+
+Rendering through the protobuf means a misspelt field or a bad enum fails at export time, not
+when Triton loads the repository.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from google.protobuf import json_format, text_format
+from tritonclient.grpc import model_config_pb2
+
+
+class Flavour(StrEnum):
+    """embedded: the pytriton wheel's Triton (Python backend only); native: NGC tritonserver on GPUs."""
+
+    EMBEDDED = "embedded"
+    NATIVE = "native"
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    data_type: str  # Triton's name without the TYPE_ prefix: FP32, INT64, STRING
+    dims: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DynamicBatching:
+    preferred_batch_size: tuple[int, ...] = (8, 32, 128)
+    max_queue_delay_microseconds: int = 200
+
+
+@dataclass(frozen=True)
+class InstanceGroup:
+    count: int = 1
+    kind: str = "KIND_CPU"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model folder: what a step of a pipeline is, independent of how it is run."""
+
+    name: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    max_batch_size: int = 256
+    backend: str | None = "python"
+    platform: str | None = None
+    dynamic_batching: DynamicBatching | None = field(default_factory=DynamicBatching)
+    instance_group: InstanceGroup = field(default_factory=InstanceGroup)
+    response_cache: bool = False
+    parameters: tuple[tuple[str, str], ...] = ()
+    default_model_filename: str | None = None
+    # Native flavour on GPUs: let Triton's onnxruntime backend build TensorRT engines ("FP16", "INT8").
+    tensorrt_precision: str | None = None
+
+    def without_dynamic_batching(self) -> ModelSpec:
+        return replace(self, dynamic_batching=None)
+
+
+def _tensor(t: Tensor) -> dict[str, Any]:
+    return {"name": t.name, "data_type": f"TYPE_{t.data_type}", "dims": list(t.dims)}
+
+
+def to_dict(spec: ModelSpec) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": spec.name,
+        "max_batch_size": spec.max_batch_size,
+        "input": [_tensor(t) for t in spec.inputs],
+        "output": [_tensor(t) for t in spec.outputs],
+        "instance_group": [{"count": spec.instance_group.count, "kind": spec.instance_group.kind}],
+    }
+    if spec.backend:
+        config["backend"] = spec.backend
+    if spec.platform:
+        config["platform"] = spec.platform
+    if spec.default_model_filename:
+        config["default_model_filename"] = spec.default_model_filename
+    if spec.dynamic_batching is not None and spec.max_batch_size > 0:
+        config["dynamic_batching"] = {
+            "preferred_batch_size": list(spec.dynamic_batching.preferred_batch_size),
+            "max_queue_delay_microseconds": spec.dynamic_batching.max_queue_delay_microseconds,
+        }
+    if spec.response_cache:
+        config["response_cache"] = {"enable": True}
+    if spec.tensorrt_precision:
+        accelerator = {"name": "tensorrt", "parameters": {"precision_mode": spec.tensorrt_precision}}
+        config["optimization"] = {"execution_accelerators": {"gpu_execution_accelerator": [accelerator]}}
+    if spec.parameters:
+        config["parameters"] = {k: {"string_value": v} for k, v in spec.parameters}
+    return config
+
+
+def to_protobuf(config: dict[str, Any]) -> model_config_pb2.ModelConfig:
+    return json_format.ParseDict(config, model_config_pb2.ModelConfig())
+
+
+def render(config: dict[str, Any]) -> str:
+    """config.pbtxt text for a config dict; raises ParseError on anything Triton would reject."""
+    return text_format.MessageToString(to_protobuf(config))
+
+
+def parse(text: str) -> model_config_pb2.ModelConfig:
+    return text_format.Parse(text, model_config_pb2.ModelConfig())

@@ -1,0 +1,104 @@
+"""ONNX steps every exporter shares: graph clean-up, parity against the framework, INT8, TensorRT."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+
+class ExportError(RuntimeError):
+    """The export produced something that must not be served."""
+
+
+def run_onnx(model: onnx.ModelProto | Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs), strict=True))
+
+
+@dataclass(frozen=True)
+class Parity:
+    max_abs_error: float
+    rows: int
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.max_abs_error <= self.tolerance
+
+
+def check_parity(
+    model: onnx.ModelProto | Path,
+    inputs: dict[str, np.ndarray],
+    expected: dict[str, np.ndarray],
+    tolerance: float,
+) -> Parity:
+    actual = run_onnx(model, inputs)
+    worst = 0.0
+    for name, reference in expected.items():
+        if name not in actual:
+            raise ExportError(f"the ONNX model has no output {name!r} (outputs: {sorted(actual)})")
+        got = actual[name].astype(np.float64)
+        want = np.asarray(reference, dtype=np.float64).reshape(got.shape)
+        worst = max(worst, float(np.max(np.abs(got - want))))
+    rows = next(iter(inputs.values())).shape[0]
+    return Parity(max_abs_error=worst, rows=rows, tolerance=tolerance)
+
+
+def keep_outputs(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
+    """Drop graph outputs not in `names` (exporter extras such as a predicted label)."""
+    kept = [o for o in model.graph.output if o.name in names]
+    del model.graph.output[:]
+    model.graph.output.extend(kept)
+    return model
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic INT8 quantization of weights (onnxruntime); activations stay float."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def tensorrt_available() -> bool:
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_tensorrt_engine(source: Path, target: Path, precision: str = "FP16") -> str | None:
+    """Build a TensorRT plan next to the ONNX model, or say why not.
+
+    TensorRT cannot be installed in this workplace; engines are specific to the GPU model anyway,
+    so production builds them on the GPU node at deploy time (deploy/). Returns the reason when skipped.
+    """
+    if not tensorrt_available():
+        return "tensorrt does not import here: build the engine on the GPU node (trtexec, see deploy/)"
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(source.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise ExportError(f"TensorRT could not parse {source}: {errors}")
+    config = builder.create_builder_config()
+    if precision == "FP16":
+        config.set_flag(trt.BuilderFlag.FP16)
+    elif precision == "INT8":
+        config.set_flag(trt.BuilderFlag.INT8)
+    engine = builder.build_serialized_network(network, config)
+    if engine is None:
+        raise ExportError(f"TensorRT failed to build an engine from {source}")
+    target.write_bytes(bytes(engine))
+    return None

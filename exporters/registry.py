@@ -1,0 +1,10 @@
+"""The model families `finfer build` knows."""
+
+from collections.abc import Callable
+
+from finfer.exporters.base import Exporter
+from finfer.exporters.risk import RiskExporter
+
+FAMILIES: dict[str, Callable[[], Exporter]] = {
+    "risk": RiskExporter,
+}

@@ -1,0 +1,67 @@
+"""One settings object for Triton and the front, read from FINFER_* environment variables.
+
+Unknown FINFER_* keys are rejected so that a typo in a deployment fails loudly instead of
+silently running with a default.
+"""
+
+import os
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from finfer import paths
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FINFER_", extra="forbid", frozen=True)
+
+    # Model repository and embedded Triton
+    model_repository: Path = paths.MODEL_REPOSITORY
+    state_dir: Path = paths.STATE_DIR
+    triton_host: str = "127.0.0.1"
+    triton_http_port: int = Field(8000, ge=1, le=65535)
+    triton_grpc_port: int = Field(8001, ge=1, le=65535)
+    triton_metrics_port: int = Field(8002, ge=1, le=65535)
+    triton_startup_timeout_s: float = Field(180.0, gt=0)
+    triton_exit_timeout_s: int = Field(30, ge=0)
+    triton_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    triton_log_verbose: int = Field(0, ge=0)
+
+    # Front
+    front_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+    grpc_port: int = Field(8081, ge=1, le=65535)
+    max_batch_rows: int = Field(256, ge=1, le=4096)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    upstream_timeout_s: float = Field(10.0, gt=0)
+    upstream_max_inflight: int = Field(4, ge=1)
+    readiness_cache_s: float = Field(1.0, ge=0)
+    retry_after_s: int = Field(1, ge=1)
+
+    # Cache of simple requests
+    cache_entries: int = Field(100_000, ge=0)
+    cache_ttl_s: float = Field(300.0, gt=0)
+    # Keys are salted hashes so that no applicant data sits in clear in the cache; replicas that
+    # share a cache must share the salt.
+    cache_salt: str = Field(default_factory=lambda: os.urandom(16).hex(), min_length=8)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> "Settings":
+        ports = [self.triton_http_port, self.triton_grpc_port, self.triton_metrics_port,
+                 self.http_port, self.grpc_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"ports must be distinct, got {ports}")
+        return self
+
+    @property
+    def triton_grpc_url(self) -> str:
+        return f"{self.triton_host}:{self.triton_grpc_port}"
+
+    @property
+    def triton_http_url(self) -> str:
+        return f"http://{self.triton_host}:{self.triton_http_port}"
+
+    @property
+    def triton_metrics_url(self) -> str:
+        return f"http://{self.triton_host}:{self.triton_metrics_port}/metrics"

@@ -1,0 +1,29 @@
+"""risk_reasons: probability → grade, and TreeSHAP contributions → adverse-action reason codes."""
+
+import xgboost
+
+from finfer.models import risk
+from finfer.runtime.python_model import BatchedPythonModel
+
+
+class TritonPythonModel(BatchedPythonModel):
+    def setup(self, version_dir, parameters, args):
+        self.schema = risk.FeatureSchema.load(version_dir / "schema.json")
+        self.k = int(parameters["reasons_k"])
+        self.booster = xgboost.Booster()
+        self.booster.load_model(bytearray((version_dir / "booster.json").read_bytes()))
+        self.booster.set_param({"nthread": 1})
+
+    def compute(self, inputs):
+        contributions = risk.tree_contributions(self.booster, inputs["features"])
+        reasons = risk.reason_codes(
+            self.schema, contributions, inputs["categorical_features"], inputs["numeric_features"], self.k
+        )
+        probability = inputs["probability_of_default"][:, 0]
+        return {
+            "grade": risk.grade(self.schema, probability).reshape(-1, 1),
+            "reason_feature": reasons.feature,
+            "reason_value": reasons.value,
+            "reason_contribution": reasons.contribution,
+            "reason_text": reasons.text,
+        }

@@ -1,0 +1,1 @@
+"""The math of each model family as plain functions: called by exporters, Triton models and tests."""

@@ -1,0 +1,39 @@
+"""The embedded flavour's one runner for every ONNX model: onnxruntime inside Triton's Python backend.
+
+A model folder uses it with a one-line `model.py` (written by the exporter). On a GPU node it
+prefers the TensorRT and CUDA execution providers when onnxruntime offers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from finfer.runtime.batching import Arrays
+from finfer.runtime.python_model import BatchedPythonModel
+
+
+def session_for(path: Path, threads: int, kind: str) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    available = ort.get_available_providers()
+    wanted = ["CPUExecutionProvider"]
+    if kind == "GPU":
+        wanted = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available] + wanted
+    return ort.InferenceSession(str(path), options, providers=wanted)
+
+
+class TritonPythonModel(BatchedPythonModel):
+    def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
+        filename = parameters.get("onnx_file", "model.onnx")
+        threads = int(parameters.get("intra_op_threads", "1"))
+        self.session = session_for(version_dir / filename, threads, args.get("model_instance_kind", "CPU"))
+
+    def compute(self, inputs: Arrays) -> Mapping[str, np.ndarray]:
+        outputs = self.session.run(self.output_names, inputs)
+        return dict(zip(self.output_names, outputs, strict=True))

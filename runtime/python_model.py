@@ -1,0 +1,47 @@
+"""The shared adapter of finfer's Python-backend models: Triton requests in, numpy to a plain function, tensors out.
+
+Subclasses load their state in `setup` and hold the math in `compute`; only this module knows Triton.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from finfer.runtime.batching import Arrays, run_batched
+
+
+class BatchedPythonModel:
+    def initialize(self, args: dict[str, Any]) -> None:
+        config = json.loads(args["model_config"])
+        self.input_names = [t["name"] for t in config["input"]]
+        self.output_names = [t["name"] for t in config["output"]]
+        self.version_dir = Path(args["model_repository"]) / args["model_version"]
+        parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        self.setup(self.version_dir, parameters, args)
+
+    def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def compute(self, inputs: Arrays) -> Mapping[str, np.ndarray]:
+        raise NotImplementedError
+
+    def execute(self, requests: list[Any]) -> list[Any]:
+        unpacked = [
+            {name: pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in self.input_names}
+            for r in requests
+        ]
+        responses = []
+        for result in run_batched(self.compute, unpacked):
+            if isinstance(result, Exception):
+                error = pb_utils.TritonError(str(result), pb_utils.TritonError.INVALID_ARG)
+                responses.append(pb_utils.InferenceResponse(error=error))
+            else:
+                tensors = [pb_utils.Tensor(name, result[name]) for name in self.output_names]
+                responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+        return responses

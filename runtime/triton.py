@@ -1,0 +1,221 @@
+"""Locate, start, supervise and stop the embedded Triton server shipped in the nvidia-pytriton wheel.
+
+The Python backend's stub embeds a libpython and finds its packages through PATH, so the
+environment is built here once (design.md, "Facts about this machine").
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from finfer.settings import Settings
+
+_PR_SET_PDEATHSIG = 1
+
+
+class TritonError(RuntimeError):
+    """Triton could not be found, started or made ready."""
+
+
+@dataclass(frozen=True)
+class TritonInstall:
+    binary: Path
+    libs: Path
+    python_backend: Path
+    stub: Path
+    caches: Path
+
+
+def locate() -> TritonInstall:
+    try:
+        import pytriton
+    except ImportError as exc:
+        raise TritonError("nvidia-pytriton is not installed: run `make setup`") from exc
+    root = Path(pytriton.__file__).resolve().parent / "tritonserver"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    install = TritonInstall(
+        binary=root / "bin" / "tritonserver",
+        libs=root.parent.parent / "nvidia_pytriton.libs",
+        python_backend=root / "backends" / "python",
+        stub=root / "python_backend_stubs" / version / "triton_python_backend_stub",
+        caches=root / "caches",
+    )
+    for path in (install.binary, install.libs, install.python_backend, install.stub, install.caches):
+        if not path.exists():
+            raise TritonError(f"the pytriton wheel lacks {path}; reinstall nvidia-pytriton==0.7.0")
+    return install
+
+
+def backend_directory(install: TritonInstall, state_dir: Path) -> Path:
+    """A backend folder of our own: the wheel's Python backend plus the stub for this interpreter.
+
+    Built beside the project instead of inside site-packages so the installed wheel stays untouched.
+    """
+    python = state_dir / "backends" / "python"
+    python.mkdir(parents=True, exist_ok=True)
+    links = {
+        "libtriton_python.so": install.python_backend / "libtriton_python.so",
+        "triton_python_backend_utils.py": install.python_backend / "triton_python_backend_utils.py",
+        "triton_python_backend_stub": install.stub,
+    }
+    for name, target in links.items():
+        link = python / name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    return python.parent
+
+
+def server_environment(install: TritonInstall) -> dict[str, str]:
+    env = dict(os.environ)
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        p for p in [str(install.libs), libdir, env.get("LD_LIBRARY_PATH", "")] if p
+    )
+    # One thread per model instance: on a 2-core machine oversubscription costs more than it gives.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def server_arguments(install: TritonInstall, settings: Settings, backends: Path) -> list[str]:
+    args = [
+        str(install.binary),
+        f"--model-repository={settings.model_repository}",
+        f"--backend-directory={backends}",
+        f"--cache-directory={install.caches}",
+        f"--http-address={settings.triton_host}",
+        f"--http-port={settings.triton_http_port}",
+        f"--grpc-address={settings.triton_host}",
+        f"--grpc-port={settings.triton_grpc_port}",
+        f"--metrics-address={settings.triton_host}",
+        f"--metrics-port={settings.triton_metrics_port}",
+        f"--exit-timeout-secs={settings.triton_exit_timeout_s}",
+        "--allow-metrics=true",
+        "--allow-gpu-metrics=false",
+        "--strict-readiness=true",
+        f"--log-verbose={settings.triton_log_verbose}",
+    ]
+    if settings.triton_cache_bytes:
+        args.append(f"--cache-config=local,size={settings.triton_cache_bytes}")
+    return args
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: Triton is killed if finfer dies without cleanup.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def is_ready(http_url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{http_url}/v2/health/ready", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class TritonServer:
+    """The embedded Triton as a supervised child process (own process group, dies with us)."""
+
+    def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
+        self.settings = settings
+        self.install = locate()
+        self.log_path = log_path or settings.state_dir / "triton.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        if self.running:
+            return
+        if not self.settings.model_repository.is_dir():
+            raise TritonError(
+                f"model repository {self.settings.model_repository} does not exist: run `finfer build`"
+            )
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        backends = backend_directory(self.install, self.settings.state_dir)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        progress(f"starting Triton on {self.settings.triton_grpc_url} (log: {self.log_path})")
+        self._process = subprocess.Popen(
+            server_arguments(self.install, self.settings, backends),
+            env=server_environment(self.install),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+        atexit.register(self.stop)
+
+    def wait_ready(self, timeout: float | None = None, progress: Callable[[str], None] = lambda _: None) -> None:
+        deadline = time.monotonic() + (timeout or self.settings.triton_startup_timeout_s)
+        last_note = 0.0
+        while time.monotonic() < deadline:
+            if not self.running:
+                code = self._process.returncode if self._process else None
+                raise TritonError(f"Triton exited with code {code} while starting:\n{self.log_tail()}")
+            if is_ready(self.settings.triton_http_url):
+                progress("Triton is ready")
+                return
+            if time.monotonic() - last_note > 5:
+                progress("waiting for Triton to load its models ...")
+                last_note = time.monotonic()
+            time.sleep(0.2)
+        self.stop()
+        raise TritonError(f"Triton was not ready after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGINT to the whole group (server and Python stubs), a bounded wait, then SIGKILL."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGINT)
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            except ProcessLookupError:
+                pass
+        # Stubs of a server that died abruptly may linger in its group.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._process = None
+        atexit.unregister(self.stop)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no Triton log)"
+        return "\n".join(text[-lines:])
+
+    def __enter__(self) -> TritonServer:
+        self.start()
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
