@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     cache_ttl_s: float = Field(300.0, gt=0)
     # Keys are salted hashes so that no applicant data sits in clear in the cache; replicas that
     # share a cache must share the salt.
-    cache_salt: str = Field(default_factory=lambda: os.urandom(16).hex(), min_length=8)
+    cache_salt: str = Field(default_factory=lambda: os.urandom(16).hex(), min_length=8, max_length=64)
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> "Settings":

@@ -1,0 +1,104 @@
+"""HTTP clients (httpx): sync and asyncio, with timeouts and retries on 503 only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
+from finfer.clients.retry import RetryPolicy
+from finfer.clients.types import RiskScore
+
+SCORE = "/v1/risk/score"
+SCORE_BATCH = "/v1/risk/score:batch"
+
+
+def _error(response: httpx.Response) -> FinferClientError:
+    try:
+        detail = response.json()["error"]
+        message, code, field = detail["message"], detail["code"], detail.get("field")
+    except (ValueError, KeyError, TypeError):
+        message, code, field = response.text or response.reason_phrase, None, None
+    if response.status_code == 503:
+        return Unavailable(message, code, field)
+    if 400 <= response.status_code < 500:
+        return InvalidRequest(message, code, field)
+    return ServerError(message, code, field)
+
+
+def _decode(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise _error(response)
+    return response.json()
+
+
+class HttpClient:
+    def __init__(self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
+        self._client = httpx.Client(base_url=url, timeout=timeout_s)
+        self.retry = retry
+
+    def _post(self, path: str, body: Any) -> dict[str, Any]:
+        for attempt in range(self.retry.attempts):
+            try:
+                return _decode(self._client.post(path, json=body))
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"no answer from {path} in time") from exc
+            except (httpx.ConnectError, Unavailable) as exc:
+                if attempt + 1 == self.retry.attempts:
+                    raise exc if isinstance(exc, Unavailable) else Unavailable(str(exc)) from exc
+                time.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    def score(self, applicant: Mapping[str, Any]) -> RiskScore:
+        return RiskScore.from_dict(self._post(SCORE, dict(applicant)))
+
+    def score_batch(self, applicants: list[Mapping[str, Any]]) -> list[RiskScore]:
+        body = self._post(SCORE_BATCH, {"applicants": [dict(a) for a in applicants]})
+        return [RiskScore.from_dict(r) for r in body["results"]]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncHttpClient:
+    def __init__(self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
+        self._client = httpx.AsyncClient(base_url=url, timeout=timeout_s)
+        self.retry = retry
+
+    async def _post(self, path: str, body: Any) -> dict[str, Any]:
+        for attempt in range(self.retry.attempts):
+            try:
+                return _decode(await self._client.post(path, json=body))
+            except httpx.TimeoutException as exc:
+                raise Timeout(f"no answer from {path} in time") from exc
+            except (httpx.ConnectError, Unavailable) as exc:
+                if attempt + 1 == self.retry.attempts:
+                    raise exc if isinstance(exc, Unavailable) else Unavailable(str(exc)) from exc
+                await asyncio.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def score(self, applicant: Mapping[str, Any]) -> RiskScore:
+        return RiskScore.from_dict(await self._post(SCORE, dict(applicant)))
+
+    async def score_batch(self, applicants: list[Mapping[str, Any]]) -> list[RiskScore]:
+        body = await self._post(SCORE_BATCH, {"applicants": [dict(a) for a in applicants]})
+        return [RiskScore.from_dict(r) for r in body["results"]]
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncHttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,164 @@
+"""The `finfer` command line: build, serve, score, loadtest, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from finfer import paths
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from finfer.exporters.base import BuildOptions, Profile, export, is_built
+    from finfer.exporters.model_config import Flavour
+    from finfer.exporters.registry import FAMILIES
+    from finfer.exporters.risk import RiskExporter
+
+    flavour = Flavour(args.flavour)
+    out = args.out or (paths.MODEL_REPOSITORY if flavour is Flavour.EMBEDDED else paths.PROJECT_ROOT / "build" / "native")
+    options = BuildOptions(
+        out=out,
+        flavour=flavour,
+        profile=Profile(args.profile),
+        dynamic_batching=not args.no_dynamic_batching,
+        tensorrt=args.tensorrt,
+        force=args.force,
+    )
+    for family in args.family or list(FAMILIES):
+        if family == "risk" and args.csv:
+            exporter = RiskExporter(Path(args.csv), args.target, args.positive_label)
+        else:
+            exporter = FAMILIES[family]()
+        if is_built(exporter, out) and not options.force:
+            _progress(f"[{family}] already built in {out} (use --force to rebuild)")
+            continue
+        card = export(exporter, options, _progress)
+        quality = card.get("quality", {})
+        if "cv_roc_auc" in quality:
+            _progress(f"[{family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
+                      f"Brier {quality['cv_brier']:.3f}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from finfer.front.server import run
+    from finfer.runtime.triton import TritonError, TritonServer
+    from finfer.settings import Settings
+
+    settings = Settings()
+    if not args.no_build:
+        build = argparse.Namespace(family=None, out=settings.model_repository, flavour="embedded", profile=args.profile,
+                                   no_dynamic_batching=False, tensorrt=False, force=False, csv=None)
+        cmd_build(build)
+    triton = TritonServer(settings)
+    try:
+        triton.start(_progress)
+        triton.wait_ready(progress=_progress)
+    except TritonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        run(settings)
+    finally:
+        _progress("stopping Triton")
+        triton.stop()
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from finfer.clients import FinferClientError, GrpcClient, HttpClient
+    from finfer.loadtest.requests import load_applicants
+
+    if args.file:
+        applicant = json.loads(Path(args.file).read_text())
+    else:
+        applicant = load_applicants()[args.example]
+    try:
+        if args.grpc:
+            with GrpcClient(args.grpc) as client:
+                result = client.score(applicant)
+        else:
+            with HttpClient(args.url) as client:
+                result = client.score(applicant)
+    except FinferClientError as exc:
+        print(f"error: {exc.message}" + (f" (field {exc.field})" if exc.field else ""), file=sys.stderr)
+        return 2
+    print(json.dumps(result.__dict__, default=lambda o: o.__dict__, indent=2))
+    return 0
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from finfer.loadtest.run import run_locust
+
+    return run_locust(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from finfer.loadtest.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="finfer", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", help="train and export models into the Triton model repository")
+    build.add_argument("--family", action="append", choices=["risk"], help="model family (default: all)")
+    build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
+    build.add_argument("--flavour", choices=["embedded", "native"], default="embedded")
+    build.add_argument("--profile", choices=["full", "small"], default="full")
+    build.add_argument("--no-dynamic-batching", action="store_true", help="write configs without dynamic batching")
+    build.add_argument("--tensorrt", action="store_true", help="also build TensorRT plans (GPU node only)")
+    build.add_argument("--force", action="store_true", help="rebuild even if the repository is built")
+    build.add_argument("--csv", help="train the risk model on this CSV instead of the German credit data")
+    build.add_argument("--target", default="creditability", help="target column of --csv")
+    build.add_argument("--positive-label", default="bad", help="target value meaning default")
+    build.set_defaults(func=cmd_build)
+
+    serve = sub.add_parser("serve", help="build if needed, start Triton and the front, serve until Ctrl-C")
+    serve.add_argument("--no-build", action="store_true")
+    serve.add_argument("--profile", choices=["full", "small"], default="full")
+    serve.set_defaults(func=cmd_serve)
+
+    score = sub.add_parser("score", help="score one applicant through the front")
+    score.add_argument("--url", default="http://127.0.0.1:8080")
+    score.add_argument("--grpc", metavar="HOST:PORT", help="use gRPC at this address instead of HTTP")
+    score.add_argument("--file", help="applicant JSON file (default: a row of the German credit data)")
+    score.add_argument("--example", type=int, default=0, help="row of the German credit data to send")
+    score.set_defaults(func=cmd_score)
+
+    loadtest = sub.add_parser("loadtest", help="run Locust headless against the front")
+    loadtest.add_argument("--host", default="http://127.0.0.1:8080", help="front HTTP URL")
+    loadtest.add_argument("--grpc-host", default="127.0.0.1:8081", help="front gRPC address")
+    loadtest.add_argument("--protocol", choices=["http", "grpc", "both"], default="http")
+    loadtest.add_argument("--users", type=int, default=32)
+    loadtest.add_argument("--spawn-rate", type=float, default=16)
+    loadtest.add_argument("--duration", default="30s", help="e.g. 30s, 2m")
+    loadtest.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS / "locust")
+    loadtest.set_defaults(func=cmd_loadtest)
+
+    bench = sub.add_parser("bench", help="benchmark the front, Triton and onnxruntime on one request stream")
+    bench.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    bench.add_argument("--concurrency", type=int, default=32)
+    bench.add_argument("--batch-rows", type=int, default=256)
+    bench.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
+    bench.add_argument("--only", action="append", help="run only these scenarios (a..f)")
+    bench.set_defaults(func=cmd_bench)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

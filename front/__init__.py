@@ -1,0 +1,1 @@
+"""The front: HTTP (FastAPI) and gRPC (grpcio) adapters over one service layer in front of Triton."""

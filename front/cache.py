@@ -1,0 +1,53 @@
+"""The cache of simple requests: in-process LRU with a TTL, keyed on salted hashes.
+
+Keys are keyed-BLAKE2b digests of the model version plus the canonical input, so no applicant
+data sits in the cache (or in anything that dumps it) in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def cache_key(salt: bytes, model_version: str, parts: Iterable[object]) -> bytes:
+    # \x1f (unit separator) cannot appear in a field value that survived validation ambiguously:
+    # numbers are repr'd floats and categories come from a fixed vocabulary.
+    canonical = "\x1f".join([model_version, *(repr(p) for p in parts)]).encode()
+    return hashlib.blake2b(canonical, key=salt, digest_size=16).digest()
+
+
+class TTLCache:
+    def __init__(self, max_entries: int, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_entries = max_entries
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._entries: OrderedDict[bytes, tuple[float, Any]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: bytes) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires < self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: bytes, value: Any) -> None:
+        if self.max_entries == 0:
+            return
+        self._entries[key] = (self._clock() + self.ttl_s, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()

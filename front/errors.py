@@ -1,0 +1,63 @@
+"""The front's errors, each mapped to an HTTP status and a gRPC code in this one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+
+class FrontError(Exception):
+    http_status = 500
+    grpc_code = grpc.StatusCode.INTERNAL
+    code = "internal"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class InvalidArgument(FrontError):
+    http_status = 400
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    code = "invalid_argument"
+
+
+class InvalidJson(InvalidArgument):
+    code = "invalid_json"
+
+
+class PayloadTooLarge(InvalidArgument):
+    http_status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidArgument):
+    http_status = 415
+    code = "unsupported_media_type"
+
+
+class NotFound(FrontError):
+    http_status = 404
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    code = "not_found"
+
+
+class Unavailable(FrontError):
+    """Triton is down, not ready or too slow: retry later."""
+
+    http_status = 503
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    code = "unavailable"
+
+
+class UpstreamError(FrontError):
+    """Triton answered with an error the front did not expect: a bug or a model mismatch."""
+
+    http_status = 502
+    grpc_code = grpc.StatusCode.INTERNAL
+    code = "upstream_error"

@@ -1,0 +1,106 @@
+"""gRPC adapter: the RiskScoring servicer converts protobuf ↔ dicts and awaits the same service layer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+
+from finfer.clients import finfer_pb2, finfer_pb2_grpc
+from finfer.front import metrics
+from finfer.front.errors import FrontError, InvalidArgument
+from finfer.front.service import RiskService
+
+ERROR_FIELD_KEY = "finfer-error-field"
+
+
+def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct's top level as plain Python values; nested values stay as lists/dicts for validation to reject."""
+    out: dict[str, Any] = {}
+    for key, value in message.fields.items():
+        kind = value.WhichOneof("kind")
+        if kind == "number_value":
+            out[key] = value.number_value
+        elif kind == "string_value":
+            out[key] = value.string_value
+        elif kind == "bool_value":
+            out[key] = value.bool_value
+        elif kind == "null_value":
+            out[key] = None
+        elif kind == "list_value":
+            out[key] = list(value.list_value.values)
+        else:
+            out[key] = dict(value.struct_value.fields)
+    return out
+
+
+def to_message(answer: dict[str, Any]) -> finfer_pb2.ScoreResponse:
+    return finfer_pb2.ScoreResponse(
+        probability_of_default=answer["probability_of_default"],
+        grade=answer["grade"],
+        reasons=[finfer_pb2.Reason(**r) for r in answer["reasons"]],
+        model_version=answer["model_version"],
+        request_id=answer["request_id"],
+        cached=answer["cached"],
+    )
+
+
+def _request_id(context: grpc.aio.ServicerContext) -> str | None:
+    return dict(context.invocation_metadata() or ()).get("x-request-id")
+
+
+class RiskScoringServicer(finfer_pb2_grpc.RiskScoringServicer):
+    def __init__(self, service: RiskService) -> None:
+        self.service = service
+
+    async def Score(self, request: finfer_pb2.ScoreRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        started = time.perf_counter()
+        try:
+            if not request.HasField("applicant"):
+                raise InvalidArgument("applicant: is required", "applicant")
+            answer = await self.service.score(struct_to_dict(request.applicant), _request_id(context))
+            return _done("Score", started, "OK", to_message(answer))
+        except FrontError as error:
+            await _abort(context, "Score", started, error)
+
+    async def ScoreBatch(self, request: finfer_pb2.ScoreBatchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        started = time.perf_counter()
+        try:
+            payload = {"applicants": [struct_to_dict(a) for a in request.applicants]}
+            answer = await self.service.score_batch(payload, _request_id(context))
+            message = finfer_pb2.ScoreBatchResponse(
+                results=[to_message(r) for r in answer["results"]],
+                model_version=answer["model_version"],
+                request_id=answer["request_id"],
+            )
+            return _done("ScoreBatch", started, "OK", message)
+        except FrontError as error:
+            await _abort(context, "ScoreBatch", started, error)
+
+
+def _done(method: str, started: float, status: str, message: Any) -> Any:
+    metrics.REQUESTS.labels(method, "grpc", status).inc()
+    metrics.REQUEST_LATENCY.labels(method, "grpc").observe(time.perf_counter() - started)
+    return message
+
+
+async def _abort(context: grpc.aio.ServicerContext, method: str, started: float, error: FrontError) -> None:
+    _done(method, started, error.grpc_code.name, None)
+    if error.field:
+        context.set_trailing_metadata(((ERROR_FIELD_KEY, error.field),))
+    await context.abort(error.grpc_code, error.message)
+
+
+def create_server(service: RiskService, address: str, max_message_bytes: int) -> grpc.aio.Server:
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    finfer_pb2_grpc.add_RiskScoringServicer_to_server(RiskScoringServicer(service), server)
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot bind the gRPC front to {address}")
+    return server

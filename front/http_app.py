@@ -1,0 +1,160 @@
+"""HTTP adapter: FastAPI routes that read the body, await the service layer and write JSON."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from finfer import __version__
+from finfer.front import metrics
+from finfer.front.errors import FrontError, InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType
+from finfer.front.schemas import ErrorResponse, ScoreBatchResponse, ScoreResponse
+from finfer.front.service import RiskService
+from finfer.settings import Settings
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in [
+        (400, "Invalid input; `field` names the offending field"),
+        (413, "Body over the size limit"),
+        (415, "Content type is not application/json"),
+        (503, "Triton is not ready; retry after `Retry-After` seconds"),
+    ]
+}
+
+
+def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(error: FrontError, settings: Settings) -> Response:
+    headers = {"Retry-After": str(settings.retry_after_s)} if error.http_status == 503 else None
+    return json_response(error.body(), error.http_status, headers)
+
+
+async def read_json(request: Request, limit: int) -> object:
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType(f"content type must be application/json, got {content_type or 'none'!r}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJson(f"body is not valid JSON: {exc}") from None
+
+
+def _service(request: Request) -> RiskService:
+    return request.app.state.service
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+ServiceDep = Annotated[RiskService, Depends(_service)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def timed(route: str, settings: Settings, handler: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
+    started = time.perf_counter()
+    try:
+        response = json_response(await handler())
+    except FrontError as error:
+        response = error_response(error, settings)
+    metrics.REQUESTS.labels(route, "http", str(response.status_code)).inc()
+    metrics.REQUEST_LATENCY.labels(route, "http").observe(time.perf_counter() - started)
+    return response
+
+
+def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
+    router = APIRouter(prefix="/v1/risk", tags=["risk"])
+    single = {"requestBody": {"required": True, "content": {"application/json": {"schema": applicant_schema}}}}
+    batch_schema = {
+        "type": "object",
+        "required": ["applicants"],
+        "additionalProperties": False,
+        "properties": {"applicants": {"type": "array", "minItems": 1, "maxItems": max_rows, "items": applicant_schema}},
+    }
+    batch = {"requestBody": {"required": True, "content": {"application/json": {"schema": batch_schema}}}}
+
+    @router.post("/score", response_model=ScoreResponse, responses=ERRORS, openapi_extra=single)
+    async def score(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+        """Score one applicant: probability of default, grade and adverse-action reasons."""
+
+        async def handle() -> dict[str, Any]:
+            return await service.score(await read_json(request, settings.max_body_bytes),
+                                       request.headers.get("x-request-id"))
+
+        return await timed("/v1/risk/score", settings, handle)
+
+    @router.post("/score:batch", response_model=ScoreBatchResponse, responses=ERRORS, openapi_extra=batch)
+    async def score_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+        """Score up to `max_batch_rows` applicants; results come back in order."""
+
+        async def handle() -> dict[str, Any]:
+            return await service.score_batch(await read_json(request, settings.max_body_bytes),
+                                             request.headers.get("x-request-id"))
+
+        return await timed("/v1/risk/score:batch", settings, handle)
+
+    return router
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> Response:
+        """Live: the front's process answers."""
+        return json_response({"status": "live"})
+
+    @router.get("/readyz")
+    async def readyz(service: ServiceDep, settings: SettingsDep) -> Response:
+        """Ready only when Triton and the risk pipeline are ready."""
+        if await service.upstream.ready():
+            return json_response({"status": "ready", "model_version": service.model_version})
+        return json_response({"status": "not ready"}, 503, {"Retry-After": str(settings.retry_after_s)})
+
+    @router.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_app(service: RiskService, settings: Settings) -> FastAPI:
+    app = FastAPI(title="finfer", version=__version__, description="Credit-risk scoring served by NVIDIA Triton")
+    app.state.service = service
+    app.state.settings = settings
+    app.include_router(risk_router(service.validator.json_schema(), settings.max_batch_rows))
+    app.include_router(health_router())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(NotFound(f"no route {request.url.path}"), settings)
+        error = FrontError(str(exc.detail))
+        error.http_status, error.code = exc.status_code, "http_error"
+        return error_response(error, settings)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return error_response(InvalidJson(f"{field}: {first['msg']}", field), settings)
+
+    return app

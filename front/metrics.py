@@ -1,0 +1,37 @@
+"""Prometheus metrics of the front, in a registry of its own."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0)
+
+REQUESTS = Counter(
+    "finfer_requests", "Requests answered by the front", ["route", "protocol", "status"], registry=REGISTRY
+)
+REQUEST_LATENCY = Histogram(
+    "finfer_request_duration_seconds",
+    "Time from request received to response ready",
+    ["route", "protocol"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+CACHE = Counter("finfer_cache_lookups", "Cache lookups of simple requests", ["model", "result"], registry=REGISTRY)
+CACHE_ENTRIES = Gauge("finfer_cache_entries", "Entries in the in-process cache", registry=REGISTRY)
+UPSTREAM_LATENCY = Histogram(
+    "finfer_upstream_duration_seconds",
+    "Time of one Triton inference call (possibly coalescing several requests)",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+UPSTREAM_ERRORS = Counter(
+    "finfer_upstream_errors", "Failed Triton calls by gRPC status", ["model", "code"], registry=REGISTRY
+)
+UPSTREAM_ROWS = Histogram(
+    "finfer_upstream_batch_rows",
+    "Rows per Triton call after coalescing concurrent cache misses",
+    ["model"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    registry=REGISTRY,
+)

@@ -1,0 +1,99 @@
+"""The service layer (KServe's "data plane"): validation, cache, routing to Triton. HTTP and gRPC call it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from finfer.front import metrics
+from finfer.front.cache import TTLCache, cache_key
+from finfer.front.errors import InvalidArgument
+from finfer.front.schemas import ApplicantRow, ApplicantValidator
+from finfer.front.upstream import RiskResult, TritonUpstream
+from finfer.models.risk import FeatureSchema
+from finfer.settings import Settings
+
+RISK_SCHEMA = Path("risk_features") / "1" / "schema.json"
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RiskService:
+    def __init__(self, settings: Settings, upstream: TritonUpstream, schema: FeatureSchema) -> None:
+        self.settings = settings
+        self.upstream = upstream
+        self.schema = schema
+        self.model_version = schema.model_version
+        self.validator = ApplicantValidator(schema)
+        self.cache = TTLCache(settings.cache_entries, settings.cache_ttl_s)
+        self._salt = settings.cache_salt.encode()
+
+    @classmethod
+    def from_repository(cls, settings: Settings, upstream: TritonUpstream) -> RiskService:
+        path = settings.model_repository / RISK_SCHEMA
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `finfer build` first")
+        return cls(settings, upstream, FeatureSchema.load(path))
+
+    async def score(self, applicant: object, request_id: str | None = None) -> dict[str, Any]:
+        row = self.validator.row(applicant, "")
+        request_id = request_id or new_request_id()
+        (answer,) = await self._score_rows([row], request_id)
+        return answer
+
+    async def score_batch(self, payload: object, request_id: str | None = None) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise InvalidArgument("body: must be a JSON object with the list `applicants`", None)
+        unknown = sorted(set(payload) - {"applicants"})
+        if unknown:
+            raise InvalidArgument(f"{unknown[0]}: is not a known field", unknown[0])
+        applicants = payload.get("applicants")
+        if not isinstance(applicants, list):
+            raise InvalidArgument("applicants: must be a list of applicant objects", "applicants")
+        if not applicants:
+            raise InvalidArgument("applicants: must hold at least one applicant", "applicants")
+        limit = self.settings.max_batch_rows
+        if len(applicants) > limit:
+            raise InvalidArgument(f"applicants: at most {limit} applicants a batch, got {len(applicants)}",
+                                  "applicants")
+        rows = [self.validator.row(a, f"applicants[{i}]") for i, a in enumerate(applicants)]
+        request_id = request_id or new_request_id()
+        results = await self._score_rows(rows, request_id)
+        return {"results": results, "model_version": self.model_version, "request_id": request_id}
+
+    async def _score_rows(self, rows: list[ApplicantRow], request_id: str) -> list[dict[str, Any]]:
+        answers: list[dict[str, Any] | None] = [None] * len(rows)
+        keys = [cache_key(self._salt, self.model_version, (*r.categorical, *r.numeric)) for r in rows]
+        missing = []
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key)
+            if hit is not None:
+                answers[i] = {**hit, "request_id": request_id, "cached": True}
+            else:
+                missing.append(i)
+        hits = len(rows) - len(missing)
+        if hits:
+            metrics.CACHE.labels("risk", "hit").inc(hits)
+        if missing:
+            metrics.CACHE.labels("risk", "miss").inc(len(missing))
+            results = await self.upstream.score([rows[i] for i in missing])
+            for i, result in zip(missing, results, strict=True):
+                body = self._body(result)
+                self.cache.put(keys[i], body)
+                answers[i] = {**body, "request_id": request_id, "cached": False}
+            metrics.CACHE_ENTRIES.set(len(self.cache))
+        return answers  # type: ignore[return-value]
+
+    def _body(self, result: RiskResult) -> dict[str, Any]:
+        return {
+            "probability_of_default": result.probability_of_default,
+            "grade": result.grade,
+            "reasons": [
+                {"feature": f, "value": v, "contribution": c, "text": t} for f, v, c, t in result.reasons
+            ],
+            "model_version": self.model_version,
+        }
+

@@ -1,0 +1,119 @@
+"""The front's connection to Triton: readiness and inference over Triton's gRPC API (tritonclient's stubs)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import grpc
+from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+from finfer.front import metrics
+from finfer.front.coalescer import Coalescer
+from finfer.front.errors import InvalidArgument, Unavailable, UpstreamError
+from finfer.front.schemas import ApplicantRow
+from finfer.front.triton_codec import pack_floats, pack_strings, unpack_floats, unpack_strings
+from finfer.settings import Settings
+
+RISK_MODEL = "risk_score"
+_TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+
+
+@dataclass(frozen=True)
+class RiskResult:
+    probability_of_default: float
+    grade: str
+    reasons: tuple[tuple[str, str, float, str], ...]  # feature, value, contribution, text
+
+
+class TritonUpstream:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: service_pb2_grpc.GRPCInferenceServiceStub | None = None
+        self._ready_at = -math.inf
+        self._ready = False
+        self.risk = Coalescer(self._infer_risk, settings.max_batch_rows, settings.upstream_max_inflight)
+
+    async def start(self) -> None:
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+        self._channel = grpc.aio.insecure_channel(self.settings.triton_grpc_url, options=options)
+        self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+
+    @property
+    def stub(self) -> service_pb2_grpc.GRPCInferenceServiceStub:
+        if self._stub is None:
+            raise Unavailable("the front has not connected to Triton yet")
+        return self._stub
+
+    async def ready(self) -> bool:
+        """Triton and the risk pipeline ready; answered from a short-lived memo so probes stay cheap."""
+        now = time.monotonic()
+        if now - self._ready_at < self.settings.readiness_cache_s:
+            return self._ready
+        try:
+            server = await self.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=2)
+            model = await self.stub.ModelReady(service_pb2.ModelReadyRequest(name=RISK_MODEL), timeout=2)
+            self._ready = server.ready and model.ready
+        except grpc.aio.AioRpcError:
+            self._ready = False
+        self._ready_at = now
+        return self._ready
+
+    async def score(self, rows: list[ApplicantRow]) -> list[RiskResult]:
+        return await self.risk.submit(rows)
+
+    async def _infer_risk(self, rows: list[ApplicantRow]) -> list[RiskResult]:
+        n = len(rows)
+        n_cat = len(rows[0].categorical)
+        n_num = len(rows[0].numeric)
+        request = service_pb2.ModelInferRequest(model_name=RISK_MODEL)
+        request.inputs.add(name="categorical_features", datatype="BYTES", shape=[n, n_cat])
+        request.inputs.add(name="numeric_features", datatype="FP32", shape=[n, n_num])
+        request.raw_input_contents.append(pack_strings([v for r in rows for v in r.categorical]))
+        request.raw_input_contents.append(pack_floats([r.numeric for r in rows]))
+        metrics.UPSTREAM_ROWS.labels(RISK_MODEL).observe(n)
+        started = time.perf_counter()
+        try:
+            response = await self.stub.ModelInfer(request, timeout=self.settings.upstream_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            metrics.UPSTREAM_ERRORS.labels(RISK_MODEL, exc.code().name).inc()
+            raise upstream_error(exc) from None
+        finally:
+            metrics.UPSTREAM_LATENCY.labels(RISK_MODEL).observe(time.perf_counter() - started)
+        return decode_risk(response, n)
+
+
+def upstream_error(exc: grpc.aio.AioRpcError) -> Exception:
+    if exc.code() in _TRANSIENT:
+        return Unavailable(f"the model server is unavailable ({exc.code().name.lower()}); retry later")
+    if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidArgument(exc.details() or "the model rejected the input")
+    return UpstreamError(f"the model server failed: {exc.code().name}: {exc.details()}")
+
+
+def decode_risk(response: service_pb2.ModelInferResponse, n: int) -> list[RiskResult]:
+    tensors = {}
+    for output, raw in zip(response.outputs, response.raw_output_contents, strict=True):
+        count = math.prod(output.shape)
+        if output.datatype == "BYTES":
+            tensors[output.name] = unpack_strings(raw, count)
+        else:
+            tensors[output.name] = unpack_floats(raw, output.shape).ravel().tolist()
+    k = len(tensors["reason_feature"]) // n
+    results = []
+    for i in range(n):
+        span = range(i * k, (i + 1) * k)
+        reasons = tuple(
+            (tensors["reason_feature"][j], tensors["reason_value"][j], tensors["reason_contribution"][j],
+             tensors["reason_text"][j])
+            for j in span
+            if tensors["reason_feature"][j]
+        )
+        results.append(RiskResult(tensors["probability_of_default"][i], tensors["grade"][i], reasons))
+    return results

@@ -1,0 +1,1 @@
+"""Load generation: Locust users, request generators, the benchmark runner and its report."""

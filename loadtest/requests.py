@@ -1,0 +1,43 @@
+"""Request generators: applicants drawn from the shipped data, made unique so caches do not flatter."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+from typing import Any
+
+from finfer import paths
+
+
+def load_applicants(csv_path: Path = paths.GERMAN_CREDIT_CSV, target: str = "creditability") -> list[dict[str, Any]]:
+    """Rows as the API takes them: numbers as numbers, categories as the CSV spells them, no target."""
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    applicants = []
+    for row in rows:
+        applicant: dict[str, Any] = {}
+        for key, value in row.items():
+            if key == target:
+                continue
+            try:
+                applicant[key] = int(value)
+            except ValueError:
+                try:
+                    applicant[key] = float(value)
+                except ValueError:
+                    applicant[key] = value
+        applicants.append(applicant)
+    return applicants
+
+
+def unique_applicants(n: int, seed: int = 0, amount_field: str = "credit_amount") -> list[dict[str, Any]]:
+    """n distinct applicants: real rows with the amount moved, so no two requests share a cache key."""
+    base = load_applicants()
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        applicant = dict(rng.choice(base))
+        applicant[amount_field] = 250 + i
+        out.append(applicant)
+    return out
