@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     cache_salt: str = Field(default_factory=lambda: os.urandom(16).hex(), min_length=8, max_length=64)
 
     @model_validator(mode="after")
+    def _no_unknown_environment(self) -> "Settings":
+        # pydantic-settings ignores unknown prefixed variables; a misspelt FINFER_HTTP_PROT must not.
+        known = {f"FINFER_{name.upper()}" for name in type(self).model_fields}
+        unknown = sorted(k for k in os.environ if k.startswith("FINFER_") and k not in known)
+        if unknown:
+            raise ValueError(f"unknown settings in the environment: {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
     def _distinct_ports(self) -> "Settings":
         ports = [self.triton_http_port, self.triton_grpc_port, self.triton_metrics_port,
                  self.http_port, self.grpc_port]

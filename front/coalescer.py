@@ -60,6 +60,8 @@ class Coalescer(Generic[Row, Result]):
             rows = [row for part, _ in batch for row in part]
             try:
                 results = await self._call(rows)
+                if len(results) != len(rows):
+                    raise ValueError(f"upstream answered {len(results)} rows for {len(rows)}")
             except BaseException as exc:  # every waiter must hear about the failure, then it propagates
                 for _, future in batch:
                     if not future.done():

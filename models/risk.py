@@ -196,7 +196,7 @@ def aggregation_matrix(schema: FeatureSchema) -> np.ndarray:
 
 
 def grade(schema: FeatureSchema, probability: np.ndarray) -> np.ndarray:
-    bounds = np.array([b for _, b in schema.grades[:-1]], dtype=np.float32)
+    bounds = np.array([b for _, b in schema.grades[:-1]], dtype=np.float64)
     letters = np.array([g for g, _ in schema.grades], dtype=object)
     return letters[np.searchsorted(bounds, probability, side="right")]
 

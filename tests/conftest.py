@@ -1,0 +1,122 @@
+"""Session fixtures: a small-profile repository, the real Triton and the real front on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from finfer.exporters.base import BuildOptions, Profile, export
+from finfer.exporters.risk import RiskExporter
+from finfer.runtime.triton import TritonServer
+from finfer.settings import Settings
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def wait_until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not within {timeout}s")
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+@pytest.fixture(scope="session")
+def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model_repository")
+    export(RiskExporter(), BuildOptions(out=out, profile=Profile.SMALL), progress=lambda _: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def settings(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    t_http, t_grpc, t_metrics, http, grpc_port = free_ports(5)
+    return Settings(
+        model_repository=repository,
+        state_dir=tmp_path_factory.mktemp("state"),
+        triton_http_port=t_http,
+        triton_grpc_port=t_grpc,
+        triton_metrics_port=t_metrics,
+        http_port=http,
+        grpc_port=grpc_port,
+        triton_exit_timeout_s=1,
+        max_batch_rows=64,
+        max_body_bytes=64 * 1024,
+        cache_salt="test-salt-0123456789",
+    )
+
+
+@pytest.fixture(scope="session")
+def triton(settings: Settings) -> Iterator[TritonServer]:
+    server = TritonServer(settings)
+    server.start()
+    server.wait_ready(timeout=120)
+    yield server
+    server.stop()
+
+
+@dataclass
+class Front:
+    http_url: str
+    grpc_target: str
+    process: subprocess.Popen
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        env[f"FINFER_{name.upper()}"] = str(value)
+    return env
+
+
+@pytest.fixture(scope="session")
+def front(settings: Settings, triton: TritonServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
+    log = (tmp_path_factory.mktemp("front") / "front.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "finfer.front"],
+        env=settings_environment(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{settings.http_port}"
+    try:
+        wait_until(lambda: http_status(f"{url}/readyz") == 200 or process.poll() is not None, 60, "front ready")
+        if process.poll() is not None:
+            raise RuntimeError(f"the front exited:\n{Path(log.name).read_text()}")
+        yield Front(url, f"127.0.0.1:{settings.grpc_port}", process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

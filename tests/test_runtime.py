@@ -1,0 +1,67 @@
+"""The embedded Triton: where it is, how it is started, and how failures are reported."""
+
+import pytest
+
+from finfer.runtime.triton import TritonError, TritonServer, locate, server_arguments, server_environment
+from finfer.settings import Settings
+
+
+def test_the_wheel_ships_server_backend_and_stub():
+    install = locate()
+    assert install.binary.name == "tritonserver" and install.binary.exists()
+    assert install.stub.exists()
+
+
+def test_every_port_is_bound_to_loopback(tmp_path):
+    settings = Settings(model_repository=tmp_path)
+    args = server_arguments(locate(), settings, tmp_path)
+    addresses = [a for a in args if "-address=" in a]
+    assert len(addresses) == 3
+    assert all(a.endswith("=127.0.0.1") for a in addresses)
+
+
+def test_environment_puts_this_interpreter_first():
+    env = server_environment(locate())
+    import sys
+    from pathlib import Path
+
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+    assert "nvidia_pytriton.libs" in env["LD_LIBRARY_PATH"]
+
+
+def test_missing_repository_is_a_clear_error(tmp_path):
+    server = TritonServer(Settings(model_repository=tmp_path / "nope", state_dir=tmp_path))
+    with pytest.raises(TritonError, match="finfer build"):
+        server.start()
+
+
+def test_a_broken_model_shows_the_log_tail(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "broken" / "1").mkdir(parents=True)
+    (repo / "broken" / "config.pbtxt").write_text('name: "broken"\nbackend: "python"\nmax_batch_size: 0\n')
+    (repo / "broken" / "1" / "model.py").write_text("raise RuntimeError('this model cannot load')\n")
+    from tests.conftest import free_ports
+
+    ports = free_ports(5)
+    settings = Settings(model_repository=repo, state_dir=tmp_path, triton_http_port=ports[0],
+                        triton_grpc_port=ports[1], triton_metrics_port=ports[2], http_port=ports[3],
+                        grpc_port=ports[4], triton_exit_timeout_s=1)
+    server = TritonServer(settings)
+    server.start()
+    try:
+        with pytest.raises(TritonError, match="this model cannot load"):
+            server.wait_ready(timeout=60)
+    finally:
+        server.stop()
+    assert not server.running
+
+
+def test_settings_reject_clashing_ports():
+    with pytest.raises(ValueError, match="ports must be distinct"):
+        Settings(http_port=9000, grpc_port=9000)
+
+
+def test_settings_reject_unknown_environment_keys(monkeypatch):
+    monkeypatch.setenv("FINFER_HTTP_PROT", "1")
+    with pytest.raises(ValueError, match="FINFER_HTTP_PROT"):
+        Settings()
