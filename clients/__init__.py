@@ -5,6 +5,7 @@
         score = client.score(applicant)
 """
 
+from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
 from finfer.clients.grpc_client import AsyncGrpcClient, GrpcClient
 from finfer.clients.http_client import AsyncHttpClient, HttpClient
@@ -20,6 +21,8 @@ __all__ = [
     "Reason",
     "RiskScore",
     "ServerError",
+    "finfer_pb2",
+    "finfer_pb2_grpc",
     "Timeout",
     "Unavailable",
 ]

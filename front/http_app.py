@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -54,7 +55,13 @@ async def read_json(request: Request, limit: int) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidJson(f"body is not valid JSON: {exc}") from None
+        strict_error = exc
+    # NaN, Infinity and out-of-range numbers are not JSON, but clients send them: parse leniently
+    # so that validation can name the field instead of rejecting the whole body.
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidJson(f"body is not valid JSON: {strict_error}") from None
 
 
 def _service(request: Request) -> RiskService:

@@ -37,7 +37,12 @@ class TritonUpstream:
         self.risk = Coalescer(self._infer_risk, settings.max_batch_rows, settings.upstream_max_inflight)
 
     async def start(self) -> None:
-        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+        options = [
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            # Reconnect soon after Triton comes back instead of gRPC's default backoff of up to 2 minutes.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
         self._channel = grpc.aio.insecure_channel(self.settings.triton_grpc_url, options=options)
         self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
 

@@ -1,0 +1,50 @@
+"""Shared helpers of the functional tests."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import xgboost
+
+from finfer.loadtest.requests import load_applicants, unique_applicants
+from finfer.models import risk
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus sample over series whose labels include `labels`."""
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+def model_prediction(repository: Path, applicant: dict) -> float:
+    """The booster's own probability for an applicant, without Triton or ONNX."""
+    schema = risk.FeatureSchema.load(repository / "risk_features" / "1" / "schema.json")
+    categorical = np.array([[applicant[c] for c in schema.categorical]], dtype=object)
+    numeric = np.array([[applicant[n] for n in schema.numeric]], dtype=np.float32)
+    booster = xgboost.Booster()
+    booster.load_model(bytearray((repository / "risk_reasons" / "1" / "booster.json").read_bytes()))
+    return float(booster.predict(xgboost.DMatrix(risk.encode(schema, categorical, numeric)))[0])
+
+
+_counter = iter(range(10_000, 10_000_000))
+
+
+def fresh_applicant() -> dict:
+    """An applicant no other test has sent, so the front's cache has never seen it."""
+    (applicant,) = unique_applicants(1, seed=next(_counter))
+    applicant["credit_amount"] = next(_counter)
+    return applicant
+
+
+__all__ = ["fresh_applicant", "load_applicants", "metric", "model_prediction"]
