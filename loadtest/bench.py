@@ -1,0 +1,313 @@
+"""`finfer bench`: one request stream through every path, side by side.
+
+(a) front over HTTP, (b) front over gRPC, (c) Triton directly over gRPC, (d) Triton without
+dynamic batching, (e) cache hits through the front, (f) the batch endpoint against onnxruntime
+in-process. Each scenario reports requests/s, p50/p99 and CPU µs per request of each process
+(the load generator shares the 2 cores, so CPU per request is steadier than throughput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from finfer.clients import finfer_pb2, finfer_pb2_grpc
+from finfer.clients.grpc_client import to_struct
+from finfer.loadtest import stack
+from finfer.loadtest.requests import unique_applicants
+from finfer.models.risk import FeatureSchema
+from finfer.settings import Settings
+
+Send = Callable[[int], Awaitable[None]]
+
+
+@dataclass
+class Result:
+    scenario: str
+    description: str
+    requests: int
+    errors: int
+    seconds: float
+    rows_per_request: int = 1
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    cpu_us_per_request: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.requests_per_s * self.rows_per_request
+
+
+async def drive(send: Send, concurrency: int, duration: float, warmup: float = 1.0) -> tuple[list[float], int, float]:
+    """`concurrency` closed-loop workers calling send(i) with a shared counter; latencies after warm-up."""
+    counter = iter(range(10**9))
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop = measure_from + duration
+
+    async def worker() -> None:
+        nonlocal errors
+        while (now := time.perf_counter()) < stop:
+            try:
+                await send(next(counter))
+            except Exception:
+                errors += 1 if now >= measure_from else 0
+                continue
+            if now >= measure_from:
+                latencies.append(time.perf_counter() - now)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - measure_from
+
+
+def run_scenario(
+    name: str,
+    description: str,
+    make_send: Callable[[], Awaitable[tuple[Send, Callable[[], Awaitable[None]]]]],
+    concurrency: int,
+    duration: float,
+    pids: dict[str, int],
+    rows_per_request: int = 1,
+) -> Result:
+    async def main() -> Result:
+        send, close = await make_send()
+        before = {k: stack.tree_cpu_seconds(p) for k, p in pids.items()}
+        before["load generator"] = stack.cpu_seconds(os.getpid())
+        latencies, errors, seconds = await drive(send, concurrency, duration)
+        after = {k: stack.tree_cpu_seconds(p) for k, p in pids.items()}
+        after["load generator"] = stack.cpu_seconds(os.getpid())
+        await close()
+        n = max(len(latencies), 1)
+        ms = np.array(latencies or [0.0]) * 1000
+        # Warm-up CPU is included, so scale by the measured share of requests.
+        total = len(latencies) * (1 + 1.0 / max(duration, 1e-9))
+        return Result(
+            scenario=name,
+            description=description,
+            requests=len(latencies),
+            errors=errors,
+            seconds=seconds,
+            rows_per_request=rows_per_request,
+            p50_ms=float(np.percentile(ms, 50)),
+            p99_ms=float(np.percentile(ms, 99)),
+            cpu_us_per_request={k: round((after[k] - before[k]) / max(total, n) * 1e6, 1) for k in after},
+        )
+
+    import uvloop
+
+    result = uvloop.run(main())
+    print(f"  {name}: {result.requests_per_s:8.0f} req/s  {result.rows_per_s:9.0f} rows/s  "
+          f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}  "
+          f"CPU µs/req {result.cpu_us_per_request}", flush=True)
+    return result
+
+
+def http_sender(url: str, path: str, bodies: list[bytes], concurrency: int):
+    async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
+        import aiohttp
+
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+        headers = {"content-type": "application/json"}
+
+        async def send(i: int) -> None:
+            async with session.post(url + path, data=bodies[i % len(bodies)], headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(response.status)
+
+        return send, session.close
+
+    return make
+
+
+def front_grpc_sender(target: str, requests: list[finfer_pb2.ScoreRequest]):
+    async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
+        import grpc
+
+        channel = grpc.aio.insecure_channel(target)
+        stub = finfer_pb2_grpc.RiskScoringStub(channel)
+
+        async def send(i: int) -> None:
+            await stub.Score(requests[i % len(requests)], timeout=10)
+
+        return send, channel.close
+
+    return make
+
+
+def triton_sender(target: str, requests: list):
+    async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
+        import grpc
+        from tritonclient.grpc import service_pb2_grpc
+
+        channel = grpc.aio.insecure_channel(target)
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+
+        async def send(i: int) -> None:
+            await stub.ModelInfer(requests[i % len(requests)], timeout=10)
+
+        return send, channel.close
+
+    return make
+
+
+def triton_requests(schema: FeatureSchema, applicants: list[dict]) -> list:
+    from tritonclient.grpc import service_pb2
+
+    from finfer.front.triton_codec import pack_floats, pack_strings
+
+    out = []
+    for a in applicants:
+        request = service_pb2.ModelInferRequest(model_name="risk_score")
+        request.inputs.add(name="categorical_features", datatype="BYTES", shape=[1, len(schema.categorical)])
+        request.inputs.add(name="numeric_features", datatype="FP32", shape=[1, len(schema.numeric)])
+        request.raw_input_contents.append(pack_strings([a[c] for c in schema.categorical]))
+        request.raw_input_contents.append(pack_floats([[a[n] for n in schema.numeric]]))
+        out.append(request)
+    return out
+
+
+def onnxruntime_rows_per_s(model: Path, schema: FeatureSchema, batch: int, seconds: float = 3.0) -> dict:
+    """The ceiling: the risk ONNX model in-process on one thread, one row at a time and in batches."""
+    import onnxruntime as ort
+
+    from finfer.exporters.risk import columns
+    from finfer.models.risk import encode
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    applicants = unique_applicants(batch, seed=99)
+    rows = [{k: str(v) for k, v in a.items()} for a in applicants]
+    features = encode(schema, *columns(schema, rows))
+    rates = {}
+    for size in (1, batch):
+        x = features[:size]
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            session.run(None, {"features": x})
+            n += size
+        rates[f"rows_per_s_batch_{size}"] = n / (time.perf_counter() - start)
+    return rates
+
+
+def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
+    lines = [
+        f"# finfer bench — {meta['when']}",
+        "",
+        f"Machine: {meta['machine']}; concurrency {meta['concurrency']}; {meta['duration_s']} s a scenario "
+        f"after 1 s warm-up; request stream: unique German-credit applicants (no cache hits except in (e)).",
+        "",
+        "| scenario | what | req/s | rows/s | p50 ms | p99 ms | errors | CPU µs/req (front · Triton · load gen) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in results:
+        cpu = " · ".join(f"{r.cpu_us_per_request.get(k, 0):.0f}" for k in ("front", "triton", "load generator"))
+        lines.append(f"| {r.scenario} | {r.description} | {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} | "
+                     f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} |")
+    lines += ["", "onnxruntime in-process, one thread: " + ", ".join(
+        f"{k.replace('rows_per_s_batch_', 'batch ')}: {v:,.0f} rows/s" for k, v in ort_rates.items())]
+    by = {r.scenario[0]: r for r in results}
+    checks = []
+    if "c" in by and "d" in by:
+        checks.append(("dynamic batching ≥ 2× no batching (Triton direct)", by["c"].requests_per_s / by["d"].requests_per_s, 2.0))
+    if "b" in by and "c" in by:
+        checks.append(("front gRPC ≥ 70% of Triton direct", by["b"].requests_per_s / by["c"].requests_per_s, 0.7))
+    if "e" in by and "a" in by:
+        checks.append(("cache hits ≥ 3× cache misses (HTTP)", by["e"].requests_per_s / by["a"].requests_per_s, 3.0))
+    if "f" in by and ort_rates:
+        best = max(ort_rates.values())
+        checks.append(("batch endpoint ≥ 50% of onnxruntime rows/s", by["f"].rows_per_s / best, 0.5))
+    if checks:
+        lines += ["", "| target | measured ratio | goal | met |", "| --- | ---: | ---: | --- |"]
+        lines += [f"| {t} | {v:.2f} | {g:.2f} | {'yes' if v >= g else 'no'} |" for t, v, g in checks]
+    return "\n".join(lines) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    from finfer import paths
+
+    settings = Settings()
+    repository = settings.model_repository
+    schema_path = repository / "risk_features" / "1" / "schema.json"
+    if not schema_path.exists():
+        print(f"error: {schema_path} is missing: run `finfer build` first")
+        return 1
+    schema = FeatureSchema.load(schema_path)
+    only = set(args.only or "abcdef")
+    state = paths.STATE_DIR / "bench"
+    state.mkdir(parents=True, exist_ok=True)
+    n = 200_000
+    applicants = unique_applicants(n, seed=1)
+    bodies = [orjson.dumps(a) for a in applicants]
+    results: list[Result] = []
+    c, d = args.concurrency, args.duration
+    print(f"bench: {c} concurrent clients, {d}s a scenario, repository {repository}", flush=True)
+
+    live = stack.bench_settings(repository, state)
+    with stack.triton(live) as server, stack.front(live) as front:
+        pids = {"front": front.pid, "triton": server._process.pid}  # noqa: SLF001
+        http_url = f"http://{live.front_host}:{live.http_port}"
+        front_grpc = f"{live.front_host}:{live.grpc_port}"
+        if "a" in only:
+            results.append(run_scenario("a", "front, HTTP, cache misses", http_sender(http_url, "/v1/risk/score",
+                                        bodies[:n // 4], c), c, d, pids))
+        if "b" in only:
+            grpc_requests = [finfer_pb2.ScoreRequest(applicant=to_struct(a)) for a in applicants[n // 4: n // 2]]
+            results.append(run_scenario("b", "front, gRPC, cache misses", front_grpc_sender(front_grpc, grpc_requests),
+                                        c, d, pids))
+        if "c" in only:
+            results.append(run_scenario("c", "Triton direct, gRPC, dynamic batching",
+                                        triton_sender(live.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
+                                        c, d, pids))
+        if "e" in only:
+            hot = bodies[:512]
+            results.append(run_scenario("e", "front, HTTP, cache hits", http_sender(http_url, "/v1/risk/score", hot, c),
+                                        c, d, pids))
+        if "f" in only:
+            rows = args.batch_rows
+            batch_bodies = [orjson.dumps({"applicants": applicants[i:i + rows]})
+                            for i in range(n // 2, n - rows, rows)]
+            results.append(run_scenario("f", f"front, HTTP batch endpoint, {rows} rows", http_sender(
+                http_url, "/v1/risk/score:batch", batch_bodies, 4), 4, d, pids, rows_per_request=rows))
+    if "d" in only:
+        plain = stack.bench_settings(stack.without_dynamic_batching(repository, state / "no_batching"), state)
+        with stack.triton(plain) as server:
+            results.append(run_scenario("d", "Triton direct, gRPC, no dynamic batching",
+                                        triton_sender(plain.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
+                                        c, d, {"triton": server._process.pid}))  # noqa: SLF001
+    results.sort(key=lambda r: r.scenario)
+    ort_rates = onnxruntime_rows_per_s(repository / "risk_model" / "1" / "model.onnx", schema, args.batch_rows) \
+        if "f" in only else {}
+    meta = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "concurrency": c,
+        "duration_s": d,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    payload = {"meta": meta, "onnxruntime": ort_rates,
+               "results": [{**asdict(r), "requests_per_s": r.requests_per_s, "rows_per_s": r.rows_per_s}
+                           for r in results]}
+    (args.out / "bench.json").write_text(json.dumps(payload, indent=2) + "\n")
+    table = markdown(results, ort_rates, meta)
+    (args.out / "bench.md").write_text(table)
+    print("\n" + table)
+    return 0

@@ -1,0 +1,111 @@
+"""Locust users for finfer's risk scoring: HTTP (FastHttpUser) and gRPC (an interceptor firing events.request).
+
+    locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --grpc-host 127.0.0.1:8081
+or `finfer loadtest`, which runs it headless and summarises the CSV.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from typing import Any
+
+import grpc
+import grpc.experimental.gevent as grpc_gevent
+from locust import FastHttpUser, User, events, task
+
+from finfer.clients import finfer_pb2, finfer_pb2_grpc
+from finfer.clients.grpc_client import to_struct
+from finfer.loadtest.requests import load_applicants
+
+grpc_gevent.init_gevent()
+
+_BASE = load_applicants()
+_UNIQUE = itertools.count(1_000_000)
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument("--grpc-host", default="127.0.0.1:8081", help="finfer front gRPC address")
+    parser.add_argument("--hot-share", type=float, default=0.2,
+                        help="share of requests repeating a small hot set (cache hits)")
+
+
+def next_applicant(hot_share: float) -> dict[str, Any]:
+    """Mostly never-seen applicants (cache misses) with a share of repeats from the data set (hits)."""
+    if random.random() < hot_share:
+        return _BASE[random.randrange(50)]
+    applicant = dict(random.choice(_BASE))
+    applicant["credit_amount"] = next(_UNIQUE)
+    return applicant
+
+
+class RiskHttpUser(FastHttpUser):
+    @task(10)
+    def score(self) -> None:
+        self.client.post("/v1/risk/score", json=next_applicant(self.environment.parsed_options.hot_share))
+
+    @task(1)
+    def score_batch(self) -> None:
+        share = self.environment.parsed_options.hot_share
+        self.client.post("/v1/risk/score:batch", json={"applicants": [next_applicant(share) for _ in range(16)]})
+
+
+class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
+    """Times each unary call and reports it to Locust like an HTTP request."""
+
+    def __init__(self, environment: Any) -> None:
+        self.environment = environment
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # noqa: ANN001
+        started = time.perf_counter()
+        exception = None
+        response = None
+        try:
+            response = continuation(client_call_details, request)
+            result = response.result()
+            length = result.ByteSize()
+        except grpc.RpcError as exc:
+            exception, length = exc, 0
+        self.environment.events.request.fire(
+            request_type="grpc",
+            name=client_call_details.method,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=length,
+            exception=exception,
+            context={},
+        )
+        return response
+
+
+class GrpcUser(User):
+    abstract = True
+    stub_class: Any = None
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        channel = grpc.insecure_channel(environment.parsed_options.grpc_host)
+        channel = grpc.intercept_channel(channel, LocustInterceptor(environment))
+        self.stub = self.stub_class(channel)
+
+
+class RiskGrpcUser(GrpcUser):
+    stub_class = finfer_pb2_grpc.RiskScoringStub
+
+    @task(10)
+    def score(self) -> None:
+        applicant = next_applicant(self.environment.parsed_options.hot_share)
+        try:
+            self.stub.Score(finfer_pb2.ScoreRequest(applicant=to_struct(applicant)), timeout=10)
+        except grpc.RpcError:
+            pass  # already reported by the interceptor
+
+    @task(1)
+    def score_batch(self) -> None:
+        share = self.environment.parsed_options.hot_share
+        request = finfer_pb2.ScoreBatchRequest(applicants=[to_struct(next_applicant(share)) for _ in range(16)])
+        try:
+            self.stub.ScoreBatch(request, timeout=10)
+        except grpc.RpcError:
+            pass

@@ -1,0 +1,114 @@
+"""Start a private Triton + front for benchmarks, on free ports, and read their CPU time from /proc."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from google.protobuf import text_format
+
+from finfer.exporters import model_config
+from finfer.runtime.triton import TritonServer
+from finfer.settings import Settings
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def bench_settings(repository: Path, state_dir: Path) -> Settings:
+    t_http, t_grpc, t_metrics, http, grpc_port = free_ports(5)
+    return Settings(model_repository=repository, state_dir=state_dir, triton_http_port=t_http,
+                    triton_grpc_port=t_grpc, triton_metrics_port=t_metrics, http_port=http, grpc_port=grpc_port,
+                    triton_exit_timeout_s=2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """A process and its children (Triton and its Python-backend stubs)."""
+    return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
+
+
+def without_dynamic_batching(source: Path, target: Path) -> Path:
+    """A copy of a repository whose configs have dynamic batching removed (weights shared by copy)."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
+    for config in target.glob("*/config.pbtxt"):
+        parsed = model_config.parse(config.read_text())
+        parsed.ClearField("dynamic_batching")
+        config.write_text(text_format.MessageToString(parsed))
+    return target
+
+
+@contextmanager
+def triton(settings: Settings) -> Iterator[TritonServer]:
+    server = TritonServer(settings, log_path=settings.state_dir / f"triton-{settings.triton_grpc_port}.log")
+    server.start()
+    server.wait_ready()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def front(settings: Settings) -> Iterator[subprocess.Popen]:
+    env = dict(os.environ)
+    env.update({f"FINFER_{k.upper()}": str(v) for k, v in settings.model_dump().items()})
+    process = subprocess.Popen([sys.executable, "-m", "finfer.front"], env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    url = f"http://{settings.front_host}:{settings.http_port}/readyz"
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the front did not become ready")
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
