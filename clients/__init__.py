@@ -1,8 +1,8 @@
 """finfer's Python SDK: sync and asyncio clients over HTTP and gRPC.
 
-    from finfer.clients import HttpClient, GrpcClient
-    with HttpClient("http://127.0.0.1:8080") as client:
-        score = client.score(applicant)
+from finfer.clients import HttpClient, GrpcClient
+with HttpClient("http://127.0.0.1:8080") as client:
+    score = client.score(applicant)
 """
 
 from finfer.clients import finfer_pb2, finfer_pb2_grpc

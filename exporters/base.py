@@ -147,9 +147,7 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
     progress(f"[{exporter.family}] exporting to ONNX")
     graph = exporter.to_onnx(trained)
     onnx.checker.check_model(graph)
-    parity = onnx_tools.check_parity(
-        graph, trained.parity_inputs, trained.parity_expected, exporter.parity_tolerance
-    )
+    parity = onnx_tools.check_parity(graph, trained.parity_inputs, trained.parity_expected, exporter.parity_tolerance)
     progress(f"[{exporter.family}] parity on {parity.rows} rows: max abs error {parity.max_abs_error:.2e}")
     if not parity.ok:
         raise onnx_tools.ExportError(
@@ -211,4 +209,8 @@ def _quantize(onnx_path: Path, trained: Trained, exporter: Exporter) -> dict[str
     int8_path = onnx_path.with_name("model.int8.onnx")
     onnx_tools.quantize_int8(onnx_path, int8_path)
     parity = onnx_tools.check_parity(int8_path, trained.parity_inputs, trained.parity_expected, float("inf"))
-    return {"file": int8_path.name, "max_abs_delta": parity.max_abs_error, "size_bytes": int8_path.stat().st_size}
+    return {
+        "file": int8_path.name,
+        "max_abs_delta": parity.max_abs_error,
+        "size_bytes": int8_path.stat().st_size,
+    }

@@ -22,7 +22,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     from finfer.exporters.risk import RiskExporter
 
     flavour = Flavour(args.flavour)
-    out = args.out or (paths.MODEL_REPOSITORY if flavour is Flavour.EMBEDDED else paths.PROJECT_ROOT / "build" / "native")
+    out = args.out or (
+        paths.MODEL_REPOSITORY if flavour is Flavour.EMBEDDED else paths.PROJECT_ROOT / "build" / "native"
+    )
     options = BuildOptions(
         out=out,
         flavour=flavour,
@@ -42,8 +44,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         card = export(exporter, options, _progress)
         quality = card.get("quality", {})
         if "cv_roc_auc" in quality:
-            _progress(f"[{family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
-                      f"Brier {quality['cv_brier']:.3f}")
+            _progress(
+                f"[{family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
+                f"Brier {quality['cv_brier']:.3f}"
+            )
     return 0
 
 
@@ -54,8 +58,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     if not args.no_build:
-        build = argparse.Namespace(family=None, out=settings.model_repository, flavour="embedded", profile=args.profile,
-                                   no_dynamic_batching=False, tensorrt=False, force=False, csv=None)
+        build = argparse.Namespace(
+            family=None,
+            out=settings.model_repository,
+            flavour="embedded",
+            profile=args.profile,
+            no_dynamic_batching=False,
+            tensorrt=False,
+            force=False,
+            csv=None,
+        )
         cmd_build(build)
     triton = TritonServer(settings)
     try:
@@ -76,10 +88,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from finfer.clients import FinferClientError, GrpcClient, HttpClient
     from finfer.loadtest.requests import load_applicants
 
-    if args.file:
-        applicant = json.loads(Path(args.file).read_text())
-    else:
-        applicant = load_applicants()[args.example]
+    applicant = json.loads(Path(args.file).read_text()) if args.file else load_applicants()[args.example]
     try:
         if args.grpc:
             with GrpcClient(args.grpc) as client:

@@ -57,8 +57,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> "Settings":
-        ports = [self.triton_http_port, self.triton_grpc_port, self.triton_metrics_port,
-                 self.http_port, self.grpc_port]
+        ports = [
+            self.triton_http_port,
+            self.triton_grpc_port,
+            self.triton_metrics_port,
+            self.http_port,
+            self.grpc_port,
+        ]
         if len(set(ports)) != len(ports):
             raise ValueError(f"ports must be distinct, got {ports}")
         return self

@@ -103,8 +103,9 @@ def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
         """Score one applicant: probability of default, grade and adverse-action reasons."""
 
         async def handle() -> dict[str, Any]:
-            return await service.score(await read_json(request, settings.max_body_bytes),
-                                       request.headers.get("x-request-id"))
+            return await service.score(
+                await read_json(request, settings.max_body_bytes), request.headers.get("x-request-id")
+            )
 
         return await timed("/v1/risk/score", settings, handle)
 
@@ -113,8 +114,9 @@ def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
         """Score up to `max_batch_rows` applicants; results come back in order."""
 
         async def handle() -> dict[str, Any]:
-            return await service.score_batch(await read_json(request, settings.max_body_bytes),
-                                             request.headers.get("x-request-id"))
+            return await service.score_batch(
+                await read_json(request, settings.max_body_bytes), request.headers.get("x-request-id")
+            )
 
         return await timed("/v1/risk/score:batch", settings, handle)
 

@@ -57,8 +57,9 @@ class RiskService:
             raise InvalidArgument("applicants: must hold at least one applicant", "applicants")
         limit = self.settings.max_batch_rows
         if len(applicants) > limit:
-            raise InvalidArgument(f"applicants: at most {limit} applicants a batch, got {len(applicants)}",
-                                  "applicants")
+            raise InvalidArgument(
+                f"applicants: at most {limit} applicants a batch, got {len(applicants)}", "applicants"
+            )
         rows = [self.validator.row(a, f"applicants[{i}]") for i, a in enumerate(applicants)]
         request_id = request_id or new_request_id()
         results = await self._score_rows(rows, request_id)
@@ -91,9 +92,6 @@ class RiskService:
         return {
             "probability_of_default": result.probability_of_default,
             "grade": result.grade,
-            "reasons": [
-                {"feature": f, "value": v, "contribution": c, "text": t} for f, v, c, t in result.reasons
-            ],
+            "reasons": [{"feature": f, "value": v, "contribution": c, "text": t} for f, v, c, t in result.reasons],
             "model_version": self.model_version,
         }
-

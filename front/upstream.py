@@ -115,8 +115,12 @@ def decode_risk(response: service_pb2.ModelInferResponse, n: int) -> list[RiskRe
     for i in range(n):
         span = range(i * k, (i + 1) * k)
         reasons = tuple(
-            (tensors["reason_feature"][j], tensors["reason_value"][j], tensors["reason_contribution"][j],
-             tensors["reason_text"][j])
+            (
+                tensors["reason_feature"][j],
+                tensors["reason_value"][j],
+                tensors["reason_contribution"][j],
+                tensors["reason_text"][j],
+            )
             for j in span
             if tensors["reason_feature"][j]
         )

@@ -112,9 +112,12 @@ def run_scenario(
     import uvloop
 
     result = uvloop.run(main())
-    print(f"  {name}: {result.requests_per_s:8.0f} req/s  {result.rows_per_s:9.0f} rows/s  "
-          f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}  "
-          f"CPU µs/req {result.cpu_us_per_request}", flush=True)
+    print(
+        f"  {name}: {result.requests_per_s:8.0f} req/s  {result.rows_per_s:9.0f} rows/s  "
+        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}  "
+        f"CPU µs/req {result.cpu_us_per_request}",
+        flush=True,
+    )
     return result
 
 
@@ -220,14 +223,25 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
     ]
     for r in results:
         cpu = " · ".join(f"{r.cpu_us_per_request.get(k, 0):.0f}" for k in ("front", "triton", "load generator"))
-        lines.append(f"| {r.scenario} | {r.description} | {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} | "
-                     f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} |")
-    lines += ["", "onnxruntime in-process, one thread: " + ", ".join(
-        f"{k.replace('rows_per_s_batch_', 'batch ')}: {v:,.0f} rows/s" for k, v in ort_rates.items())]
+        lines.append(
+            f"| {r.scenario} | {r.description} | {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} | "
+            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
+        )
+    lines += [
+        "",
+        "onnxruntime in-process, one thread: "
+        + ", ".join(f"{k.replace('rows_per_s_batch_', 'batch ')}: {v:,.0f} rows/s" for k, v in ort_rates.items()),
+    ]
     by = {r.scenario[0]: r for r in results}
     checks = []
     if "c" in by and "d" in by:
-        checks.append(("dynamic batching ≥ 2× no batching (Triton direct)", by["c"].requests_per_s / by["d"].requests_per_s, 2.0))
+        checks.append(
+            (
+                "dynamic batching ≥ 2× no batching (Triton direct)",
+                by["c"].requests_per_s / by["d"].requests_per_s,
+                2.0,
+            )
+        )
     if "b" in by and "c" in by:
         checks.append(("front gRPC ≥ 70% of Triton direct", by["b"].requests_per_s / by["c"].requests_per_s, 0.7))
     if "e" in by and "a" in by:
@@ -267,35 +281,79 @@ def main(args: argparse.Namespace) -> int:
         http_url = f"http://{live.front_host}:{live.http_port}"
         front_grpc = f"{live.front_host}:{live.grpc_port}"
         if "a" in only:
-            results.append(run_scenario("a", "front, HTTP, cache misses", http_sender(http_url, "/v1/risk/score",
-                                        bodies[:n // 4], c), c, d, pids))
+            results.append(
+                run_scenario(
+                    "a",
+                    "front, HTTP, cache misses",
+                    http_sender(http_url, "/v1/risk/score", bodies[: n // 4], c),
+                    c,
+                    d,
+                    pids,
+                )
+            )
         if "b" in only:
-            grpc_requests = [finfer_pb2.ScoreRequest(applicant=to_struct(a)) for a in applicants[n // 4: n // 2]]
-            results.append(run_scenario("b", "front, gRPC, cache misses", front_grpc_sender(front_grpc, grpc_requests),
-                                        c, d, pids))
+            grpc_requests = [finfer_pb2.ScoreRequest(applicant=to_struct(a)) for a in applicants[n // 4 : n // 2]]
+            results.append(
+                run_scenario("b", "front, gRPC, cache misses", front_grpc_sender(front_grpc, grpc_requests), c, d, pids)
+            )
         if "c" in only:
-            results.append(run_scenario("c", "Triton direct, gRPC, dynamic batching",
-                                        triton_sender(live.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
-                                        c, d, pids))
+            results.append(
+                run_scenario(
+                    "c",
+                    "Triton direct, gRPC, dynamic batching",
+                    triton_sender(live.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
+                    c,
+                    d,
+                    pids,
+                )
+            )
         if "e" in only:
             hot = bodies[:512]
-            results.append(run_scenario("e", "front, HTTP, cache hits", http_sender(http_url, "/v1/risk/score", hot, c),
-                                        c, d, pids))
+            results.append(
+                run_scenario(
+                    "e",
+                    "front, HTTP, cache hits",
+                    http_sender(http_url, "/v1/risk/score", hot, c),
+                    c,
+                    d,
+                    pids,
+                )
+            )
         if "f" in only:
             rows = args.batch_rows
-            batch_bodies = [orjson.dumps({"applicants": applicants[i:i + rows]})
-                            for i in range(n // 2, n - rows, rows)]
-            results.append(run_scenario("f", f"front, HTTP batch endpoint, {rows} rows", http_sender(
-                http_url, "/v1/risk/score:batch", batch_bodies, 4), 4, d, pids, rows_per_request=rows))
+            batch_bodies = [
+                orjson.dumps({"applicants": applicants[i : i + rows]}) for i in range(n // 2, n - rows, rows)
+            ]
+            results.append(
+                run_scenario(
+                    "f",
+                    f"front, HTTP batch endpoint, {rows} rows",
+                    http_sender(http_url, "/v1/risk/score:batch", batch_bodies, 4),
+                    4,
+                    d,
+                    pids,
+                    rows_per_request=rows,
+                )
+            )
     if "d" in only:
         plain = stack.bench_settings(stack.without_dynamic_batching(repository, state / "no_batching"), state)
         with stack.triton(plain) as server:
-            results.append(run_scenario("d", "Triton direct, gRPC, no dynamic batching",
-                                        triton_sender(plain.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
-                                        c, d, {"triton": server._process.pid}))  # noqa: SLF001
+            results.append(
+                run_scenario(
+                    "d",
+                    "Triton direct, gRPC, no dynamic batching",
+                    triton_sender(plain.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
+                    c,
+                    d,
+                    {"triton": server._process.pid},
+                )
+            )  # noqa: SLF001
     results.sort(key=lambda r: r.scenario)
-    ort_rates = onnxruntime_rows_per_s(repository / "risk_model" / "1" / "model.onnx", schema, args.batch_rows) \
-        if "f" in only else {}
+    ort_rates = (
+        onnxruntime_rows_per_s(repository / "risk_model" / "1" / "model.onnx", schema, args.batch_rows)
+        if "f" in only
+        else {}
+    )
     meta = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -303,9 +361,11 @@ def main(args: argparse.Namespace) -> int:
         "duration_s": d,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    payload = {"meta": meta, "onnxruntime": ort_rates,
-               "results": [{**asdict(r), "requests_per_s": r.requests_per_s, "rows_per_s": r.rows_per_s}
-                           for r in results]}
+    payload = {
+        "meta": meta,
+        "onnxruntime": ort_rates,
+        "results": [{**asdict(r), "requests_per_s": r.requests_per_s, "rows_per_s": r.rows_per_s} for r in results],
+    }
     (args.out / "bench.json").write_text(json.dumps(payload, indent=2) + "\n")
     table = markdown(results, ort_rates, meta)
     (args.out / "bench.md").write_text(table)

@@ -6,6 +6,7 @@ or `finfer loadtest`, which runs it headless and summarises the CSV.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import time
@@ -28,8 +29,12 @@ _UNIQUE = itertools.count(1_000_000)
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     parser.add_argument("--grpc-host", default="127.0.0.1:8081", help="finfer front gRPC address")
-    parser.add_argument("--hot-share", type=float, default=0.2,
-                        help="share of requests repeating a small hot set (cache hits)")
+    parser.add_argument(
+        "--hot-share",
+        type=float,
+        default=0.2,
+        help="share of requests repeating a small hot set (cache hits)",
+    )
 
 
 def next_applicant(hot_share: float) -> dict[str, Any]:
@@ -96,16 +101,13 @@ class RiskGrpcUser(GrpcUser):
     @task(10)
     def score(self) -> None:
         applicant = next_applicant(self.environment.parsed_options.hot_share)
-        try:
+        # Failures are already reported to Locust by the interceptor.
+        with contextlib.suppress(grpc.RpcError):
             self.stub.Score(finfer_pb2.ScoreRequest(applicant=to_struct(applicant)), timeout=10)
-        except grpc.RpcError:
-            pass  # already reported by the interceptor
 
     @task(1)
     def score_batch(self) -> None:
         share = self.environment.parsed_options.hot_share
         request = finfer_pb2.ScoreBatchRequest(applicants=[to_struct(next_applicant(share)) for _ in range(16)])
-        try:
+        with contextlib.suppress(grpc.RpcError):
             self.stub.ScoreBatch(request, timeout=10)
-        except grpc.RpcError:
-            pass

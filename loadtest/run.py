@@ -14,18 +14,29 @@ USERS = {"http": ["RiskHttpUser"], "grpc": ["RiskGrpcUser"], "both": ["RiskHttpU
 
 def locust_command(args: argparse.Namespace, prefix: Path) -> list[str]:
     return [
-        sys.executable, "-m", "locust",
-        "-f", str(LOCUSTFILE),
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
         "--headless",
-        "--users", str(args.users),
-        "--spawn-rate", str(args.spawn_rate),
-        "--run-time", args.duration,
-        "--host", args.host,
-        "--grpc-host", args.grpc_host,
-        "--csv", str(prefix),
-        "--html", str(prefix.with_name("report.html")),
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(args.spawn_rate),
+        "--run-time",
+        args.duration,
+        "--host",
+        args.host,
+        "--grpc-host",
+        args.grpc_host,
+        "--csv",
+        str(prefix),
+        "--html",
+        str(prefix.with_name("report.html")),
         "--only-summary",
-        "--stop-timeout", "5",
+        "--stop-timeout",
+        "5",
         *USERS[args.protocol],
     ]
 
@@ -38,8 +49,10 @@ def summarise(stats_csv: Path) -> list[dict[str, str]]:
 def run_locust(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     prefix = args.out / "locust"
-    print(f"Locust: {args.users} users ({args.protocol}) for {args.duration} against {args.host} / {args.grpc_host}",
-          flush=True)
+    print(
+        f"Locust: {args.users} users ({args.protocol}) for {args.duration} against {args.host} / {args.grpc_host}",
+        flush=True,
+    )
     code = subprocess.call(locust_command(args, prefix))
     stats = prefix.with_name("locust_stats.csv")
     if not stats.exists():
@@ -47,7 +60,9 @@ def run_locust(args: argparse.Namespace) -> int:
         return code or 1
     print(f"\n{'name':42} {'requests':>9} {'fails':>6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
     for row in summarise(stats):
-        print(f"{(row['Type'] + ' ' + row['Name'])[:42]:42} {row['Request Count']:>9} {row['Failure Count']:>6} "
-              f"{float(row['Requests/s']):8.1f} {row['50%']:>7} {row['95%']:>7} {row['99%']:>7}")
+        print(
+            f"{(row['Type'] + ' ' + row['Name'])[:42]:42} {row['Request Count']:>9} {row['Failure Count']:>6} "
+            f"{float(row['Requests/s']):8.1f} {row['50%']:>7} {row['95%']:>7} {row['99%']:>7}"
+        )
     print(f"\nreport: {prefix.with_name('report.html')}  CSV: {stats}")
     return code

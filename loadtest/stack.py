@@ -35,9 +35,16 @@ def free_ports(n: int) -> list[int]:
 
 def bench_settings(repository: Path, state_dir: Path) -> Settings:
     t_http, t_grpc, t_metrics, http, grpc_port = free_ports(5)
-    return Settings(model_repository=repository, state_dir=state_dir, triton_http_port=t_http,
-                    triton_grpc_port=t_grpc, triton_metrics_port=t_metrics, http_port=http, grpc_port=grpc_port,
-                    triton_exit_timeout_s=2)
+    return Settings(
+        model_repository=repository,
+        state_dir=state_dir,
+        triton_http_port=t_http,
+        triton_grpc_port=t_grpc,
+        triton_metrics_port=t_metrics,
+        http_port=http,
+        grpc_port=grpc_port,
+        triton_exit_timeout_s=2,
+    )
 
 
 def cpu_seconds(pid: int) -> float:

@@ -40,7 +40,13 @@ GERMAN_CREDIT_LABELS = {
 }
 
 # Upper probability-of-default bound of each grade; the last grade takes the rest.
-DEFAULT_GRADES: tuple[tuple[str, float], ...] = (("A", 0.10), ("B", 0.20), ("C", 0.35), ("D", 0.55), ("E", 1.0))
+DEFAULT_GRADES: tuple[tuple[str, float], ...] = (
+    ("A", 0.10),
+    ("B", 0.20),
+    ("C", 0.35),
+    ("D", 0.55),
+    ("E", 1.0),
+)
 
 
 class EncodingError(ValueError):

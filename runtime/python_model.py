@@ -33,8 +33,7 @@ class BatchedPythonModel:
 
     def execute(self, requests: list[Any]) -> list[Any]:
         unpacked = [
-            {name: pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in self.input_names}
-            for r in requests
+            {name: pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in self.input_names} for r in requests
         ]
         responses = []
         for result in run_batched(self.compute, unpacked):

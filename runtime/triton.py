@@ -7,6 +7,7 @@ environment is built here once (design.md, "Facts about this machine").
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
@@ -146,9 +147,7 @@ class TritonServer:
         if self.running:
             return
         if not self.settings.model_repository.is_dir():
-            raise TritonError(
-                f"model repository {self.settings.model_repository} does not exist: run `finfer build`"
-            )
+            raise TritonError(f"model repository {self.settings.model_repository} does not exist: run `finfer build`")
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         backends = backend_directory(self.install, self.settings.state_dir)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,10 +197,8 @@ class TritonServer:
             except ProcessLookupError:
                 pass
         # Stubs of a server that died abruptly may linger in its group.
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self._process = None
         atexit.unregister(self.stop)
 

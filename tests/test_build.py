@@ -67,8 +67,11 @@ def test_reasons_sum_to_the_margin(repository):
 
 def test_build_is_idempotent_and_native_flavour_differs(repository, tmp_path):
     assert is_built(RiskExporter(), repository)
-    export(RiskExporter(), BuildOptions(out=tmp_path, flavour=Flavour.NATIVE, profile=Profile.SMALL),
-           progress=lambda _: None)
+    export(
+        RiskExporter(),
+        BuildOptions(out=tmp_path, flavour=Flavour.NATIVE, profile=Profile.SMALL),
+        progress=lambda _: None,
+    )
     native = model_config.parse((tmp_path / "risk_model" / "config.pbtxt").read_text())
     assert native.platform == "onnxruntime_onnx"
     assert not (tmp_path / "risk_model" / "1" / "model.py").exists()
@@ -84,8 +87,11 @@ def test_any_csv_with_a_declared_target_trains(tmp_path):
         lines.append(f"{income:.1f},{region},{'yes' if income < 40 else 'no'}")
     csv_path = tmp_path / "loans.csv"
     csv_path.write_text("\n".join(lines) + "\n")
-    card = export(RiskExporter(csv_path, "defaulted", "yes"),
-                  BuildOptions(out=tmp_path / "repo", profile=Profile.SMALL), progress=lambda _: None)
+    card = export(
+        RiskExporter(csv_path, "defaulted", "yes"),
+        BuildOptions(out=tmp_path / "repo", profile=Profile.SMALL),
+        progress=lambda _: None,
+    )
     assert card["quality"]["cv_roc_auc"] > 0.95
     schema = risk.FeatureSchema.load(tmp_path / "repo" / "risk_features" / "1" / "schema.json")
     assert schema.numeric == ("income",) and schema.categorical == {"region": ("north", "south")}
@@ -93,8 +99,11 @@ def test_any_csv_with_a_declared_target_trains(tmp_path):
 
 def test_unknown_target_column_fails_clearly(tmp_path):
     with pytest.raises(ValueError, match="target column 'nope'"):
-        export(RiskExporter(paths.GERMAN_CREDIT_CSV, "nope", "bad"), BuildOptions(out=tmp_path),
-               progress=lambda _: None)
+        export(
+            RiskExporter(paths.GERMAN_CREDIT_CSV, "nope", "bad"),
+            BuildOptions(out=tmp_path),
+            progress=lambda _: None,
+        )
 
 
 def test_parity_failure_refuses_to_export(tmp_path, monkeypatch):

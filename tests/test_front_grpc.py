@@ -63,12 +63,32 @@ def _struct(**changes):
 
 
 BAD = [
-    ("missing", finfer_pb2.ScoreRequest(applicant=to_struct({k: v for k, v in BASE.items() if k != "job"})), "job"),
+    (
+        "missing",
+        finfer_pb2.ScoreRequest(applicant=to_struct({k: v for k, v in BASE.items() if k != "job"})),
+        "job",
+    ),
     ("unknown field", finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "shoe_size": 44})), "shoe_size"),
-    ("string for number", finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "age_in_years": "old"})), "age_in_years"),
-    ("negative amount", finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "credit_amount": -10})), "credit_amount"),
-    ("NaN", finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "credit_amount": math.nan})), "credit_amount"),
-    ("unknown category", finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "housing": "igloo"})), "housing"),
+    (
+        "string for number",
+        finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "age_in_years": "old"})),
+        "age_in_years",
+    ),
+    (
+        "negative amount",
+        finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "credit_amount": -10})),
+        "credit_amount",
+    ),
+    (
+        "NaN",
+        finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "credit_amount": math.nan})),
+        "credit_amount",
+    ),
+    (
+        "unknown category",
+        finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "housing": "igloo"})),
+        "housing",
+    ),
     ("nested", finfer_pb2.ScoreRequest(applicant=to_struct({**BASE, "housing": {"a": 1}})), "housing"),
     ("no applicant", finfer_pb2.ScoreRequest(), "applicant"),
 ]
@@ -119,7 +139,10 @@ def test_clients_retry_unavailable_then_give_up():
     retry = RetryPolicy(attempts=2, backoff_s=0.01)
     with GrpcClient(f"127.0.0.1:{port}", timeout_s=2, retry=retry) as client, pytest.raises(Unavailable):
         client.score(BASE)
-    with HttpClient(f"http://127.0.0.1:{port}", timeout_s=2, retry=retry) as client, pytest.raises(Unavailable):
+    with (
+        HttpClient(f"http://127.0.0.1:{port}", timeout_s=2, retry=retry) as client,
+        pytest.raises(Unavailable),
+    ):
         client.score(BASE)
 
 

@@ -67,7 +67,12 @@ BAD_BODIES = [
     ("unknown field", {**BASE, "favourite_colour": "blue"}, "favourite_colour", "not a known field"),
     ("string for a number", {**BASE, "duration_in_month": "12"}, "duration_in_month", "valid number"),
     ("bool for a number", {**BASE, "credit_amount": True}, "credit_amount", "valid number"),
-    ("negative duration", {**BASE, "duration_in_month": -3}, "duration_in_month", "greater than or equal to 0"),
+    (
+        "negative duration",
+        {**BASE, "duration_in_month": -3},
+        "duration_in_month",
+        "greater than or equal to 0",
+    ),
     ("negative amount", {**BASE, "credit_amount": -1}, "credit_amount", "greater than or equal to 0"),
     ("unknown category", {**BASE, "purpose": "yacht"}, "purpose", "'yacht'"),
     ("number for a category", {**BASE, "housing": 3}, "housing", "input should be"),
@@ -88,7 +93,11 @@ def test_bad_applicant_is_a_400_naming_the_field(http, case, body, field, messag
 
 @pytest.mark.parametrize(("literal", "expect"), [("NaN", "finite"), ("Infinity", "finite"), ("1e999", "finite")])
 def test_non_finite_numbers_name_the_field(http, literal, expect):
-    raw = httpx.Request("POST", "/", json=BASE).content.decode().replace('"credit_amount":1169', f'"credit_amount":{literal}')
+    raw = (
+        httpx.Request("POST", "/", json=BASE)
+        .content.decode()
+        .replace('"credit_amount":1169', f'"credit_amount":{literal}')
+    )
     assert literal in raw
     response = http.post("/v1/risk/score", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 400
@@ -97,7 +106,9 @@ def test_non_finite_numbers_name_the_field(http, literal, expect):
 
 
 def test_malformed_json(http):
-    response = http.post("/v1/risk/score", content=b'{"duration_in_month": ', headers={"content-type": "application/json"})
+    response = http.post(
+        "/v1/risk/score", content=b'{"duration_in_month": ', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
 
@@ -161,8 +172,13 @@ def test_health_metrics_and_docs(http):
     ready = http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["model_version"].startswith("risk-")
     text = http.get("/metrics").text
-    for name in ("finfer_requests_total", "finfer_request_duration_seconds_bucket", "finfer_cache_lookups_total",
-                 "finfer_upstream_duration_seconds_bucket", "finfer_upstream_batch_rows_bucket"):
+    for name in (
+        "finfer_requests_total",
+        "finfer_request_duration_seconds_bucket",
+        "finfer_cache_lookups_total",
+        "finfer_upstream_duration_seconds_bucket",
+        "finfer_upstream_batch_rows_bucket",
+    ):
         assert name in text
     spec = http.get("/openapi.json").json()
     body = spec["paths"]["/v1/risk/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]

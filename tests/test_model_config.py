@@ -12,8 +12,14 @@ Y = Tensor("probability_of_default", "FP32", (1,))
 
 
 def test_python_spec_renders_batching_cache_and_instances():
-    spec = ModelSpec("m", (X,), (Y,), dynamic_batching=DynamicBatching((4, 16), 300), response_cache=True,
-                     parameters=(("k", "4"),))
+    spec = ModelSpec(
+        "m",
+        (X,),
+        (Y,),
+        dynamic_batching=DynamicBatching((4, 16), 300),
+        response_cache=True,
+        parameters=(("k", "4"),),
+    )
     parsed = model_config.parse(model_config.render(model_config.to_dict(spec)))
     assert parsed.backend == "python"
     assert parsed.max_batch_size == 256

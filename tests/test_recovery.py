@@ -12,7 +12,10 @@ from tests.helpers import fresh_applicant
 
 def test_triton_down_then_back(front, triton):
     cached = fresh_applicant()
-    with httpx.Client(base_url=front.http_url, timeout=30) as http, grpc.insecure_channel(front.grpc_target) as ch:
+    with (
+        httpx.Client(base_url=front.http_url, timeout=30) as http,
+        grpc.insecure_channel(front.grpc_target) as ch,
+    ):
         stub = finfer_pb2_grpc.RiskScoringStub(ch)
         assert http.post("/v1/risk/score", json=cached).status_code == 200
         triton.stop()
@@ -32,8 +35,11 @@ def test_triton_down_then_back(front, triton):
         finally:
             triton.start()
             triton.wait_ready(timeout=120)
-        wait_until(lambda: http.post("/v1/risk/score", json=fresh_applicant()).status_code == 200, 60,
-                   "the front to recover")
+        wait_until(
+            lambda: http.post("/v1/risk/score", json=fresh_applicant()).status_code == 200,
+            60,
+            "the front to recover",
+        )
         assert http.get("/readyz").status_code == 200
         answer = stub.Score(finfer_pb2.ScoreRequest(applicant=to_struct(fresh_applicant())), timeout=30)
         assert answer.grade

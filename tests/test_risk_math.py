@@ -41,8 +41,15 @@ def test_encode_one_hot_layout(schema):
         [100, 30, 0, 0, 1, 1, 0],
         [5, 60, 1, 0, 0, 0, 1],
     ]
-    assert list(schema.feature_names) == ["amount", "age", "housing=free", "housing=own", "housing=rent",
-                                          "job=a", "job=b"]
+    assert list(schema.feature_names) == [
+        "amount",
+        "age",
+        "housing=free",
+        "housing=own",
+        "housing=rent",
+        "job=a",
+        "job=b",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -75,7 +82,12 @@ def test_aggregation_matrix_sums_one_hot_blocks(schema):
 def test_grade_bounds():
     schema = risk.FeatureSchema("y", "bad", {}, (), {}, grades=(("A", 0.1), ("B", 0.5), ("C", 1.0)))
     assert risk.grade(schema, np.array([0.0, 0.0999, 0.1, 0.49, 0.5, 0.99])).tolist() == [
-        "A", "A", "B", "B", "C", "C",
+        "A",
+        "A",
+        "B",
+        "B",
+        "C",
+        "C",
     ]
 
 
@@ -83,7 +95,11 @@ def test_reason_codes_rank_raw_features_and_pad(schema):
     # Contributions per one-hot column (+ bias); housing's block sums to 0.9, job's to -0.3.
     contributions = np.array([[0.2, -0.4, 0.0, 0.0, 0.9, -0.3, 0.0, 5.0]], dtype=np.float32)
     reasons = risk.reason_codes(
-        schema, contributions, np.array([[b"rent", b"a"]], dtype=object), np.array([[100, 30]], np.float32), k=3
+        schema,
+        contributions,
+        np.array([[b"rent", b"a"]], dtype=object),
+        np.array([[100, 30]], np.float32),
+        k=3,
     )
     assert reasons.feature.tolist() == [["housing", "amount", ""]]
     assert reasons.value.tolist() == [["rent", "100", ""]]

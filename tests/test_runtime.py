@@ -43,9 +43,16 @@ def test_a_broken_model_shows_the_log_tail(tmp_path):
     from tests.conftest import free_ports
 
     ports = free_ports(5)
-    settings = Settings(model_repository=repo, state_dir=tmp_path, triton_http_port=ports[0],
-                        triton_grpc_port=ports[1], triton_metrics_port=ports[2], http_port=ports[3],
-                        grpc_port=ports[4], triton_exit_timeout_s=1)
+    settings = Settings(
+        model_repository=repo,
+        state_dir=tmp_path,
+        triton_http_port=ports[0],
+        triton_grpc_port=ports[1],
+        triton_metrics_port=ports[2],
+        http_port=ports[3],
+        grpc_port=ports[4],
+        triton_exit_timeout_s=1,
+    )
     server = TritonServer(settings)
     server.start()
     try:

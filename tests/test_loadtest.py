@@ -1,0 +1,23 @@
+"""The Locust file really runs against the real front (short, bounded, loopback only)."""
+
+import argparse
+
+from finfer.loadtest.run import run_locust, summarise
+
+
+def test_locust_headless_http_and_grpc(front, tmp_path):
+    args = argparse.Namespace(
+        host=front.http_url,
+        grpc_host=front.grpc_target,
+        protocol="both",
+        users=4,
+        spawn_rate=4,
+        duration="4s",
+        out=tmp_path,
+    )
+    assert run_locust(args) == 0
+    rows = {row["Name"]: row for row in summarise(tmp_path / "locust_stats.csv")}
+    assert int(rows["/v1/risk/score"]["Request Count"]) > 0
+    assert int(rows["/finfer.v1.RiskScoring/Score"]["Request Count"]) > 0
+    assert all(row["Failure Count"] == "0" for row in rows.values())
+    assert (tmp_path / "report.html").stat().st_size > 0
