@@ -32,8 +32,8 @@ class TreeParams:
 
 
 PARAMS = {
-    Profile.FULL: TreeParams(n_estimators=400, max_depth=3, learning_rate=0.03, folds=5),
-    Profile.SMALL: TreeParams(n_estimators=60, max_depth=3, learning_rate=0.1, folds=3),
+    Profile.FULL: TreeParams(n_estimators=100, max_depth=3, learning_rate=0.08, folds=5),
+    Profile.SMALL: TreeParams(n_estimators=40, max_depth=3, learning_rate=0.15, folds=3),
 }
 SEED = 7
 

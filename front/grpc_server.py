@@ -60,7 +60,11 @@ class RiskScoringServicer(finfer_pb2_grpc.RiskScoringServicer):
         try:
             if not request.HasField("applicant"):
                 raise InvalidArgument("applicant: is required", "applicant")
-            answer = await self.service.score(struct_to_dict(request.applicant), _request_id(context))
+            request_id = _request_id(context)
+            raw = request.SerializeToString(deterministic=True)
+            answer = self.service.cached(raw, request_id) or await self.service.score(
+                struct_to_dict(request.applicant), request_id, raw=raw
+            )
             return _done("Score", started, "OK", to_message(answer))
         except FrontError as error:
             await _abort(context, "Score", started, error)

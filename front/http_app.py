@@ -40,7 +40,7 @@ def error_response(error: FrontError, settings: Settings) -> Response:
     return json_response(error.body(), error.http_status, headers)
 
 
-async def read_json(request: Request, limit: int) -> object:
+async def read_body(request: Request, limit: int) -> bytes:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise UnsupportedMediaType(f"content type must be application/json, got {content_type or 'none'!r}")
@@ -52,6 +52,10 @@ async def read_json(request: Request, limit: int) -> object:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+    return body
+
+
+def parse_json(body: bytes) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -103,9 +107,9 @@ def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
         """Score one applicant: probability of default, grade and adverse-action reasons."""
 
         async def handle() -> dict[str, Any]:
-            return await service.score(
-                await read_json(request, settings.max_body_bytes), request.headers.get("x-request-id")
-            )
+            body = await read_body(request, settings.max_body_bytes)
+            request_id = request.headers.get("x-request-id")
+            return service.cached(body, request_id) or await service.score(parse_json(body), request_id, raw=body)
 
         return await timed("/v1/risk/score", settings, handle)
 
@@ -114,9 +118,8 @@ def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
         """Score up to `max_batch_rows` applicants; results come back in order."""
 
         async def handle() -> dict[str, Any]:
-            return await service.score_batch(
-                await read_json(request, settings.max_body_bytes), request.headers.get("x-request-id")
-            )
+            body = await read_body(request, settings.max_body_bytes)
+            return await service.score_batch(parse_json(body), request.headers.get("x-request-id"))
 
         return await timed("/v1/risk/score:batch", settings, handle)
 
