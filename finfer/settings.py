@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     max_batch_rows: int = Field(256, ge=1, le=4096)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     upstream_timeout_s: float = Field(10.0, gt=0)
-    upstream_max_inflight: int = Field(4, ge=1)
+    # One coalesced call in flight at a time: on few cores, bigger batches beat more parallel calls.
+    upstream_max_inflight: int = Field(1, ge=1)
     readiness_cache_s: float = Field(1.0, ge=0)
     retry_after_s: int = Field(1, ge=1)
 

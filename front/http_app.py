@@ -68,11 +68,12 @@ def parse_json(body: bytes) -> object:
         raise InvalidJson(f"body is not valid JSON: {strict_error}") from None
 
 
-def _service(request: Request) -> RiskService:
+# Async on purpose: FastAPI runs sync dependencies in a thread pool, a thread hop per request.
+async def _service(request: Request) -> RiskService:
     return request.app.state.service
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
