@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
 from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.grpc_client import to_struct
@@ -139,31 +140,17 @@ def http_sender(url: str, path: str, bodies: list[bytes], concurrency: int):
     return make
 
 
-def front_grpc_sender(target: str, requests: list[finfer_pb2.ScoreRequest]):
+def grpc_sender(target: str, stub_class: type, method: str, requests: list):
+    """Closed-loop unary calls of `method` with pre-built request messages (the front's or Triton's API)."""
+
     async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
         import grpc
 
         channel = grpc.aio.insecure_channel(target)
-        stub = finfer_pb2_grpc.RiskScoringStub(channel)
+        call = getattr(stub_class(channel), method)
 
         async def send(i: int) -> None:
-            await stub.Score(requests[i % len(requests)], timeout=10)
-
-        return send, channel.close
-
-    return make
-
-
-def triton_sender(target: str, requests: list):
-    async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
-        import grpc
-        from tritonclient.grpc import service_pb2_grpc
-
-        channel = grpc.aio.insecure_channel(target)
-        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
-
-        async def send(i: int) -> None:
-            await stub.ModelInfer(requests[i % len(requests)], timeout=10)
+            await call(requests[i % len(requests)], timeout=10)
 
         return send, channel.close
 
@@ -271,6 +258,7 @@ def main(args: argparse.Namespace) -> int:
     n = 200_000
     applicants = unique_applicants(n, seed=1)
     bodies = [orjson.dumps(a) for a in applicants]
+    direct = triton_requests(schema, applicants[:20_000])
     results: list[Result] = []
     c, d = args.concurrency, args.duration
     print(f"bench: {c} concurrent clients, {d}s a scenario, repository {repository}", flush=True)
@@ -294,14 +282,21 @@ def main(args: argparse.Namespace) -> int:
         if "b" in only:
             grpc_requests = [finfer_pb2.ScoreRequest(applicant=to_struct(a)) for a in applicants[n // 4 : n // 2]]
             results.append(
-                run_scenario("b", "front, gRPC, cache misses", front_grpc_sender(front_grpc, grpc_requests), c, d, pids)
+                run_scenario(
+                    "b",
+                    "front, gRPC, cache misses",
+                    grpc_sender(front_grpc, finfer_pb2_grpc.RiskScoringStub, "Score", grpc_requests),
+                    c,
+                    d,
+                    pids,
+                )
             )
         if "c" in only:
             results.append(
                 run_scenario(
                     "c",
                     "Triton direct, gRPC, dynamic batching",
-                    triton_sender(live.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
+                    grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct),
                     c,
                     d,
                     pids,
@@ -342,7 +337,7 @@ def main(args: argparse.Namespace) -> int:
                 run_scenario(
                     "d",
                     "Triton direct, gRPC, no dynamic batching",
-                    triton_sender(plain.triton_grpc_url, triton_requests(schema, applicants[:20_000])),
+                    grpc_sender(plain.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct),
                     c,
                     d,
                     {"triton": server._process.pid},

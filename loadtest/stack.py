@@ -97,11 +97,18 @@ def triton(settings: Settings) -> Iterator[TritonServer]:
         server.stop()
 
 
-@contextmanager
-def front(settings: Settings) -> Iterator[subprocess.Popen]:
+def environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with `settings` as FINFER_* variables, for a front in a child process."""
     env = dict(os.environ)
     env.update({f"FINFER_{k.upper()}": str(v) for k, v in settings.model_dump().items()})
-    process = subprocess.Popen([sys.executable, "-m", "finfer.front"], env=env, stdout=subprocess.DEVNULL)
+    return env
+
+
+@contextmanager
+def front(settings: Settings) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "finfer.front"], env=environment(settings), stdout=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     url = f"http://{settings.front_host}:{settings.http_port}/readyz"
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,18 +15,10 @@ import pytest
 
 from finfer.exporters.base import BuildOptions, Profile, export
 from finfer.exporters.risk import RiskExporter
+from finfer.loadtest import stack
+from finfer.loadtest.stack import free_ports
 from finfer.runtime.triton import TritonServer
 from finfer.settings import Settings
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def wait_until(check, timeout: float, what: str) -> None:
@@ -91,19 +81,12 @@ class Front:
     process: subprocess.Popen
 
 
-def settings_environment(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        env[f"FINFER_{name.upper()}"] = str(value)
-    return env
-
-
 @pytest.fixture(scope="session")
 def front(settings: Settings, triton: TritonServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     log = (tmp_path_factory.mktemp("front") / "front.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "finfer.front"],
-        env=settings_environment(settings),
+        env=stack.environment(settings),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -19,7 +19,7 @@ from finfer.clients import (
 )
 from finfer.clients.grpc_client import to_struct
 from finfer.clients.retry import RetryPolicy
-from tests.conftest import free_ports
+from finfer.loadtest.stack import free_ports
 from tests.helpers import fresh_applicant, load_applicants, model_prediction
 
 BASE = load_applicants()[1]

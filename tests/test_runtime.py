@@ -2,6 +2,7 @@
 
 import pytest
 
+from finfer.loadtest import stack
 from finfer.runtime.triton import TritonError, TritonServer, locate, server_arguments, server_environment
 from finfer.settings import Settings
 
@@ -40,19 +41,7 @@ def test_a_broken_model_shows_the_log_tail(tmp_path):
     (repo / "broken" / "1").mkdir(parents=True)
     (repo / "broken" / "config.pbtxt").write_text('name: "broken"\nbackend: "python"\nmax_batch_size: 0\n')
     (repo / "broken" / "1" / "model.py").write_text("raise RuntimeError('this model cannot load')\n")
-    from tests.conftest import free_ports
-
-    ports = free_ports(5)
-    settings = Settings(
-        model_repository=repo,
-        state_dir=tmp_path,
-        triton_http_port=ports[0],
-        triton_grpc_port=ports[1],
-        triton_metrics_port=ports[2],
-        http_port=ports[3],
-        grpc_port=ports[4],
-        triton_exit_timeout_s=1,
-    )
+    settings = stack.bench_settings(repo, tmp_path)
     server = TritonServer(settings)
     server.start()
     try:
