@@ -116,3 +116,14 @@ def test_parity_failure_refuses_to_export(tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="refusing to export"):
         export(Broken(), BuildOptions(out=tmp_path, profile=Profile.SMALL), progress=lambda _: None)
     assert not (tmp_path / "risk_model" / "config.pbtxt").exists()
+
+
+def test_tensorrt_path_skips_with_a_reason_where_tensorrt_is_missing(repository, tmp_path):
+    from finfer.exporters.onnx_tools import build_tensorrt_engine, tensorrt_available
+
+    if tensorrt_available():
+        pytest.skip("tensorrt is installed here: the engine build runs on the GPU node")
+    plan = tmp_path / "model.plan"
+    reason = build_tensorrt_engine(repository / "risk_model" / "1" / "model.onnx", plan)
+    assert reason is not None and "tensorrt does not import" in reason
+    assert not plan.exists()
