@@ -18,6 +18,7 @@ from onnx import helper
 from finfer import paths
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import Flavour, ModelSpec, Tensor
+from finfer.exporters.onnx_tools import keep_outputs
 from finfer.models import risk
 
 REASONS_K = 4
@@ -164,9 +165,7 @@ class RiskExporter(Exporter):
         graph.graph.output.append(
             helper.make_tensor_value_info("probability_of_default", onnx.TensorProto.FLOAT, [None, 1])
         )
-        kept = [o for o in graph.graph.output if o.name == "probability_of_default"]
-        del graph.graph.output[:]
-        graph.graph.output.extend(kept)
+        keep_outputs(graph, ["probability_of_default"])
         if not any(d.domain in ("", "ai.onnx") for d in graph.opset_import):
             graph.opset_import.append(helper.make_opsetid("", 17))
         return graph

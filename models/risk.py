@@ -7,7 +7,6 @@ encoding lives in exactly one place for training, serving and tests.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,10 +260,3 @@ def tree_contributions(booster: Any, features: np.ndarray) -> np.ndarray:
 
     return booster.predict(xgboost.DMatrix(features), pred_contribs=True)
 
-
-def probability_from_margin(margin: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-margin))
-
-
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
