@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +123,7 @@ class RiskExporter(Exporter):
         booster = model.get_booster()
         raw = booster.save_raw(raw_format="json")
         version = "risk-" + hashlib.sha256(bytes(raw)).hexdigest()[:12]
-        schema = risk.FeatureSchema(**{**schema.__dict__, "model_version": version})
+        schema = replace(schema, model_version=version)
         schema_json = schema.to_json().encode()
         sample = features[:256]
         return Trained(

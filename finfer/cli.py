@@ -7,16 +7,37 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from finfer import paths
+
+if TYPE_CHECKING:  # heavy imports stay out of `finfer --help`
+    from finfer.exporters.base import BuildOptions, Exporter
 
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def build(options: BuildOptions, exporters: list[Exporter]) -> None:
+    """Export each family into `options.out`, skipping those already built unless forced."""
+    from finfer.exporters.base import export, is_built
+
+    for exporter in exporters:
+        if is_built(exporter, options.out) and not options.force:
+            _progress(f"[{exporter.family}] already built in {options.out} (use --force to rebuild)")
+            continue
+        card = export(exporter, options, _progress)
+        quality = card.get("quality", {})
+        if "cv_roc_auc" in quality:
+            _progress(
+                f"[{exporter.family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
+                f"Brier {quality['cv_brier']:.3f}"
+            )
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    from finfer.exporters.base import BuildOptions, Profile, export, is_built
+    from finfer.exporters.base import BuildOptions, Profile
     from finfer.exporters.model_config import Flavour
     from finfer.exporters.registry import FAMILIES
     from finfer.exporters.risk import RiskExporter
@@ -33,42 +54,27 @@ def cmd_build(args: argparse.Namespace) -> int:
         tensorrt=args.tensorrt,
         force=args.force,
     )
-    for family in args.family or list(FAMILIES):
-        if family == "risk" and args.csv:
-            exporter = RiskExporter(Path(args.csv), args.target, args.positive_label)
-        else:
-            exporter = FAMILIES[family]()
-        if is_built(exporter, out) and not options.force:
-            _progress(f"[{family}] already built in {out} (use --force to rebuild)")
-            continue
-        card = export(exporter, options, _progress)
-        quality = card.get("quality", {})
-        if "cv_roc_auc" in quality:
-            _progress(
-                f"[{family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
-                f"Brier {quality['cv_brier']:.3f}"
-            )
+    exporters = [
+        RiskExporter(Path(args.csv), args.target, args.positive_label)
+        if family == "risk" and args.csv
+        else FAMILIES[family]()
+        for family in args.family or list(FAMILIES)
+    ]
+    build(options, exporters)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from finfer.exporters.base import BuildOptions, Profile
+    from finfer.exporters.registry import FAMILIES
     from finfer.front.server import run
     from finfer.runtime.triton import TritonError, TritonServer
     from finfer.settings import Settings
 
     settings = Settings()
     if not args.no_build:
-        build = argparse.Namespace(
-            family=None,
-            out=settings.model_repository,
-            flavour="embedded",
-            profile=args.profile,
-            no_dynamic_batching=False,
-            tensorrt=False,
-            force=False,
-            csv=None,
-        )
-        cmd_build(build)
+        options = BuildOptions(out=settings.model_repository, profile=Profile(args.profile))
+        build(options, [make() for make in FAMILIES.values()])
     triton = TritonServer(settings)
     try:
         triton.start(_progress)

@@ -14,10 +14,18 @@ from typing import Any
 
 
 def cache_key(salt: bytes, model_version: str, parts: Iterable[object]) -> bytes:
-    # \x1f (unit separator) cannot appear in a field value that survived validation ambiguously:
-    # numbers are repr'd floats and categories come from a fixed vocabulary.
+    """Key of a validated input: its values in model column order, repr'd and joined by \x1f."""
     canonical = "\x1f".join([model_version, *(repr(p) for p in parts)]).encode()
     return hashlib.blake2b(canonical, key=salt, digest_size=16).digest()
+
+
+def raw_key(salt: bytes, model_version: str, raw: bytes) -> bytes:
+    """Key of a request body as received (hashed as is: no copy or repr on the hit path)."""
+    digest = hashlib.blake2b(key=salt, digest_size=16, person=b"finfer-raw")
+    digest.update(model_version.encode())
+    digest.update(b"\x00")
+    digest.update(raw)
+    return digest.digest()
 
 
 class TTLCache:
@@ -48,6 +56,3 @@ class TTLCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()

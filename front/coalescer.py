@@ -8,6 +8,7 @@ one RPC and one ensemble pass per batch instead of per request.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -25,7 +26,7 @@ class Coalescer(Generic[Row, Result]):
         self._call = call
         self.max_rows = max_rows
         self.max_inflight = max_inflight
-        self._pending: list[tuple[Sequence[Row], asyncio.Future[list[Result]]]] = []
+        self._pending: deque[tuple[Sequence[Row], asyncio.Future[list[Result]]]] = deque()
         self._inflight = 0
         self._scheduled = False
 
@@ -49,7 +50,7 @@ class Coalescer(Generic[Row, Result]):
             batch: list[tuple[Sequence[Row], asyncio.Future[list[Result]]]] = []
             size = 0
             while self._pending and size + len(self._pending[0][0]) <= self.max_rows:
-                item = self._pending.pop(0)
+                item = self._pending.popleft()
                 batch.append(item)
                 size += len(item[0])
             self._inflight += 1

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from finfer.front import metrics
-from finfer.front.cache import TTLCache, cache_key
+from finfer.front.cache import TTLCache, cache_key, raw_key
 from finfer.front.errors import InvalidArgument
 from finfer.front.schemas import ApplicantRow, ApplicantValidator
 from finfer.front.upstream import RiskResult, TritonUpstream
@@ -58,7 +58,7 @@ class RiskService:
         return answer
 
     def _raw_key(self, raw: bytes) -> bytes:
-        return cache_key(self._salt, self.model_version, (b"raw", raw))
+        return raw_key(self._salt, self.model_version, raw)
 
     async def score_batch(self, payload: object, request_id: str | None = None) -> dict[str, Any]:
         if not isinstance(payload, dict):

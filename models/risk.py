@@ -259,4 +259,3 @@ def tree_contributions(booster: Any, features: np.ndarray) -> np.ndarray:
     import xgboost
 
     return booster.predict(xgboost.DMatrix(features), pred_contribs=True)
-

@@ -1,4 +1,4 @@
-from finfer.front.cache import TTLCache, cache_key
+from finfer.front.cache import TTLCache, cache_key, raw_key
 
 
 class Clock:
@@ -44,3 +44,12 @@ def test_keys_are_salted_hashes_without_the_input_in_clear():
     assert key != cache_key(b"salt-two", "risk-1", ("Alice Example", 1200.0))
     assert key != cache_key(b"salt-one", "risk-2", ("Alice Example", 1200.0))
     assert key != cache_key(b"salt-one", "risk-1", ("Alice Example", 1200.5))
+
+
+def test_raw_keys_are_salted_and_versioned():
+    body = b'{"name": "Alice Example"}'
+    key = raw_key(b"salt-one", "risk-1", body)
+    assert len(key) == 16 and b"Alice" not in key
+    assert key != raw_key(b"salt-two", "risk-1", body)
+    assert key != raw_key(b"salt-one", "risk-2", body)
+    assert key != raw_key(b"salt-one", "risk-1", body + b" ")
