@@ -4,9 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup build serve test lint bench loadtest clean
+.PHONY: setup tools build serve test lint bench loadtest deploy-repository images compose-up clean
 
 setup: $(STAMP)
+
+# System tools the tests run for real: promtool (Prometheus rules) and redis-server (the shared cache).
+# kubectl (with kustomize) comes with the machine image.
+TOOLS := promtool redis-server
+tools:
+	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing prometheus + redis-server for:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus redis-server >/dev/null; \
+	fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "finfer needs Python 3.11, found " + sys.version' 
@@ -21,7 +33,7 @@ build: setup
 serve: setup
 	$(BIN)/finfer serve
 
-test: setup
+test: setup tools
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -33,6 +45,19 @@ bench: setup
 
 loadtest: setup
 	$(BIN)/finfer loadtest
+
+# What the images carry: the repository in its GPU and CPU native flavours.
+deploy-repository: setup
+	$(BIN)/finfer build --flavour native
+	$(BIN)/finfer build --flavour native-cpu
+
+images: deploy-repository
+	docker build -f deploy/docker/triton.Dockerfile -t finfer-triton:0.1.0 .
+	docker build -f deploy/docker/front.Dockerfile -t finfer-front:0.1.0 .
+
+# One GPU host: Triton, the front, Redis, Prometheus, Grafana (needs Docker with the NVIDIA runtime).
+compose-up: deploy-repository
+	docker compose -f deploy/compose/docker-compose.yml up --build -d
 
 clean:
 	rm -rf $(VENV) .finfer build

@@ -79,7 +79,7 @@ def onnx_spec(
     tensorrt_precision: str | None = None,
     **options: Any,
 ) -> ModelSpec:
-    """The same ONNX step in both flavours: the shared Python runner here, onnxruntime natively on GPUs."""
+    """The same ONNX step in every flavour: the shared Python runner embedded, onnxruntime natively."""
     if flavour is Flavour.EMBEDDED:
         return ModelSpec(name=name, inputs=inputs, outputs=outputs, backend="python", **options)
     return ModelSpec(
@@ -88,8 +88,8 @@ def onnx_spec(
         outputs=outputs,
         backend=None,
         platform="onnxruntime_onnx",
-        instance_group=InstanceGroup(count=1, kind="KIND_GPU"),
-        tensorrt_precision=tensorrt_precision,
+        instance_group=InstanceGroup(count=1, kind="KIND_GPU" if flavour.gpu else "KIND_CPU"),
+        tensorrt_precision=tensorrt_precision if flavour.gpu else None,
         **options,
     )
 
@@ -107,6 +107,24 @@ class BuildOptions:
 def write_config(folder: Path, spec: ModelSpec) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.pbtxt").write_text(model_config.render(model_config.to_dict(spec)))
+
+
+def write_tensorrt_handoff(folder: Path, spec: ModelSpec) -> None:
+    """What deploy/tensorrt/build_engines.py needs to build this model's engine on the GPU node.
+
+    TensorRT engines are specific to the GPU model and TensorRT version, so they are built where they
+    run; until one is, the ONNX config (with Triton's TensorRT accelerator) serves.
+    """
+    plan_config = model_config.render(model_config.to_dict(spec.as_tensorrt_plan()))
+    (folder / "config.tensorrt.pbtxt").write_text(plan_config)
+    handoff = {
+        "onnx": "1/model.onnx",
+        "plan": "1/model.plan",
+        "precision": spec.tensorrt_precision,
+        "max_batch_size": spec.max_batch_size,
+        "inputs": {t.name: list(t.dims) for t in spec.inputs},
+    }
+    (folder / "tensorrt.json").write_text(json.dumps(handoff, indent=2) + "\n")
 
 
 def install_python_model(folder: Path, name: str) -> None:
@@ -188,6 +206,8 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
     for spec in specs:
         folder = out / spec.name
         write_config(folder, spec)
+        if options.flavour.gpu and spec.tensorrt_precision:
+            write_tensorrt_handoff(folder, spec)
         if spec.name == exporter.onnx_model:
             if options.flavour is Flavour.EMBEDDED:
                 (onnx_dir / "model.py").write_text(RUNNER_SHIM)

@@ -15,10 +15,19 @@ from tritonclient.grpc import model_config_pb2
 
 
 class Flavour(StrEnum):
-    """embedded: the pytriton wheel's Triton (Python backend only); native: NGC tritonserver on GPUs."""
+    """Where the repository runs.
+
+    embedded: the pytriton wheel's Triton (Python backend only). native: the NGC tritonserver image
+    on GPU nodes. native-cpu: the same image on CPU-only nodes (the `cpu` Kubernetes overlay).
+    """
 
     EMBEDDED = "embedded"
     NATIVE = "native"
+    NATIVE_CPU = "native-cpu"
+
+    @property
+    def gpu(self) -> bool:
+        return self is Flavour.NATIVE
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,10 @@ class ModelSpec:
 
     def without_dynamic_batching(self) -> ModelSpec:
         return replace(self, dynamic_batching=None)
+
+    def as_tensorrt_plan(self) -> ModelSpec:
+        """The config once a deploy-time `trtexec` has turned the ONNX model into `model.plan`."""
+        return replace(self, backend=None, platform="tensorrt_plan", tensorrt_precision=None)
 
 
 def _tensor(t: Tensor) -> dict[str, Any]:

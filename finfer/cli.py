@@ -44,7 +44,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     flavour = Flavour(args.flavour)
     out = args.out or (
-        paths.MODEL_REPOSITORY if flavour is Flavour.EMBEDDED else paths.PROJECT_ROOT / "build" / "native"
+        paths.MODEL_REPOSITORY if flavour is Flavour.EMBEDDED else paths.PROJECT_ROOT / "build" / str(flavour)
     )
     options = BuildOptions(
         out=out,
@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="train and export models into the Triton model repository")
     build.add_argument("--family", action="append", choices=["risk"], help="model family (default: all)")
     build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
-    build.add_argument("--flavour", choices=["embedded", "native"], default="embedded")
+    build.add_argument("--flavour", choices=["embedded", "native", "native-cpu"], default="embedded")
     build.add_argument("--profile", choices=["full", "small"], default="full")
     build.add_argument("--no-dynamic-batching", action="store_true", help="write configs without dynamic batching")
     build.add_argument("--tensorrt", action="store_true", help="also build TensorRT plans (GPU node only)")

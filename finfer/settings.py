@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # Keys are salted hashes so that no applicant data sits in clear in the cache; replicas that
     # share a cache must share the salt.
     cache_salt: str = Field(default_factory=lambda: os.urandom(16).hex(), min_length=8, max_length=64)
+    # Second level shared by replicas (redis://host:6379/0); unset means in-process only.
+    redis_url: str | None = Field(None, pattern=r"^rediss?://")
+    redis_timeout_s: float = Field(0.05, gt=0)
+    # After a Redis failure, how long the front answers without it before trying again.
+    redis_pause_s: float = Field(5.0, ge=0)
 
     @model_validator(mode="after")
     def _no_unknown_environment(self) -> "Settings":

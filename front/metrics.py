@@ -16,7 +16,15 @@ REQUEST_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
-CACHE = Counter("finfer_cache_lookups", "Cache lookups of simple requests", ["model", "result"], registry=REGISTRY)
+CACHE = Counter(
+    "finfer_cache_lookups",
+    "Cache lookups of simple requests; result is hit (in process), shared_hit (Redis) or miss",
+    ["model", "result"],
+    registry=REGISTRY,
+)
+SHARED_CACHE_ERRORS = Counter(
+    "finfer_shared_cache_errors", "Failed Redis calls (each pauses the shared cache)", ["error"], registry=REGISTRY
+)
 CACHE_ENTRIES = Gauge("finfer_cache_entries", "Entries in the in-process cache", registry=REGISTRY)
 UPSTREAM_LATENCY = Histogram(
     "finfer_upstream_duration_seconds",
@@ -27,6 +35,9 @@ UPSTREAM_LATENCY = Histogram(
 )
 UPSTREAM_ERRORS = Counter(
     "finfer_upstream_errors", "Failed Triton calls by gRPC status", ["model", "code"], registry=REGISTRY
+)
+UPSTREAM_READY = Gauge(
+    "finfer_upstream_ready", "1 when Triton and the pipelines answered ready at the last check", registry=REGISTRY
 )
 UPSTREAM_ROWS = Histogram(
     "finfer_upstream_batch_rows",

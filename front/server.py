@@ -52,6 +52,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     http.should_exit = True
     await grpc_server.stop(grace=5)
     await http_task
+    await service.close()
     await upstream.close()
 
 

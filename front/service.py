@@ -10,6 +10,7 @@ from finfer.front import metrics
 from finfer.front.cache import TTLCache, cache_key, raw_key
 from finfer.front.errors import InvalidArgument
 from finfer.front.schemas import ApplicantRow, ApplicantValidator
+from finfer.front.shared_cache import SharedCache
 from finfer.front.upstream import RiskResult, TritonUpstream
 from finfer.models.risk import FeatureSchema
 from finfer.settings import Settings
@@ -22,13 +23,20 @@ def new_request_id() -> str:
 
 
 class RiskService:
-    def __init__(self, settings: Settings, upstream: TritonUpstream, schema: FeatureSchema) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        upstream: TritonUpstream,
+        schema: FeatureSchema,
+        shared: SharedCache | None = None,
+    ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.schema = schema
         self.model_version = schema.model_version
         self.validator = ApplicantValidator(schema)
         self.cache = TTLCache(settings.cache_entries, settings.cache_ttl_s)
+        self.shared = shared
         self._salt = settings.cache_salt.encode()
 
     @classmethod
@@ -36,7 +44,16 @@ class RiskService:
         path = settings.model_repository / RISK_SCHEMA
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: run `finfer build` first")
-        return cls(settings, upstream, FeatureSchema.load(path))
+        shared = None
+        if settings.redis_url:
+            shared = SharedCache(
+                settings.redis_url, settings.cache_ttl_s, settings.redis_timeout_s, settings.redis_pause_s
+            )
+        return cls(settings, upstream, FeatureSchema.load(path), shared)
+
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
 
     def cached(self, raw: bytes, request_id: str | None = None) -> dict[str, Any] | None:
         """The answer to a byte-identical request seen before, without parsing or validating it again.
@@ -94,15 +111,43 @@ class RiskService:
         hits = len(rows) - len(missing)
         if hits:
             metrics.CACHE.labels("risk", "hit").inc(hits)
+        if missing and self.shared is not None:
+            missing = await self._shared_lookup(self.shared, keys, missing, answers, request_id)
         if missing:
             metrics.CACHE.labels("risk", "miss").inc(len(missing))
             results = await self.upstream.score([rows[i] for i in missing])
+            fresh = []
             for i, result in zip(missing, results, strict=True):
                 body = self._body(result)
                 self.cache.put(keys[i], body)
+                fresh.append((keys[i], body))
                 answers[i] = {**body, "request_id": request_id, "cached": False}
             metrics.CACHE_ENTRIES.set(len(self.cache))
+            if self.shared is not None:
+                await self.shared.put_many(fresh)
         return answers  # type: ignore[return-value]
+
+    async def _shared_lookup(
+        self,
+        shared: SharedCache,
+        keys: list[bytes],
+        missing: list[int],
+        answers: list[dict[str, Any] | None],
+        request_id: str,
+    ) -> list[int]:
+        """Fill `answers` from Redis where another replica scored the row; return the rows still missing."""
+        found = await shared.get_many([keys[i] for i in missing])
+        still_missing = []
+        for i, body in zip(missing, found, strict=True):
+            if body is None:
+                still_missing.append(i)
+            else:
+                self.cache.put(keys[i], body)
+                answers[i] = {**body, "request_id": request_id, "cached": True}
+        shared_hits = len(missing) - len(still_missing)
+        if shared_hits:
+            metrics.CACHE.labels("risk", "shared_hit").inc(shared_hits)
+        return still_missing
 
     def _body(self, result: RiskResult) -> dict[str, Any]:
         return {

@@ -68,6 +68,7 @@ class TritonUpstream:
         except grpc.aio.AioRpcError:
             self._ready = False
         self._ready_at = now
+        metrics.UPSTREAM_READY.set(1 if self._ready else 0)
         return self._ready
 
     async def score(self, rows: list[ApplicantRow]) -> list[RiskResult]:

@@ -100,7 +100,7 @@ def triton(settings: Settings) -> Iterator[TritonServer]:
 def environment(settings: Settings) -> dict[str, str]:
     """This process's environment with `settings` as FINFER_* variables, for a front in a child process."""
     env = dict(os.environ)
-    env.update({f"FINFER_{k.upper()}": str(v) for k, v in settings.model_dump().items()})
+    env.update({f"FINFER_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None})
     return env
 
 

@@ -93,6 +93,10 @@ def server_environment(install: TritonInstall) -> dict[str, str]:
     return env
 
 
+# quantile:allowed error, as Triton's --metrics-config summary_quantiles expects them.
+SUMMARY_QUANTILES = "0.5:0.05,0.9:0.01,0.99:0.001"
+
+
 def server_arguments(install: TritonInstall, settings: Settings, backends: Path) -> list[str]:
     args = [
         str(install.binary),
@@ -109,6 +113,9 @@ def server_arguments(install: TritonInstall, settings: Settings, backends: Path)
         "--allow-metrics=true",
         "--allow-gpu-metrics=false",
         "--strict-readiness=true",
+        # Per-model p50/p99 for dashboards and alerts: Triton exports latency counters only unless asked.
+        "--metrics-config=summary_latencies=true",
+        f"--metrics-config=summary_quantiles={SUMMARY_QUANTILES}",
         f"--log-verbose={settings.triton_log_verbose}",
     ]
     if settings.triton_cache_bytes:

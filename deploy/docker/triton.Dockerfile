@@ -1,0 +1,26 @@
+# NGC's Triton with finfer's model repository in its native flavours and what its Python models import.
+# 24.10 is Triton 2.51, the same server the embedded flavour runs, with TensorRT 10.5: engines for
+# it must be built by the TensorRT image of the same release (deploy/tensorrt).
+# Build from the repository root after `make deploy-repository`:
+#   docker build -f deploy/docker/triton.Dockerfile -t finfer-triton:0.1.0 .
+FROM nvcr.io/nvidia/tritonserver:24.10-py3
+COPY deploy/docker/requirements-triton.txt /tmp/requirements-triton.txt
+RUN pip install --no-cache-dir -r /tmp/requirements-triton.txt && rm /tmp/requirements-triton.txt
+# The Python models import finfer.models and finfer.runtime only; the image's Python is 3.10, which
+# the tests check those folders compile under.
+COPY finfer/__init__.py /opt/finfer/lib/finfer/__init__.py
+COPY models /opt/finfer/lib/finfer/models
+COPY runtime /opt/finfer/lib/finfer/runtime
+# GPU nodes serve build/native (KIND_GPU, TensorRT accelerator); CPU nodes build/native-cpu.
+COPY build/native /opt/finfer/repository/native
+COPY build/native-cpu /opt/finfer/repository/native-cpu
+RUN useradd --system --uid 10001 --no-create-home finfer
+USER 10001
+ENV PYTHONPATH=/opt/finfer/lib
+EXPOSE 8000 8001 8002
+HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
+    CMD ["curl", "-fsS", "http://127.0.0.1:8000/v2/health/ready"]
+ENTRYPOINT ["tritonserver"]
+CMD ["--model-repository=/opt/finfer/repository/native", "--strict-readiness=true", \
+     "--metrics-config=summary_latencies=true", \
+     "--metrics-config=summary_quantiles=0.5:0.05,0.9:0.01,0.99:0.001"]
