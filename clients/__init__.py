@@ -3,26 +3,44 @@
 from finfer.clients import HttpClient, GrpcClient
 with HttpClient("http://127.0.0.1:8080") as client:
     score = client.score(applicant)
+
+Names load on first use: the front imports only the protobuf modules from here, and its image does not
+carry the SDK's HTTP stack (httpx).
 """
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
-from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
-from finfer.clients.grpc_client import AsyncGrpcClient, GrpcClient
-from finfer.clients.http_client import AsyncHttpClient, HttpClient
-from finfer.clients.types import Reason, RiskScore
+from __future__ import annotations
 
-__all__ = [
-    "AsyncGrpcClient",
-    "AsyncHttpClient",
-    "FinferClientError",
-    "GrpcClient",
-    "HttpClient",
-    "InvalidRequest",
-    "Reason",
-    "RiskScore",
-    "ServerError",
-    "finfer_pb2",
-    "finfer_pb2_grpc",
-    "Timeout",
-    "Unavailable",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "FinferClientError": "errors",
+    "InvalidRequest": "errors",
+    "ServerError": "errors",
+    "Timeout": "errors",
+    "Unavailable": "errors",
+    "AsyncGrpcClient": "grpc_client",
+    "GrpcClient": "grpc_client",
+    "AsyncHttpClient": "http_client",
+    "HttpClient": "http_client",
+    "Reason": "types",
+    "RiskScore": "types",
+}
+
+__all__ = sorted([*_WHERE, "finfer_pb2", "finfer_pb2_grpc"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"finfer.clients.{_WHERE[name]}"), name)
+    if name in ("finfer_pb2", "finfer_pb2_grpc"):
+        return importlib.import_module(f"finfer.clients.{name}")
+    raise AttributeError(f"module 'finfer.clients' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from finfer.clients import finfer_pb2, finfer_pb2_grpc
+    from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
+    from finfer.clients.grpc_client import AsyncGrpcClient, GrpcClient
+    from finfer.clients.http_client import AsyncHttpClient, HttpClient
+    from finfer.clients.types import Reason, RiskScore

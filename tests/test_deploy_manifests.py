@@ -1,0 +1,169 @@
+"""deploy/k8s, offline: every overlay renders with kustomize and validates against Kubernetes' schemas."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from finfer import paths
+
+K8S = paths.PROJECT_ROOT / "deploy" / "k8s"
+OVERLAYS = ["cpu", "gpu", "gpu-keda"]
+KUBERNETES_VERSION = "1.37.0"
+# Custom resources kubernetes-validate has no schema for; checked by hand below.
+CUSTOM_KINDS = {"ScaledObject"}
+
+
+def render(overlay: str) -> list[dict]:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl (with kustomize) is not installed")
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(K8S / "overlays" / overlay)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request, tmp_path_factory) -> tuple[str, list[dict], Path]:
+    objects = render(request.param)
+    path = tmp_path_factory.mktemp("k8s") / f"{request.param}.yaml"
+    path.write_text(yaml.safe_dump_all(objects))
+    return request.param, objects, path
+
+
+def find(objects: list[dict], kind: str, name: str) -> dict:
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{kind}/{name}: {len(matches)} objects"
+    return matches[0]
+
+
+def container(deployment: dict, name: str) -> dict:
+    (found,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name]
+    return found
+
+
+def test_every_object_validates_strictly(rendered):
+    _, objects, path = rendered
+    validator = Path(sys.executable).parent / "kubernetes-validate"
+    result = subprocess.run(
+        [str(validator), "--strict", "--quiet", "-k", KUBERNETES_VERSION, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Warnings are only for the custom resources we expect; anything else unvalidated is a mistake.
+    skipped = {
+        line.split("kind ")[1].split()[0] for line in result.stdout.splitlines() if "Couldn't find schema" in line
+    }
+    assert skipped <= CUSTOM_KINDS
+    assert all(o["metadata"].get("namespace") == "finfer" for o in objects if o["kind"] != "Namespace")
+
+
+def test_triton_has_probes_shm_ports_and_a_disruption_budget(rendered):
+    _, objects, _ = rendered
+    triton = find(objects, "Deployment", "triton")
+    spec = triton["spec"]["template"]["spec"]
+    server = container(triton, "triton")
+    assert server["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert server["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    startup = server["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300, "model loading needs minutes"
+    assert {p["containerPort"] for p in server["ports"]} == {8000, 8001, 8002}
+    (shm,) = [v for v in spec["volumes"] if v["name"] == "dshm"]
+    assert shm["emptyDir"]["medium"] == "Memory"
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in server["volumeMounts"]
+    assert "--metrics-config=summary_latencies=true" in server["args"]
+    assert "podAntiAffinity" in spec["affinity"]
+    budget = find(objects, "PodDisruptionBudget", "triton")
+    assert budget["spec"]["selector"]["matchLabels"] == triton["spec"]["selector"]["matchLabels"]
+
+
+def test_gpu_overlays_ask_for_gpus_and_build_engines_on_the_node(rendered):
+    overlay, objects, _ = rendered
+    triton = find(objects, "Deployment", "triton")
+    spec = triton["spec"]["template"]["spec"]
+    server = container(triton, "triton")
+    repository = next(a for a in server["args"] if a.startswith("--model-repository="))
+    if overlay == "cpu":
+        assert "nvidia.com/gpu" not in server["resources"].get("limits", {})
+        assert repository.endswith("/native-cpu")
+        assert "initContainers" not in spec
+        return
+    assert server["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert any(t["key"] == "nvidia.com/gpu" for t in spec["tolerations"])
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in spec["affinity"]["podAntiAffinity"]
+    copy, engines = spec["initContainers"]
+    assert copy["command"][-2:] == ["/opt/finfer/repository/native/.", "/models/"]
+    assert engines["image"].startswith("nvcr.io/nvidia/tensorrt:")
+    assert engines["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert repository == "--model-repository=/models"
+    # The script the init container runs is the one in deploy/tensorrt, shipped by a ConfigMap.
+    (script_volume,) = [v for v in spec["volumes"] if v["name"] == "build-engines"]
+    config_map = find(objects, "ConfigMap", script_volume["configMap"]["name"])
+    source = (paths.PROJECT_ROOT / "deploy" / "tensorrt" / "build_engines.py").read_text()
+    assert config_map["data"]["build_engines.py"] == source
+    # Triton's image and the TensorRT image must be the same NGC release, or the plans will not load.
+    dockerfile = (paths.PROJECT_ROOT / "deploy" / "docker" / "triton.Dockerfile").read_text()
+    release = engines["image"].rsplit(":", 1)[1]
+    assert f"nvcr.io/nvidia/tritonserver:{release}" in dockerfile
+
+
+def test_only_the_front_reaches_triton_and_redis(rendered):
+    _, objects, _ = rendered
+    for name, target, ports in [
+        ("triton-from-front-only", "triton", {8000, 8001}),
+        ("redis-from-front-only", "redis", {6379}),
+    ]:
+        policy = find(objects, "NetworkPolicy", name)["spec"]
+        assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": target}
+        from_front = [rule for rule in policy["ingress"] if "podSelector" in rule["from"][0]]
+        assert len(from_front) == 1
+        assert from_front[0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "front"}}}]
+        assert {p["port"] for p in from_front[0]["ports"]} == ports
+        others = [rule for rule in policy["ingress"] if rule not in from_front]
+        assert all({p["port"] for p in rule["ports"]} == {8002} for rule in others), "only metrics to others"
+
+
+def test_the_front_talks_to_the_services_that_exist(rendered):
+    _, objects, _ = rendered
+    front = find(objects, "Deployment", "front")
+    env = {}
+    for source in container(front, "front")["envFrom"]:
+        kind, ref = (
+            ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
+        )
+        env.update(find(objects, kind, ref["name"]).get("data", {}))
+    assert env["FINFER_TRITON_HOST"] in {o["metadata"]["name"] for o in objects if o["kind"] == "Service"}
+    assert env["FINFER_REDIS_URL"].startswith("redis://redis:")
+    assert "FINFER_CACHE_SALT" in env
+    assert find(objects, "HorizontalPodAutoscaler", "front")["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_triton_autoscales_on_its_queue(rendered):
+    overlay, objects, _ = rendered
+    deployments = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
+    if overlay == "gpu-keda":
+        scaled = find(objects, "ScaledObject", "triton")
+        assert scaled["spec"]["scaleTargetRef"]["name"] in deployments
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["type"] == "prometheus"
+        assert "nv_inference_queue_duration_us" in trigger["metadata"]["query"]
+        assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == "triton"]
+        return
+    hpa = find(objects, "HorizontalPodAutoscaler", "triton")["spec"]
+    assert hpa["scaleTargetRef"]["name"] in deployments
+    (metric,) = hpa["metrics"]
+    assert metric["type"] == "Pods"
+    assert {"scaleUp", "scaleDown"} <= set(hpa["behavior"])
+    # The metric the HPA asks for is one the prometheus-adapter rules serve.
+    values = yaml.safe_load((K8S / "components" / "autoscaling-hpa" / "prometheus-adapter-values.yaml").read_text())
+    served = {rule["name"]["as"] for rule in values["rules"]["custom"]}
+    assert metric["pods"]["metric"]["name"] in served
