@@ -27,7 +27,21 @@ _WHERE = {
     "RiskScore": "types",
 }
 
-__all__ = sorted([*_WHERE, "finfer_pb2", "finfer_pb2_grpc"])
+__all__ = [
+    "AsyncGrpcClient",
+    "AsyncHttpClient",
+    "FinferClientError",
+    "GrpcClient",
+    "HttpClient",
+    "InvalidRequest",
+    "Reason",
+    "RiskScore",
+    "ServerError",
+    "Timeout",
+    "Unavailable",
+    "finfer_pb2",
+    "finfer_pb2_grpc",
+]
 
 
 def __getattr__(name: str) -> Any:
