@@ -121,6 +121,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def _mix(text: str) -> dict[str, float]:
+    try:
+        pairs = [item.split("=", 1) for item in text.split(",") if item]
+        return {name.strip(): float(share) for name, share in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PIPELINE=SHARE[,PIPELINE=SHARE...], got {text!r}") from None
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from finfer.loadtest import capacity
+
+    if not args.bench.exists():
+        print(f"error: {args.bench} is missing: run `finfer bench` first", file=sys.stderr)
+        return 1
+    rate = args.rps if args.rps is not None else capacity.peak_requests_per_s(args.per_day, args.peak_factor)
+    demand = capacity.Demand(rate, args.mix, args.cache_hit_ratio)
+    try:
+        result = capacity.plan(
+            capacity.load_measurements(args.bench),
+            demand,
+            p99_target_ms=args.p99_ms,
+            utilization=args.utilization,
+            spare=args.spare,
+            min_replicas=args.min_replicas,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.to_dict(), indent=2) if args.json else capacity.render(result, demand))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="finfer", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -167,6 +199,21 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
     bench.add_argument("--only", action="append", help="run only these scenarios (a..f)")
     bench.set_defaults(func=cmd_bench)
+
+    plan = sub.add_parser("capacity", help="replicas for a request rate and mix, from `finfer bench` results")
+    rate = plan.add_mutually_exclusive_group(required=True)
+    rate.add_argument("--rps", type=float, help="peak requests per second to plan for")
+    rate.add_argument("--per-day", type=float, help="requests a day (planned at --peak-factor times the average)")
+    plan.add_argument("--peak-factor", type=float, default=3.0, help="peak over average rate (default 3)")
+    plan.add_argument("--mix", type=_mix, default={"risk_score": 1.0}, help="PIPELINE=SHARE,... (default risk_score=1)")
+    plan.add_argument("--cache-hit-ratio", type=float, default=0.0, help="share answered by the front's cache")
+    plan.add_argument("--p99-ms", type=float, default=200.0, help="p99 target; slower measurements warn")
+    plan.add_argument("--utilization", type=float, default=0.7, help="planned share of measured throughput")
+    plan.add_argument("--spare", type=int, default=1, help="replicas on top for failures and rollouts")
+    plan.add_argument("--min-replicas", type=int, default=2)
+    plan.add_argument("--bench", type=Path, default=paths.LOADTEST_RESULTS / "bench.json")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(func=cmd_capacity)
     return root
 
 

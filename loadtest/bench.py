@@ -43,6 +43,9 @@ class Result:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     cpu_us_per_request: dict[str, float] = field(default_factory=dict)
+    # What `finfer capacity` sizes from this scenario: tier (triton, front-miss, front-hit) and model.
+    tier: str | None = None
+    model: str | None = None
 
     @property
     def requests_per_s(self) -> float:
@@ -85,6 +88,8 @@ def run_scenario(
     duration: float,
     pids: dict[str, int],
     rows_per_request: int = 1,
+    tier: str | None = None,
+    model: str | None = None,
 ) -> Result:
     async def main() -> Result:
         send, close = await make_send()
@@ -108,6 +113,8 @@ def run_scenario(
             p50_ms=float(np.percentile(ms, 50)),
             p99_ms=float(np.percentile(ms, 99)),
             cpu_us_per_request={k: round((after[k] - before[k]) / max(total, n) * 1e6, 1) for k in after},
+            tier=tier,
+            model=model,
         )
 
     import uvloop
@@ -277,6 +284,8 @@ def main(args: argparse.Namespace) -> int:
                     c,
                     d,
                     pids,
+                    tier="front-miss",
+                    model="risk",
                 )
             )
         if "b" in only:
@@ -300,6 +309,8 @@ def main(args: argparse.Namespace) -> int:
                     c,
                     d,
                     pids,
+                    tier="triton",
+                    model="risk_score",
                 )
             )
         if "e" in only:
@@ -312,6 +323,8 @@ def main(args: argparse.Namespace) -> int:
                     c,
                     d,
                     pids,
+                    tier="front-hit",
+                    model="risk",
                 )
             )
         if "f" in only:
