@@ -155,7 +155,7 @@ def test_triton_autoscales_on_its_queue(rendered):
         assert scaled["spec"]["scaleTargetRef"]["name"] in deployments
         (trigger,) = scaled["spec"]["triggers"]
         assert trigger["type"] == "prometheus"
-        assert "nv_inference_queue_duration_us" in trigger["metadata"]["query"]
+        assert "nv_inference_pending_request_count" in trigger["metadata"]["query"]
         assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == "triton"]
         return
     hpa = find(objects, "HorizontalPodAutoscaler", "triton")["spec"]
