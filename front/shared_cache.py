@@ -54,7 +54,17 @@ class SharedCache:
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return [None] * len(keys)
-        return [None if v is None else orjson.loads(v) for v in values]
+        return [self._decode(v) for v in values]
+
+    @staticmethod
+    def _decode(value: bytes | None) -> dict[str, Any] | None:
+        # Only finfer writes under its prefix; anything unreadable there is treated as a miss, not a 500.
+        if value is None:
+            return None
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
 
     async def put_many(self, items: Sequence[tuple[bytes, dict[str, Any]]]) -> None:
         if not items or not self.available:

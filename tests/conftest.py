@@ -50,19 +50,10 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    t_http, t_grpc, t_metrics, http, grpc_port = free_ports(5)
-    return Settings(
-        model_repository=repository,
-        state_dir=tmp_path_factory.mktemp("state"),
-        triton_http_port=t_http,
-        triton_grpc_port=t_grpc,
-        triton_metrics_port=t_metrics,
-        http_port=http,
-        grpc_port=grpc_port,
-        triton_exit_timeout_s=1,
-        max_batch_rows=64,
-        max_body_bytes=64 * 1024,
-        cache_salt="test-salt-0123456789",
+    # Small limits so that the tests can reach them; a fixed salt so that keys are comparable.
+    limits = {"triton_exit_timeout_s": 1, "max_batch_rows": 64, "max_body_bytes": 64 * 1024}
+    return stack.bench_settings(repository, tmp_path_factory.mktemp("state")).model_copy(
+        update={**limits, "cache_salt": "test-salt-0123456789"}
     )
 
 

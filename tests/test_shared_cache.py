@@ -110,3 +110,17 @@ def test_a_score_from_one_replica_is_a_hit_on_the_other(two_fronts, redis_url):
     client.close()
     assert keys and all(len(k) == len("finfer:") + 32 for k in keys)
     assert not any(str(applicant["credit_amount"]) in k for k in keys)
+
+
+def test_an_unreadable_value_is_a_miss(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.set(SharedCache.redis_key(b"\x09" * 16), b"{not json")
+    client.close()
+
+    async def scenario() -> list:
+        cache = SharedCache(redis_url, ttl_s=30, timeout_s=1, pause_s=5)
+        found = await cache.get_many([b"\x09" * 16])
+        await cache.close()
+        return found
+
+    assert asyncio.run(scenario()) == [None]
