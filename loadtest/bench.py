@@ -272,7 +272,7 @@ def main(args: argparse.Namespace) -> int:
 
     live = stack.bench_settings(repository, state)
     with stack.triton(live) as server, stack.front(live) as front:
-        pids = {"front": front.pid, "triton": server._process.pid}  # noqa: SLF001
+        pids = {"front": front.pid, "triton": server.pid}
         http_url = f"http://{live.front_host}:{live.http_port}"
         front_grpc = f"{live.front_host}:{live.grpc_port}"
         if "a" in only:
@@ -353,9 +353,9 @@ def main(args: argparse.Namespace) -> int:
                     grpc_sender(plain.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct),
                     c,
                     d,
-                    {"triton": server._process.pid},
+                    {"triton": server.pid},
                 )
-            )  # noqa: SLF001
+            )
     results.sort(key=lambda r: r.scenario)
     ort_rates = (
         onnxruntime_rows_per_s(repository / "risk_model" / "1" / "model.onnx", schema, args.batch_rows)

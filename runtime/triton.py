@@ -147,6 +147,13 @@ class TritonServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        """The server's process id (benchmarks read its CPU time from /proc)."""
+        if self._process is None:
+            raise RuntimeError("Triton is not started")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
