@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,15 +50,13 @@ class GrpcClient:
         self.retry = retry
 
     def _call(self, method: Any, request: Any) -> Any:
-        for attempt in range(self.retry.attempts):
-            try:
-                return method(request, timeout=self.timeout_s)
-            except grpc.RpcError as exc:
-                error = _error(exc)
-                if not isinstance(error, Unavailable) or attempt + 1 == self.retry.attempts:
-                    raise error from None
-                time.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")
+        return self.retry.run(lambda: self._once(method, request))
+
+    def _once(self, method: Any, request: Any) -> Any:
+        try:
+            return method(request, timeout=self.timeout_s)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
 
     def score(self, applicant: Mapping[str, Any]) -> RiskScore:
         return _score(self._call(self._stub.Score, finfer_pb2.ScoreRequest(applicant=to_struct(applicant))))
@@ -87,15 +83,13 @@ class AsyncGrpcClient:
         self.retry = retry
 
     async def _call(self, method: Any, request: Any) -> Any:
-        for attempt in range(self.retry.attempts):
-            try:
-                return await method(request, timeout=self.timeout_s)
-            except grpc.aio.AioRpcError as exc:
-                error = _error(exc)
-                if not isinstance(error, Unavailable) or attempt + 1 == self.retry.attempts:
-                    raise error from None
-                await asyncio.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")
+        return await self.retry.run_async(lambda: self._once(method, request))
+
+    async def _once(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, timeout=self.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc) from None
 
     async def score(self, applicant: Mapping[str, Any]) -> RiskScore:
         return _score(await self._call(self._stub.Score, finfer_pb2.ScoreRequest(applicant=to_struct(applicant))))

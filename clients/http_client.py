@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,16 +40,15 @@ class HttpClient:
         self.retry = retry
 
     def _post(self, path: str, body: Any) -> dict[str, Any]:
-        for attempt in range(self.retry.attempts):
-            try:
-                return _decode(self._client.post(path, json=body))
-            except httpx.TimeoutException as exc:
-                raise Timeout(f"no answer from {path} in time") from exc
-            except (httpx.ConnectError, Unavailable) as exc:
-                if attempt + 1 == self.retry.attempts:
-                    raise exc if isinstance(exc, Unavailable) else Unavailable(str(exc)) from exc
-                time.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")
+        return self.retry.run(lambda: self._post_once(path, body))
+
+    def _post_once(self, path: str, body: Any) -> dict[str, Any]:
+        try:
+            return _decode(self._client.post(path, json=body))
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"no answer from {path} in time") from exc
+        except httpx.ConnectError as exc:
+            raise Unavailable(str(exc)) from exc
 
     def score(self, applicant: Mapping[str, Any]) -> RiskScore:
         return RiskScore.from_dict(self._post(SCORE, dict(applicant)))
@@ -76,16 +73,15 @@ class AsyncHttpClient:
         self.retry = retry
 
     async def _post(self, path: str, body: Any) -> dict[str, Any]:
-        for attempt in range(self.retry.attempts):
-            try:
-                return _decode(await self._client.post(path, json=body))
-            except httpx.TimeoutException as exc:
-                raise Timeout(f"no answer from {path} in time") from exc
-            except (httpx.ConnectError, Unavailable) as exc:
-                if attempt + 1 == self.retry.attempts:
-                    raise exc if isinstance(exc, Unavailable) else Unavailable(str(exc)) from exc
-                await asyncio.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")
+        return await self.retry.run_async(lambda: self._post_once(path, body))
+
+    async def _post_once(self, path: str, body: Any) -> dict[str, Any]:
+        try:
+            return _decode(await self._client.post(path, json=body))
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"no answer from {path} in time") from exc
+        except httpx.ConnectError as exc:
+            raise Unavailable(str(exc)) from exc
 
     async def score(self, applicant: Mapping[str, Any]) -> RiskScore:
         return RiskScore.from_dict(await self._post(SCORE, dict(applicant)))
