@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools build serve test lint bench loadtest deploy-repository images compose-up clean
+.PHONY: setup tools build serve test lint proto bench loadtest deploy-repository images compose-up clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "finfer needs Python 3.11, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: it resolves to the CPU wheel on disk (design.md), not gigabytes of CUDA.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
@@ -39,6 +41,11 @@ test: setup tools
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Regenerate the gRPC stubs after editing clients/finfer.proto (they import as finfer.clients).
+proto: setup
+	$(BIN)/python -m grpc_tools.protoc -I clients --python_out=clients --pyi_out=clients --grpc_python_out=clients clients/finfer.proto
+	sed -i 's/^import finfer_pb2 as finfer__pb2/from finfer.clients import finfer_pb2 as finfer__pb2/' clients/finfer_pb2_grpc.py
 
 bench: setup
 	$(BIN)/finfer bench

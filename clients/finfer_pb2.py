@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x66infer.proto\x12\tfinfer.v1\x1a\x1cgoogle/protobuf/struct.proto\":\n\x0cScoreRequest\x12*\n\tapplicant\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"L\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\"\x9d\x01\n\rScoreResponse\x12\x1e\n\x16probability_of_default\x18\x01 \x01(\x01\x12\r\n\x05grade\x18\x02 \x01(\t\x12\"\n\x07reasons\x18\x03 \x03(\x0b\x32\x11.finfer.v1.Reason\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\"@\n\x11ScoreBatchRequest\x12+\n\napplicants\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\"j\n\x12ScoreBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.finfer.v1.ScoreResponse\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\x94\x01\n\x0bRiskScoring\x12:\n\x05Score\x12\x17.finfer.v1.ScoreRequest\x1a\x18.finfer.v1.ScoreResponse\x12I\n\nScoreBatch\x12\x1c.finfer.v1.ScoreBatchRequest\x1a\x1d.finfer.v1.ScoreBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x66infer.proto\x12\tfinfer.v1\x1a\x1cgoogle/protobuf/struct.proto\":\n\x0cScoreRequest\x12*\n\tapplicant\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"L\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\"\x9d\x01\n\rScoreResponse\x12\x1e\n\x16probability_of_default\x18\x01 \x01(\x01\x12\r\n\x05grade\x18\x02 \x01(\t\x12\"\n\x07reasons\x18\x03 \x03(\x0b\x32\x11.finfer.v1.Reason\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\"@\n\x11ScoreBatchRequest\x12+\n\napplicants\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\"j\n\x12ScoreBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.finfer.v1.ScoreResponse\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"7\n\nFraudLinks\x12\x0e\n\x06\x64\x65vice\x18\x01 \x03(\t\x12\r\n\x05phone\x18\x02 \x03(\t\x12\n\n\x02ip\x18\x03 \x03(\t\"\xd1\x01\n\x11\x46raudScoreRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12<\n\x08\x66\x65\x61tures\x18\x02 \x03(\x0b\x32*.finfer.v1.FraudScoreRequest.FeaturesEntry\x12$\n\x05links\x18\x03 \x01(\x0b\x32\x15.finfer.v1.FraudLinks\x12\x0f\n\x07persist\x18\x04 \x01(\x08\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"7\n\nLinkCounts\x12\x0e\n\x06\x64\x65vice\x18\x01 \x03(\x03\x12\r\n\x05phone\x18\x02 \x03(\x03\x12\n\n\x02ip\x18\x03 \x03(\x03\"\x89\x01\n\rFraudEvidence\x12%\n\x06shared\x18\x01 \x01(\x0b\x32\x15.finfer.v1.LinkCounts\x12\x12\n\nneighbours\x18\x02 \x01(\x03\x12\x1e\n\x16known_fraud_neighbours\x18\x03 \x01(\x03\x12\x1d\n\x15suspicious_neighbours\x18\x04 \x03(\t\"\xa8\x01\n\x12\x46raudScoreResponse\x12\x19\n\x11\x66raud_probability\x18\x01 \x01(\x01\x12\r\n\x05\x62\x61sis\x18\x02 \x01(\t\x12*\n\x08\x65vidence\x18\x03 \x01(\x0b\x32\x18.finfer.v1.FraudEvidence\x12\x11\n\tpersisted\x18\x04 \x01(\x08\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t2\x94\x01\n\x0bRiskScoring\x12:\n\x05Score\x12\x17.finfer.v1.ScoreRequest\x1a\x18.finfer.v1.ScoreResponse\x12I\n\nScoreBatch\x12\x1c.finfer.v1.ScoreBatchRequest\x1a\x1d.finfer.v1.ScoreBatchResponse2T\n\x0c\x46raudScoring\x12\x44\n\x05Score\x12\x1c.finfer.v1.FraudScoreRequest\x1a\x1d.finfer.v1.FraudScoreResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'finfer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_FRAUDSCOREREQUEST_FEATURESENTRY']._loaded_options = None
+  _globals['_FRAUDSCOREREQUEST_FEATURESENTRY']._serialized_options = b'8\001'
   _globals['_SCOREREQUEST']._serialized_start=57
   _globals['_SCOREREQUEST']._serialized_end=115
   _globals['_REASON']._serialized_start=117
@@ -42,6 +44,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCOREBATCHREQUEST']._serialized_end=419
   _globals['_SCOREBATCHRESPONSE']._serialized_start=421
   _globals['_SCOREBATCHRESPONSE']._serialized_end=527
-  _globals['_RISKSCORING']._serialized_start=530
-  _globals['_RISKSCORING']._serialized_end=678
+  _globals['_FRAUDLINKS']._serialized_start=529
+  _globals['_FRAUDLINKS']._serialized_end=584
+  _globals['_FRAUDSCOREREQUEST']._serialized_start=587
+  _globals['_FRAUDSCOREREQUEST']._serialized_end=796
+  _globals['_FRAUDSCOREREQUEST_FEATURESENTRY']._serialized_start=749
+  _globals['_FRAUDSCOREREQUEST_FEATURESENTRY']._serialized_end=796
+  _globals['_LINKCOUNTS']._serialized_start=798
+  _globals['_LINKCOUNTS']._serialized_end=853
+  _globals['_FRAUDEVIDENCE']._serialized_start=856
+  _globals['_FRAUDEVIDENCE']._serialized_end=993
+  _globals['_FRAUDSCORERESPONSE']._serialized_start=996
+  _globals['_FRAUDSCORERESPONSE']._serialized_end=1164
+  _globals['_RISKSCORING']._serialized_start=1167
+  _globals['_RISKSCORING']._serialized_end=1315
+  _globals['_FRAUDSCORING']._serialized_start=1317
+  _globals['_FRAUDSCORING']._serialized_end=1401
 # @@protoc_insertion_point(module_scope)

@@ -56,3 +56,70 @@ class ScoreBatchResponse(_message.Message):
     model_version: str
     request_id: str
     def __init__(self, results: _Optional[_Iterable[_Union[ScoreResponse, _Mapping]]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class FraudLinks(_message.Message):
+    __slots__ = ("device", "phone", "ip")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    device: _containers.RepeatedScalarFieldContainer[str]
+    phone: _containers.RepeatedScalarFieldContainer[str]
+    ip: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, device: _Optional[_Iterable[str]] = ..., phone: _Optional[_Iterable[str]] = ..., ip: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FraudScoreRequest(_message.Message):
+    __slots__ = ("application_id", "features", "links", "persist")
+    class FeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    PERSIST_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    features: _containers.ScalarMap[str, float]
+    links: FraudLinks
+    persist: bool
+    def __init__(self, application_id: _Optional[str] = ..., features: _Optional[_Mapping[str, float]] = ..., links: _Optional[_Union[FraudLinks, _Mapping]] = ..., persist: _Optional[bool] = ...) -> None: ...
+
+class LinkCounts(_message.Message):
+    __slots__ = ("device", "phone", "ip")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    device: _containers.RepeatedScalarFieldContainer[int]
+    phone: _containers.RepeatedScalarFieldContainer[int]
+    ip: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, device: _Optional[_Iterable[int]] = ..., phone: _Optional[_Iterable[int]] = ..., ip: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class FraudEvidence(_message.Message):
+    __slots__ = ("shared", "neighbours", "known_fraud_neighbours", "suspicious_neighbours")
+    SHARED_FIELD_NUMBER: _ClassVar[int]
+    NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_FRAUD_NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
+    SUSPICIOUS_NEIGHBOURS_FIELD_NUMBER: _ClassVar[int]
+    shared: LinkCounts
+    neighbours: int
+    known_fraud_neighbours: int
+    suspicious_neighbours: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, shared: _Optional[_Union[LinkCounts, _Mapping]] = ..., neighbours: _Optional[int] = ..., known_fraud_neighbours: _Optional[int] = ..., suspicious_neighbours: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FraudScoreResponse(_message.Message):
+    __slots__ = ("fraud_probability", "basis", "evidence", "persisted", "model_version", "request_id")
+    FRAUD_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    PERSISTED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    fraud_probability: float
+    basis: str
+    evidence: FraudEvidence
+    persisted: bool
+    model_version: str
+    request_id: str
+    def __init__(self, fraud_probability: _Optional[float] = ..., basis: _Optional[str] = ..., evidence: _Optional[_Union[FraudEvidence, _Mapping]] = ..., persisted: _Optional[bool] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...

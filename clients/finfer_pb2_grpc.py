@@ -140,3 +140,76 @@ class RiskScoring:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class FraudScoringStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Score = channel.unary_unary(
+                '/finfer.v1.FraudScoring/Score',
+                request_serializer=finfer__pb2.FraudScoreRequest.SerializeToString,
+                response_deserializer=finfer__pb2.FraudScoreResponse.FromString,
+                _registered_method=True)
+
+
+class FraudScoringServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Score(self, request, context):
+        """One application: fraud-ring probability from its device/phone/IP neighbourhood, with evidence.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_FraudScoringServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Score': grpc.unary_unary_rpc_method_handler(
+                    servicer.Score,
+                    request_deserializer=finfer__pb2.FraudScoreRequest.FromString,
+                    response_serializer=finfer__pb2.FraudScoreResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.FraudScoring', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.FraudScoring', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class FraudScoring:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Score(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.FraudScoring/Score',
+            finfer__pb2.FraudScoreRequest.SerializeToString,
+            finfer__pb2.FraudScoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

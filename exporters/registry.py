@@ -3,8 +3,10 @@
 from collections.abc import Callable
 
 from finfer.exporters.base import Exporter
+from finfer.exporters.fraud import FraudExporter
 from finfer.exporters.risk import RiskExporter
 
 FAMILIES: dict[str, Callable[[], Exporter]] = {
     "risk": RiskExporter,
+    "fraud": FraudExporter,
 }

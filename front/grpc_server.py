@@ -11,6 +11,7 @@ from google.protobuf import struct_pb2
 from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.front import metrics
 from finfer.front.errors import FrontError, InvalidArgument
+from finfer.front.fraud_service import FraudService
 from finfer.front.service import RiskService
 
 ERROR_FIELD_KEY = "finfer-error-field"
@@ -84,6 +85,44 @@ class RiskScoringServicer(finfer_pb2_grpc.RiskScoringServicer):
             await _abort(context, "ScoreBatch", started, error)
 
 
+def fraud_request(request: finfer_pb2.FraudScoreRequest) -> dict[str, Any]:
+    """The HTTP body's shape, so one validator names the same fields for both protocols."""
+    links = request.links
+    return {
+        "application_id": request.application_id,
+        "features": dict(request.features),
+        "links": {"device": list(links.device), "phone": list(links.phone), "ip": list(links.ip)},
+        "persist": request.persist,
+    }
+
+
+class FraudScoringServicer(finfer_pb2_grpc.FraudScoringServicer):
+    def __init__(self, fraud: FraudService) -> None:
+        self.fraud = fraud
+
+    async def Score(self, request: finfer_pb2.FraudScoreRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        started = time.perf_counter()
+        try:
+            answer = await self.fraud.score(fraud_request(request), _request_id(context))
+            evidence = answer["evidence"]
+            message = finfer_pb2.FraudScoreResponse(
+                fraud_probability=answer["fraud_probability"],
+                basis=answer["basis"],
+                evidence=finfer_pb2.FraudEvidence(
+                    shared=finfer_pb2.LinkCounts(**evidence["shared"]),
+                    neighbours=evidence["neighbours"],
+                    known_fraud_neighbours=evidence["known_fraud_neighbours"],
+                    suspicious_neighbours=evidence["suspicious_neighbours"],
+                ),
+                persisted=answer["persisted"],
+                model_version=answer["model_version"],
+                request_id=answer["request_id"],
+            )
+            return _done("FraudScore", started, "OK", message)
+        except FrontError as error:
+            await _abort(context, "FraudScore", started, error)
+
+
 def _done(method: str, started: float, status: str, message: Any) -> Any:
     metrics.REQUESTS.labels(method, "grpc", status).inc()
     metrics.REQUEST_LATENCY.labels(method, "grpc").observe(time.perf_counter() - started)
@@ -97,7 +136,9 @@ async def _abort(context: grpc.aio.ServicerContext, method: str, started: float,
     await context.abort(error.grpc_code, error.message)
 
 
-def create_server(service: RiskService, address: str, max_message_bytes: int) -> grpc.aio.Server:
+def create_server(
+    service: RiskService, address: str, max_message_bytes: int, fraud: FraudService | None = None
+) -> grpc.aio.Server:
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -105,6 +146,8 @@ def create_server(service: RiskService, address: str, max_message_bytes: int) ->
         ]
     )
     finfer_pb2_grpc.add_RiskScoringServicer_to_server(RiskScoringServicer(service), server)
+    if fraud is not None:
+        finfer_pb2_grpc.add_FraudScoringServicer_to_server(FraudScoringServicer(fraud), server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot bind the gRPC front to {address}")
     return server

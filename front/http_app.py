@@ -16,8 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from finfer import __version__
 from finfer.front import metrics
 from finfer.front.errors import FrontError, InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType
+from finfer.front.fraud_schemas import FraudScoreResponse
+from finfer.front.fraud_service import FraudService
 from finfer.front.schemas import ErrorResponse, ScoreBatchResponse, ScoreResponse
 from finfer.front.service import RiskService
+from finfer.front.upstream import FRAUD_MODEL, RISK_MODEL
 from finfer.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -77,7 +80,12 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def _fraud(request: Request) -> FraudService:
+    return request.app.state.fraud
+
+
 ServiceDep = Annotated[RiskService, Depends(_service)]
+FraudDep = Annotated[FraudService, Depends(_fraud)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
@@ -127,6 +135,26 @@ def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
     return router
 
 
+def fraud_router(request_schema: dict[str, Any]) -> APIRouter:
+    router = APIRouter(prefix="/v1/fraud", tags=["fraud"])
+    body = {"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}}
+
+    @router.post("/score", response_model=FraudScoreResponse, responses=ERRORS, openapi_extra=body)
+    async def score(request: Request, fraud: FraudDep, settings: SettingsDep) -> Response:
+        """Fraud-ring probability of one application from its device/phone/IP neighbourhood, with evidence.
+
+        `persist: true` adds the application and its links to the graph, so later applications see it.
+        """
+
+        async def handle() -> dict[str, Any]:
+            payload = parse_json(await read_body(request, settings.max_body_bytes))
+            return await fraud.score(payload, request.headers.get("x-request-id"))
+
+        return await timed("/v1/fraud/score", settings, handle)
+
+    return router
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -136,9 +164,9 @@ def health_router() -> APIRouter:
         return json_response({"status": "live"})
 
     @router.get("/readyz")
-    async def readyz(service: ServiceDep, settings: SettingsDep) -> Response:
-        """Ready only when Triton and the risk pipeline are ready."""
-        if await service.upstream.ready():
+    async def readyz(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+        """Ready only when Triton and every pipeline the front serves are ready."""
+        if await service.upstream.ready(request.app.state.pipelines):
             return json_response({"status": "ready", "model_version": service.model_version})
         return json_response({"status": "not ready"}, 503, {"Retry-After": str(settings.retry_after_s)})
 
@@ -149,11 +177,17 @@ def health_router() -> APIRouter:
     return router
 
 
-def create_app(service: RiskService, settings: Settings) -> FastAPI:
-    app = FastAPI(title="finfer", version=__version__, description="Credit-risk scoring served by NVIDIA Triton")
+def create_app(service: RiskService, settings: Settings, fraud: FraudService | None = None) -> FastAPI:
+    app = FastAPI(
+        title="finfer", version=__version__, description="Credit-risk and fraud-ring scoring served by NVIDIA Triton"
+    )
     app.state.service = service
+    app.state.fraud = fraud
     app.state.settings = settings
+    app.state.pipelines = (RISK_MODEL,) + ((FRAUD_MODEL,) if fraud else ())
     app.include_router(risk_router(service.validator.json_schema(), settings.max_batch_rows))
+    if fraud is not None:
+        app.include_router(fraud_router(fraud.validator.json_schema()))
     app.include_router(health_router())
 
     @app.exception_handler(StarletteHTTPException)

@@ -44,7 +44,7 @@ class ApplicantValidator:
         try:
             applicant = self.model.model_validate(payload)
         except ValidationError as exc:
-            raise _first_error(exc, where) from None
+            raise first_error(exc, where) from None
         values = applicant.__dict__
         return ApplicantRow(
             categorical=tuple(values[c] for c in self.schema.categorical),
@@ -55,7 +55,7 @@ class ApplicantValidator:
         return self.model.model_json_schema()
 
 
-def _first_error(exc: ValidationError, where: str) -> InvalidArgument:
+def first_error(exc: ValidationError, where: str = "") -> InvalidArgument:
     error = exc.errors(include_url=False)[0]
     path = ".".join(str(p) for p in error["loc"])
     field = f"{where}.{path}" if where and path else (where or path or None)
@@ -64,6 +64,8 @@ def _first_error(exc: ValidationError, where: str) -> InvalidArgument:
         message = "is required"
     elif kind == "extra_forbidden":
         message = "is not a known field"
+    elif kind == "value_error":
+        message = str(error["ctx"]["error"])
     else:
         message = error["msg"][0].lower() + error["msg"][1:]
         if kind == "literal_error":

@@ -7,6 +7,7 @@ import signal
 
 import uvicorn
 
+from finfer.front.fraud_service import FraudService
 from finfer.front.grpc_server import create_server
 from finfer.front.http_app import create_app
 from finfer.front.service import RiskService
@@ -24,7 +25,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     upstream = TritonUpstream(settings)
     await upstream.start()
     service = RiskService.from_repository(settings, upstream)
-    app = create_app(service, settings)
+    fraud = FraudService.from_repository(settings.model_repository, upstream)
+    app = create_app(service, settings, fraud)
     http = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -39,7 +41,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     )
     # uvicorn would install its own signal handlers and swallow ours.
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    grpc_server = create_server(service, f"{settings.front_host}:{settings.grpc_port}", settings.max_body_bytes)
+    grpc_server = create_server(service, f"{settings.front_host}:{settings.grpc_port}", settings.max_body_bytes, fraud)
     await grpc_server.start()
     http_task = asyncio.create_task(http.serve())
     print(

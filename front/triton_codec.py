@@ -41,5 +41,8 @@ def pack_floats(rows: Sequence[Sequence[float]]) -> bytes:
     return np.asarray(rows, dtype=np.float32).tobytes()
 
 
-def unpack_floats(raw: bytes, shape: Sequence[int]) -> np.ndarray:
-    return np.frombuffer(raw, dtype=np.float32).reshape(tuple(shape))
+_NUMPY_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
+
+
+def unpack_numbers(raw: bytes, datatype: str, shape: Sequence[int]) -> np.ndarray:
+    return np.frombuffer(raw, dtype=_NUMPY_TYPES[datatype]).reshape(tuple(shape))

@@ -12,12 +12,23 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from finfer.front import metrics
 from finfer.front.coalescer import Coalescer
 from finfer.front.errors import InvalidArgument, Unavailable, UpstreamError
+from finfer.front.fraud_schemas import FraudRow
 from finfer.front.schemas import ApplicantRow
-from finfer.front.triton_codec import pack_floats, pack_strings, unpack_floats, unpack_strings
+from finfer.front.triton_codec import pack_floats, pack_strings, unpack_numbers, unpack_strings
 from finfer.settings import Settings
 
 RISK_MODEL = "risk_score"
+FRAUD_MODEL = "fraud_score"
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+
+
+@dataclass(frozen=True)
+class FraudResult:
+    fraud_probability: float
+    shared: dict[str, list[int]]  # per kind, per link of the request
+    neighbours: int
+    known_fraud_neighbours: int
+    suspicious_neighbours: list[str]
 
 
 @dataclass(frozen=True)
@@ -56,15 +67,18 @@ class TritonUpstream:
             raise Unavailable("the front has not connected to Triton yet")
         return self._stub
 
-    async def ready(self) -> bool:
-        """Triton and the risk pipeline ready; answered from a short-lived memo so probes stay cheap."""
+    async def ready(self, models: tuple[str, ...] = (RISK_MODEL,)) -> bool:
+        """Triton and the front's pipelines ready; answered from a short-lived memo so probes stay cheap."""
         now = time.monotonic()
         if now - self._ready_at < self.settings.readiness_cache_s:
             return self._ready
         try:
             server = await self.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=2)
-            model = await self.stub.ModelReady(service_pb2.ModelReadyRequest(name=RISK_MODEL), timeout=2)
-            self._ready = server.ready and model.ready
+            ready = server.ready
+            for name in models:
+                model = await self.stub.ModelReady(service_pb2.ModelReadyRequest(name=name), timeout=2)
+                ready = ready and model.ready
+            self._ready = ready
         except grpc.aio.AioRpcError:
             self._ready = False
         self._ready_at = now
@@ -73,6 +87,34 @@ class TritonUpstream:
 
     async def score(self, rows: list[ApplicantRow]) -> list[RiskResult]:
         return await self.risk.submit(rows)
+
+    async def fraud(self, row: FraudRow, max_links: int) -> FraudResult:
+        """One application through `fraud_score`; Triton's dynamic batcher merges concurrent ones."""
+        request = service_pb2.ModelInferRequest(model_name=FRAUD_MODEL)
+        request.inputs.add(name="application_id", datatype="BYTES", shape=[1, 1])
+        request.inputs.add(name="features", datatype="FP32", shape=[1, len(row.features)])
+        request.inputs.add(name="link_ids", datatype="BYTES", shape=[1, len(row.links), max_links])
+        request.inputs.add(name="persist", datatype="BOOL", shape=[1, 1])
+        padded = [v for ids in row.links.values() for v in (*ids, *[""] * (max_links - len(ids)))]
+        request.raw_input_contents.append(pack_strings([row.application_id]))
+        request.raw_input_contents.append(pack_floats([row.features]))
+        request.raw_input_contents.append(pack_strings(padded))
+        request.raw_input_contents.append(bytes([row.persist]))
+        response = await self._infer(FRAUD_MODEL, request, 1)
+        return decode_fraud(response, row)
+
+    async def _infer(
+        self, model: str, request: service_pb2.ModelInferRequest, rows: int
+    ) -> service_pb2.ModelInferResponse:
+        metrics.UPSTREAM_ROWS.labels(model).observe(rows)
+        started = time.perf_counter()
+        try:
+            return await self.stub.ModelInfer(request, timeout=self.settings.upstream_timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            metrics.UPSTREAM_ERRORS.labels(model, exc.code().name).inc()
+            raise upstream_error(exc) from None
+        finally:
+            metrics.UPSTREAM_LATENCY.labels(model).observe(time.perf_counter() - started)
 
     async def _infer_risk(self, rows: list[ApplicantRow]) -> list[RiskResult]:
         n = len(rows)
@@ -83,15 +125,7 @@ class TritonUpstream:
         request.inputs.add(name="numeric_features", datatype="FP32", shape=[n, n_num])
         request.raw_input_contents.append(pack_strings([v for r in rows for v in r.categorical]))
         request.raw_input_contents.append(pack_floats([r.numeric for r in rows]))
-        metrics.UPSTREAM_ROWS.labels(RISK_MODEL).observe(n)
-        started = time.perf_counter()
-        try:
-            response = await self.stub.ModelInfer(request, timeout=self.settings.upstream_timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            metrics.UPSTREAM_ERRORS.labels(RISK_MODEL, exc.code().name).inc()
-            raise upstream_error(exc) from None
-        finally:
-            metrics.UPSTREAM_LATENCY.labels(RISK_MODEL).observe(time.perf_counter() - started)
+        response = await self._infer(RISK_MODEL, request, n)
         return decode_risk(response, n)
 
 
@@ -103,14 +137,33 @@ def upstream_error(exc: grpc.aio.AioRpcError) -> Exception:
     return UpstreamError(f"the model server failed: {exc.code().name}: {exc.details()}")
 
 
-def decode_risk(response: service_pb2.ModelInferResponse, n: int) -> list[RiskResult]:
-    tensors = {}
+def _tensors(response: service_pb2.ModelInferResponse) -> dict[str, list]:
+    """Every output as a flat list (row-major)."""
+    tensors: dict[str, list] = {}
     for output, raw in zip(response.outputs, response.raw_output_contents, strict=True):
-        count = math.prod(output.shape)
         if output.datatype == "BYTES":
-            tensors[output.name] = unpack_strings(raw, count)
+            tensors[output.name] = unpack_strings(raw, math.prod(output.shape))
         else:
-            tensors[output.name] = unpack_floats(raw, output.shape).ravel().tolist()
+            tensors[output.name] = unpack_numbers(raw, output.datatype, output.shape).ravel().tolist()
+    return tensors
+
+
+def decode_fraud(response: service_pb2.ModelInferResponse, row: FraudRow) -> FraudResult:
+    tensors = _tensors(response)
+    width = len(tensors["shared_counts"]) // len(row.links)
+    counts = tensors["shared_counts"]
+    shared = {kind: counts[k * width : k * width + len(ids)] for k, (kind, ids) in enumerate(row.links.items())}
+    return FraudResult(
+        fraud_probability=tensors["fraud_probability"][0],
+        shared=shared,
+        neighbours=tensors["neighbours"][0],
+        known_fraud_neighbours=tensors["known_fraud_neighbours"][0],
+        suspicious_neighbours=[s for s in tensors["suspicious_neighbours"] if s],
+    )
+
+
+def decode_risk(response: service_pb2.ModelInferResponse, n: int) -> list[RiskResult]:
+    tensors = _tensors(response)
     k = len(tensors["reason_feature"]) // n
     results = []
     for i in range(n):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor
 
-from finfer.front.triton_codec import pack_floats, pack_strings, unpack_floats, unpack_strings
+from finfer.front.triton_codec import pack_floats, pack_strings, unpack_numbers, unpack_strings
 
 
 def test_strings_match_tritonclients_layout():
@@ -20,4 +20,4 @@ def test_unpack_rejects_trailing_bytes():
 
 def test_floats_round_trip():
     rows = [[1.5, 2.0], [3.0, -4.25]]
-    assert unpack_floats(pack_floats(rows), [2, 2]).tolist() == rows
+    assert unpack_numbers(pack_floats(rows), "FP32", [2, 2]).tolist() == rows

@@ -1,0 +1,50 @@
+"""fraud_score: the graph store in memory; insert, sample and gather evidence, then the GNN over BLS.
+
+One instance only (config.pbtxt): the graph lives in this process, and a second instance would
+hold a second, diverging copy.
+"""
+
+import triton_python_backend_utils as pb_utils
+
+from finfer.models import fraud_scoring
+from finfer.models.fraud_graph import InMemoryGraph
+from finfer.runtime.python_model import BatchedPythonModel
+
+GNN_MODEL = "fraud_gnn"
+
+
+class GnnUnavailable(RuntimeError):
+    """The BLS call to the GNN failed: a server problem, not a bad request."""
+
+
+class TritonPythonModel(BatchedPythonModel):
+    def setup(self, version_dir, parameters, args):
+        self.config = fraud_scoring.FraudConfig.load(version_dir / "meta.json")
+        self.secret = (version_dir / "link_key.bin").read_bytes()
+        self.store = InMemoryGraph.load(version_dir / "graph.npz")
+
+    def run_gnn(self, subgraph):
+        request = pb_utils.InferenceRequest(
+            model_name=GNN_MODEL,
+            requested_output_names=["fraud_probability"],
+            inputs=[
+                pb_utils.Tensor("node_features", subgraph.features),
+                pb_utils.Tensor("edge_index", subgraph.edge_index),
+            ],
+        )
+        response = request.exec()
+        if response.has_error():
+            raise GnnUnavailable(f"{GNN_MODEL}: {response.error().message()}")
+        return pb_utils.get_output_tensor_by_name(response, "fraud_probability").as_numpy()
+
+    def compute(self, inputs):
+        return fraud_scoring.score(
+            self.store,
+            self.config,
+            self.secret,
+            inputs["application_id"],
+            inputs["features"],
+            inputs["link_ids"],
+            inputs["persist"],
+            self.run_gnn,
+        )
