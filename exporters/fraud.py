@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +114,7 @@ class FraudExporter(Exporter):
         )
 
         parity_targets = [stored_target(serving_graph, int(a)) for a in test_apps[:64]]
-        parity = sample(serving_graph, parity_targets, train_params.fanout, scaler, seed=1)
+        parity = sample(serving_graph, parity_targets, train_params.fanout, scaler, seeds=test_apps[:64])
         import torch
 
         with torch.no_grad():
@@ -158,16 +159,24 @@ class FraudExporter(Exporter):
         features = torch.from_numpy(trained.parity_inputs["node_features"])
         edges = torch.from_numpy(trained.parity_inputs["edge_index"])
         buffer = io.BytesIO()
-        torch.onnx.export(
-            trained.model,
-            (features, edges),
-            buffer,
-            input_names=["node_features", "edge_index"],
-            output_names=["fraud_probability"],
-            dynamic_axes={"node_features": {0: "nodes"}, "edge_index": {1: "edges"}, "fraud_probability": {0: "nodes"}},
-            opset_version=18,
-            dynamo=False,
-        )
+        # The TorchScript exporter is deprecated in torch 2.9+, but it is the one that design.md
+        # verified for SAGEConv with dynamic node and edge counts; its warnings are noise here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                trained.model,
+                (features, edges),
+                buffer,
+                input_names=["node_features", "edge_index"],
+                output_names=["fraud_probability"],
+                dynamic_axes={
+                    "node_features": {0: "nodes"},
+                    "edge_index": {1: "edges"},
+                    "fraud_probability": {0: "nodes"},
+                },
+                opset_version=18,
+                dynamo=False,
+            )
         return onnx.load_from_string(buffer.getvalue())
 
     def model_specs(self, trained: Trained, flavour: Flavour) -> list[ModelSpec]:

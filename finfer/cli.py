@@ -29,6 +29,12 @@ def build(options: BuildOptions, exporters: list[Exporter]) -> None:
             continue
         card = export(exporter, options, _progress)
         quality = card.get("quality", {})
+        if "ring_recall_gain" in quality:
+            _progress(
+                f"[{exporter.family}] held-out rings: GNN PR AUC {quality['gnn']['pr_auc']:.3f} vs tabular "
+                f"{quality['baseline']['pr_auc']:.3f}; ring recall at the tabular model's precision "
+                f"×{quality['ring_recall_gain']:.2f}"
+            )
         if "cv_roc_auc" in quality:
             _progress(
                 f"[{exporter.family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
@@ -158,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="train and export models into the Triton model repository")
-    build.add_argument("--family", action="append", choices=["risk"], help="model family (default: all)")
+    build.add_argument("--family", action="append", choices=["risk", "fraud"], help="model family (default: all)")
     build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
     build.add_argument("--flavour", choices=["embedded", "native", "native-cpu"], default="embedded")
     build.add_argument("--profile", choices=["full", "small"], default="full")

@@ -27,13 +27,18 @@ def _matching(pattern: re.Pattern[str], rule: str):
     return AfterValidator(check)
 
 
-def _distinct(values: list[str]) -> list[str]:
-    seen = set()
-    for i, value in enumerate(values):
-        if value in seen:
-            raise ValueError(f"holds the same id twice (item {i})")
-        seen.add(value)
-    return values
+def _link_list(limit: int):
+    def check(values: list[str]) -> list[str]:
+        if len(values) > limit:
+            raise ValueError(f"at most {limit} ids a kind, got {len(values)}")
+        seen = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                raise ValueError(f"holds the same id twice (item {i})")
+            seen.add(value)
+        return values
+
+    return AfterValidator(check)
 
 
 ApplicationId = Annotated[
@@ -72,7 +77,14 @@ def request_model(config: FraudConfig) -> type[BaseModel]:
         "FraudLinks",
         __config__=strict,
         **{
-            kind: (Annotated[list[items[kind]], Field(max_length=config.max_links), AfterValidator(_distinct)], [])
+            kind: (
+                Annotated[
+                    list[items[kind]],
+                    Field(json_schema_extra={"maxItems": config.max_links}),
+                    _link_list(config.max_links),
+                ],
+                [],
+            )
             for kind in KINDS
         },
     )

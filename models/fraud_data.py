@@ -239,8 +239,17 @@ def generate(spec: GraphSpec = GraphSpec()) -> LendingGraph:
         ring=ring,
         split=split,
         links=links,
-        entity_ids={kind: np.array([f"{kind}-{i}" for i in range(ids.count[kind])]) for kind in KINDS},
+        entity_ids={kind: np.array([_raw_id(kind, i) for i in range(ids.count[kind])]) for kind in KINDS},
     )
+
+
+def _raw_id(kind: str, i: int) -> str:
+    """Ids shaped as clients send them: device fingerprints, mobile numbers, IPv4 addresses."""
+    if kind == "phone":
+        return f"+861{3 + i % 6}{i:09d}"
+    if kind == "ip":
+        return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+    return f"dev-{i:08x}"
 
 
 def _split(rng: np.random.Generator, n: int, ring: np.ndarray, shares: tuple[float, float, float]) -> np.ndarray:

@@ -60,7 +60,7 @@ def predict(
     with torch.no_grad():
         for start in range(0, len(applications), batch):
             chunk = applications[start : start + batch]
-            subgraph = sample(store, [stored_target(store, int(a)) for a in chunk], fanout, scaler, seed=start)
+            subgraph = sample(store, [stored_target(store, int(a)) for a in chunk], fanout, scaler, seeds=chunk)
             out.append(model(*to_torch(subgraph))[: subgraph.targets].numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
@@ -88,7 +88,7 @@ def train(
         for start in range(0, len(order), params.batch):
             chunk = order[start : start + params.batch]
             targets = [stored_target(store, int(a)) for a in chunk]
-            subgraph = sample(store, targets, params.fanout, scaler, seed=int(rng.integers(1 << 31)))
+            subgraph = sample(store, targets, params.fanout, scaler, seeds=rng.integers(1 << 31, size=len(chunk)))
             logits = model.logits(*to_torch(subgraph))[: subgraph.targets]
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
                 logits, torch.from_numpy(labels[chunk].astype(np.float32))

@@ -294,13 +294,15 @@ def _others(store: GraphStore, kind: str, entity: int, target: int | None) -> np
     return apps[apps != target] if target is not None else apps
 
 
-def sample(store: GraphStore, targets: Sequence[Target], fanout: Fanout, scaler: Scaler, seed: int) -> Subgraph:
+def sample(
+    store: GraphStore, targets: Sequence[Target], fanout: Fanout, scaler: Scaler, seeds: Sequence[int]
+) -> Subgraph:
     """Two hops around each target: its linked entities, then up to `fanout` other applications of each.
 
     Entity nodes carry how many *other* applications they link to, so a target counts the same whether
-    or not it was inserted into the store before scoring.
+    or not it was inserted into the store before scoring. Each target samples with its own seed, so its
+    neighbourhood does not depend on which other targets share the batch.
     """
-    rng = np.random.default_rng(seed)
     kinds = [APPLICATION] * len(targets)
     counts = [t.link_count for t in targets]
     neighbour_apps: list[np.ndarray] = []
@@ -308,6 +310,7 @@ def sample(store: GraphStore, targets: Sequence[Target], fanout: Fanout, scaler:
     app_edges: list[tuple[int, int]] = []  # (sampled application's position, entity node)
     n_sampled = 0
     for t_node, target in enumerate(targets):
+        rng = np.random.default_rng(seeds[t_node])
         for k, kind in enumerate(KINDS):
             for entity in target.links[kind][: fanout.links_per_kind]:
                 others = _others(store, kind, int(entity), target.application)

@@ -89,8 +89,8 @@ def score(
                 application = store.find_application(key)
             links = {kind: store.find_entities(kind, hashed[kind]) for kind in KINDS}
             targets.append(Target(application, features[i].astype(np.float32), links))
-        seed = zlib.crc32("\n".join(_text(a.reshape(-1)[0]) for a in application_ids).encode())
-        subgraph = sample(store, targets, config.fanout, config.scaler, seed)
+        seeds = [zlib.crc32(_text(a.reshape(-1)[0]).encode()) for a in application_ids]
+        subgraph = sample(store, targets, config.fanout, config.scaler, seeds)
         found = [evidence(store, t, config.top_neighbours) for t in targets]
     probability = run_gnn(subgraph)[:n].astype(np.float32)
     shared = np.full((n, len(KINDS), config.max_links), -1, dtype=np.int64)

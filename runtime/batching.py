@@ -34,6 +34,11 @@ def run_batched(
     return [{name: parts[i] for name, parts in split.items()} for i in range(len(requests))]
 
 
+def run_each(compute: Callable[[Arrays], Mapping[str, np.ndarray]], requests: list[Arrays]) -> list[Arrays | Exception]:
+    """For models without a batch dimension (max_batch_size 0): one call a request, nothing merged."""
+    return [_guarded(compute, r) for r in requests]
+
+
 def _guarded(compute: Callable[[Arrays], Mapping[str, np.ndarray]], inputs: Arrays) -> Arrays | Exception:
     try:
         return dict(compute(inputs))

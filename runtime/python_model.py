@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from finfer.runtime.batching import Arrays, run_batched
+from finfer.runtime.batching import Arrays, run_batched, run_each
 
 
 class BatchedPythonModel:
@@ -21,6 +21,8 @@ class BatchedPythonModel:
         config = json.loads(args["model_config"])
         self.input_names = [t["name"] for t in config["input"]]
         self.output_names = [t["name"] for t in config["output"]]
+        # Without a batch dimension (a graph of variable size, say) requests cannot be concatenated.
+        self.run = run_batched if config.get("max_batch_size", 0) > 0 else run_each
         self.version_dir = Path(args["model_repository"]) / args["model_version"]
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.setup(self.version_dir, parameters, args)
@@ -36,7 +38,7 @@ class BatchedPythonModel:
             {name: pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in self.input_names} for r in requests
         ]
         responses = []
-        for result in run_batched(self.compute, unpacked):
+        for result in self.run(self.compute, unpacked):
             if isinstance(result, Exception):
                 error = pb_utils.TritonError(str(result), pb_utils.TritonError.INVALID_ARG)
                 responses.append(pb_utils.InferenceResponse(error=error))

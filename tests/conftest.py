@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from finfer.exporters.base import BuildOptions, Profile, export
+from finfer.exporters.fraud import FraudExporter
 from finfer.exporters.risk import RiskExporter
 from finfer.loadtest import stack
 from finfer.loadtest.stack import free_ports
@@ -44,7 +45,8 @@ def http_status(url: str) -> int:
 @pytest.fixture(scope="session")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model_repository")
-    export(RiskExporter(), BuildOptions(out=out, profile=Profile.SMALL), progress=lambda _: None)
+    for exporter in (RiskExporter(), FraudExporter()):
+        export(exporter, BuildOptions(out=out, profile=Profile.SMALL), progress=lambda _: None)
     return out
 
 

@@ -94,8 +94,8 @@ def test_the_front_image_has_everything_the_front_imports():
     needed -= {"finfer"}
     shipped = distribution_closure(requirements(DOCKER / "requirements-front.txt"))
     # Several distributions install into the `google` namespace; the front needs protobuf's part only.
-    # grpcio imports grpc_tools if it happens to be installed, and goes on without it.
-    optional = {canonicalize_name(d) for d in owners.get("google", [])} - {"protobuf"} | {"grpcio-tools"}
+    # grpcio imports grpc_tools, and redis imports xxhash, if they happen to be installed, and go on without.
+    optional = {canonicalize_name(d) for d in owners.get("google", [])} - {"protobuf"} | {"grpcio-tools", "xxhash"}
     missing = needed - shipped - optional
     assert not missing, f"the front imports packages its image does not install: {sorted(missing)}"
     heavy = {"xgboost-cpu", "onnx", "onnxruntime", "nvidia-pytriton", "locust", "scikit-learn", "pandas"}
