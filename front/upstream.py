@@ -90,17 +90,7 @@ class TritonUpstream:
 
     async def fraud(self, row: FraudRow, max_links: int) -> FraudResult:
         """One application through `fraud_score`; Triton's dynamic batcher merges concurrent ones."""
-        request = service_pb2.ModelInferRequest(model_name=FRAUD_MODEL)
-        request.inputs.add(name="application_id", datatype="BYTES", shape=[1, 1])
-        request.inputs.add(name="features", datatype="FP32", shape=[1, len(row.features)])
-        request.inputs.add(name="link_ids", datatype="BYTES", shape=[1, len(row.links), max_links])
-        request.inputs.add(name="persist", datatype="BOOL", shape=[1, 1])
-        padded = [v for ids in row.links.values() for v in (*ids, *[""] * (max_links - len(ids)))]
-        request.raw_input_contents.append(pack_strings([row.application_id]))
-        request.raw_input_contents.append(pack_floats([row.features]))
-        request.raw_input_contents.append(pack_strings(padded))
-        request.raw_input_contents.append(bytes([row.persist]))
-        response = await self._infer(FRAUD_MODEL, request, 1)
+        response = await self._infer(FRAUD_MODEL, fraud_request(row, max_links), 1)
         return decode_fraud(response, row)
 
     async def _infer(
@@ -135,6 +125,20 @@ def upstream_error(exc: grpc.aio.AioRpcError) -> Exception:
     if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidArgument(exc.details() or "the model rejected the input")
     return UpstreamError(f"the model server failed: {exc.code().name}: {exc.details()}")
+
+
+def fraud_request(row: FraudRow, max_links: int) -> service_pb2.ModelInferRequest:
+    request = service_pb2.ModelInferRequest(model_name=FRAUD_MODEL)
+    request.inputs.add(name="application_id", datatype="BYTES", shape=[1, 1])
+    request.inputs.add(name="features", datatype="FP32", shape=[1, len(row.features)])
+    request.inputs.add(name="link_ids", datatype="BYTES", shape=[1, len(row.links), max_links])
+    request.inputs.add(name="persist", datatype="BOOL", shape=[1, 1])
+    padded = [v for ids in row.links.values() for v in (*ids, *[""] * (max_links - len(ids)))]
+    request.raw_input_contents.append(pack_strings([row.application_id]))
+    request.raw_input_contents.append(pack_floats([row.features]))
+    request.raw_input_contents.append(pack_strings(padded))
+    request.raw_input_contents.append(bytes([row.persist]))
+    return request
 
 
 def _tensors(response: service_pb2.ModelInferResponse) -> dict[str, list]:

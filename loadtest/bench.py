@@ -2,8 +2,10 @@
 
 (a) front over HTTP, (b) front over gRPC, (c) Triton directly over gRPC, (d) Triton without
 dynamic batching, (e) cache hits through the front, (f) the batch endpoint against onnxruntime
-in-process. Each scenario reports requests/s, p50/p99 and CPU µs per request of each process
-(the load generator shares the 2 cores, so CPU per request is steadier than throughput).
+in-process; fraud rings: (g) one application at a time through the front (latency), (h) the
+front under load, (i) Triton's `fraud_score` directly. Each scenario reports requests/s, latency
+percentiles and CPU µs per request of each process (the load generator shares the 2 cores, so
+CPU per request is steadier than throughput).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Result:
     seconds: float
     rows_per_request: int = 1
     p50_ms: float = 0.0
+    p95_ms: float = 0.0
     p99_ms: float = 0.0
     cpu_us_per_request: dict[str, float] = field(default_factory=dict)
     # What `finfer capacity` sizes from this scenario: tier (triton, front-miss, front-hit) and model.
@@ -111,6 +114,7 @@ def run_scenario(
             seconds=seconds,
             rows_per_request=rows_per_request,
             p50_ms=float(np.percentile(ms, 50)),
+            p95_ms=float(np.percentile(ms, 95)),
             p99_ms=float(np.percentile(ms, 99)),
             cpu_us_per_request={k: round((after[k] - before[k]) / max(total, n) * 1e6, 1) for k in after},
             tier=tier,
@@ -122,7 +126,8 @@ def run_scenario(
     result = uvloop.run(main())
     print(
         f"  {name}: {result.requests_per_s:8.0f} req/s  {result.rows_per_s:9.0f} rows/s  "
-        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}  "
+        f"p50 {result.p50_ms:6.2f} ms  p95 {result.p95_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+        f"errors {result.errors}  "
         f"CPU µs/req {result.cpu_us_per_request}",
         flush=True,
     )
@@ -180,6 +185,47 @@ def triton_requests(schema: FeatureSchema, applicants: list[dict]) -> list:
     return out
 
 
+def fraud_scenarios(only: set[str], live: Settings, meta: Path, concurrency: int, duration: float, pids: dict) -> list:
+    """Fraud-ring scoring against the graph the repository holds: unique applications, not persisted."""
+    from finfer.front.fraud_schemas import FraudValidator
+    from finfer.front.upstream import fraud_request
+    from finfer.models.fraud_data import scoring_requests
+    from finfer.models.fraud_scoring import FraudConfig
+
+    config = FraudConfig.load(meta)
+    http_url = f"http://{live.front_host}:{live.http_port}"
+    requests = scoring_requests(30_000, seed=2)
+    bodies = [orjson.dumps(r) for r in requests]
+    out = []
+    if "g" in only:
+        send = http_sender(http_url, "/v1/fraud/score", bodies[:10_000], 1)
+        out.append(run_scenario("g", "front, HTTP, fraud score, 1 client", send, 1, duration, pids))
+    if "h" in only:
+        send = http_sender(http_url, "/v1/fraud/score", bodies[10_000:20_000], concurrency)
+        out.append(
+            run_scenario(
+                "h", "front, HTTP, fraud score", send, concurrency, duration, pids, tier="front-miss", model="fraud"
+            )
+        )
+    if "i" in only:
+        validator = FraudValidator(config)
+        direct = [fraud_request(validator.row(r), config.max_links) for r in requests[20_000:]]
+        send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct)
+        out.append(
+            run_scenario(
+                "i",
+                "Triton direct, fraud_score, dynamic batching",
+                send,
+                concurrency,
+                duration,
+                pids,
+                tier="triton",
+                model="fraud_score",
+            )
+        )
+    return out
+
+
 def onnxruntime_rows_per_s(model: Path, schema: FeatureSchema, batch: int, seconds: float = 3.0) -> dict:
     """The ceiling: the risk ONNX model in-process on one thread, one row at a time and in batches."""
     import onnxruntime as ort
@@ -212,14 +258,15 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
         f"Machine: {meta['machine']}; concurrency {meta['concurrency']}; {meta['duration_s']} s a scenario "
         f"after 1 s warm-up; request stream: unique German-credit applicants (no cache hits except in (e)).",
         "",
-        "| scenario | what | req/s | rows/s | p50 ms | p99 ms | errors | CPU µs/req (front · Triton · load gen) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | what | req/s | rows/s | p50 ms | p95 ms | p99 ms | errors "
+        "| CPU µs/req (front · Triton · load gen) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         cpu = " · ".join(f"{r.cpu_us_per_request.get(k, 0):.0f}" for k in ("front", "triton", "load generator"))
         lines.append(
             f"| {r.scenario} | {r.description} | {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} | "
-            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
+            f"{r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
         )
     lines += [
         "",
@@ -243,6 +290,13 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
     if "f" in by and ort_rates:
         best = max(ort_rates.values())
         checks.append(("batch endpoint ≥ 50% of onnxruntime rows/s", by["f"].rows_per_s / best, 0.5))
+    if "g" in by:
+        checks.append(("fraud score, one at a time: p95 ≤ 50 ms (ratio 50 / p95)", 50.0 / by["g"].p95_ms, 1.0))
+    if meta.get("fraud_graph_rss_mib"):
+        lines += [
+            "",
+            f"Memory of Triton's `fraud_score` model process (graph loaded): {meta['fraud_graph_rss_mib']} MiB RSS.",
+        ]
     if checks:
         lines += ["", "| target | measured ratio | goal | met |", "| --- | ---: | ---: | --- |"]
         lines += [f"| {t} | {v:.2f} | {g:.2f} | {'yes' if v >= g else 'no'} |" for t, v, g in checks]
@@ -259,7 +313,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {schema_path} is missing: run `finfer build` first")
         return 1
     schema = FeatureSchema.load(schema_path)
-    only = set(args.only or "abcdef")
+    only = set(args.only or "abcdefghi")
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000
@@ -267,6 +321,7 @@ def main(args: argparse.Namespace) -> int:
     bodies = [orjson.dumps(a) for a in applicants]
     direct = triton_requests(schema, applicants[:20_000])
     results: list[Result] = []
+    fraud_rss = None
     c, d = args.concurrency, args.duration
     print(f"bench: {c} concurrent clients, {d}s a scenario, repository {repository}", flush=True)
 
@@ -356,6 +411,11 @@ def main(args: argparse.Namespace) -> int:
                     {"triton": server.pid},
                 )
             )
+        fraud_meta = repository / "fraud_score" / "1" / "meta.json"
+        if only & set("ghi") and fraud_meta.exists():
+            results += fraud_scenarios(only, live, fraud_meta, c, d, pids)
+            graph_process = stack.find_child(server.pid, "fraud_score")
+            fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
     results.sort(key=lambda r: r.scenario)
     ort_rates = (
         onnxruntime_rows_per_s(repository / "risk_model" / "1" / "model.onnx", schema, args.batch_rows)
@@ -367,6 +427,7 @@ def main(args: argparse.Namespace) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "concurrency": c,
         "duration_s": d,
+        "fraud_graph_rss_mib": fraud_rss,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {

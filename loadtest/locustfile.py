@@ -1,4 +1,5 @@
-"""Locust users for finfer's risk scoring: HTTP (FastHttpUser) and gRPC (an interceptor firing events.request).
+"""Locust users for finfer's risk and fraud-ring scoring: HTTP (FastHttpUser) and gRPC (an interceptor
+firing events.request). Each user mixes single and batch risk scores with fraud scores.
 
     locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --grpc-host 127.0.0.1:8081
 or `finfer loadtest`, which runs it headless and summarises the CSV.
@@ -19,11 +20,13 @@ from locust import FastHttpUser, User, events, task
 from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.grpc_client import to_struct
 from finfer.loadtest.requests import load_applicants
+from finfer.models.fraud_data import scoring_requests
 
 grpc_gevent.init_gevent()
 
 _BASE = load_applicants()
 _UNIQUE = itertools.count(1_000_000)
+_FRAUD_SEEDS = itertools.count(random.randrange(1 << 20) * 1000)
 
 
 @events.init_command_line_parser.add_listener
@@ -35,6 +38,19 @@ def _options(parser: Any) -> None:
         default=0.2,
         help="share of requests repeating a small hot set (cache hits)",
     )
+    parser.add_argument(
+        "--persist-share",
+        type=float,
+        default=0.0,
+        help="share of fraud scores that also insert the application into the graph",
+    )
+
+
+def next_fraud_request(persist_share: float) -> dict[str, Any]:
+    """A never-seen application, half its links on entities the built graph holds."""
+    (request,) = scoring_requests(1, seed=next(_FRAUD_SEEDS))
+    request["persist"] = random.random() < persist_share
+    return request
 
 
 def next_applicant(hot_share: float) -> dict[str, Any]:
@@ -55,6 +71,10 @@ class RiskHttpUser(FastHttpUser):
     def score_batch(self) -> None:
         share = self.environment.parsed_options.hot_share
         self.client.post("/v1/risk/score:batch", json={"applicants": [next_applicant(share) for _ in range(16)]})
+
+    @task(3)
+    def fraud_score(self) -> None:
+        self.client.post("/v1/fraud/score", json=next_fraud_request(self.environment.parsed_options.persist_share))
 
 
 class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
@@ -111,3 +131,19 @@ class RiskGrpcUser(GrpcUser):
         request = finfer_pb2.ScoreBatchRequest(applicants=[to_struct(next_applicant(share)) for _ in range(16)])
         with contextlib.suppress(grpc.RpcError):
             self.stub.ScoreBatch(request, timeout=10)
+
+
+class FraudGrpcUser(GrpcUser):
+    stub_class = finfer_pb2_grpc.FraudScoringStub
+
+    @task
+    def score(self) -> None:
+        body = next_fraud_request(self.environment.parsed_options.persist_share)
+        request = finfer_pb2.FraudScoreRequest(
+            application_id=body["application_id"],
+            features=body["features"],
+            links=finfer_pb2.FraudLinks(**body["links"]),
+            persist=body["persist"],
+        )
+        with contextlib.suppress(grpc.RpcError):
+            self.stub.Score(request, timeout=10)

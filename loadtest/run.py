@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-USERS = {"http": ["RiskHttpUser"], "grpc": ["RiskGrpcUser"], "both": ["RiskHttpUser", "RiskGrpcUser"]}
+USERS = {
+    "http": ["RiskHttpUser"],
+    "grpc": ["RiskGrpcUser", "FraudGrpcUser"],
+    "both": ["RiskHttpUser", "RiskGrpcUser", "FraudGrpcUser"],
+}
 
 
 def locust_command(args: argparse.Namespace, prefix: Path) -> list[str]:

@@ -74,6 +74,24 @@ def tree_cpu_seconds(pid: int) -> float:
     return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
 
 
+def find_child(pid: int, word: str) -> int | None:
+    """The first child process whose command line mentions `word` (a Python-backend model's stub)."""
+    for child in children(pid):
+        try:
+            if word in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
+                return child
+        except OSError:
+            continue
+    return None
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def without_dynamic_batching(source: Path, target: Path) -> Path:
     """A copy of a repository whose configs have dynamic batching removed (weights shared by copy)."""
     if target.exists():

@@ -252,6 +252,29 @@ def _raw_id(kind: str, i: int) -> str:
     return f"dev-{i:08x}"
 
 
+def scoring_requests(n: int, seed: int, known_entities: int = 20_000) -> list[dict]:
+    """Requests shaped like the front's API for benchmarks: honest-looking applicants, half their links
+    pointing at entities a generated graph already holds (hubs included), half at new ones."""
+    rng = np.random.default_rng(seed)
+    features = _legit_features(rng, n)
+    requests = []
+    for i in range(n):
+        links = {}
+        for kind in KINDS:
+            known = rng.random() < 0.5
+            links[kind] = [_raw_id(kind, int(rng.integers(known_entities)))] if known else [f"new-{kind}-{seed}-{i}"]
+        links["phone"] = [p if p.startswith("+") else f"+8619{seed % 100:02d}{i:07d}" for p in links["phone"]]
+        requests.append(
+            {
+                "application_id": f"bench-{seed}-{i}",
+                "features": dict(zip(FEATURES, map(float, features[i]), strict=True)),
+                "links": links,
+                "persist": False,
+            }
+        )
+    return requests
+
+
 def _split(rng: np.random.Generator, n: int, ring: np.ndarray, shares: tuple[float, float, float]) -> np.ndarray:
     """Rings go whole to one split; everything else is split application by application."""
     bounds = np.cumsum(shares)[:-1]

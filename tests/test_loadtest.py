@@ -10,8 +10,8 @@ def test_locust_headless_http_and_grpc(front, tmp_path):
         host=front.http_url,
         grpc_host=front.grpc_target,
         protocol="both",
-        users=4,
-        spawn_rate=4,
+        users=6,
+        spawn_rate=6,
         duration="4s",
         out=tmp_path,
     )
@@ -19,5 +19,7 @@ def test_locust_headless_http_and_grpc(front, tmp_path):
     rows = {row["Name"]: row for row in summarise(tmp_path / "locust_stats.csv")}
     assert int(rows["/v1/risk/score"]["Request Count"]) > 0
     assert int(rows["/finfer.v1.RiskScoring/Score"]["Request Count"]) > 0
+    assert int(rows["/v1/fraud/score"]["Request Count"]) > 0
+    assert int(rows["/finfer.v1.FraudScoring/Score"]["Request Count"]) > 0
     assert all(row["Failure Count"] == "0" for row in rows.values())
     assert (tmp_path / "report.html").stat().st_size > 0
