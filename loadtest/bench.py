@@ -266,7 +266,7 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
         cpu = " · ".join(f"{r.cpu_us_per_request.get(k, 0):.0f}" for k in ("front", "triton", "load generator"))
         lines.append(
             f"| {r.scenario} | {r.description} | {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} | "
-            f"{r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
+            f"{r.p50_ms:.2f} | {f'{r.p95_ms:.2f}' if r.p95_ms else '—'} | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
         )
     lines += [
         "",
@@ -398,6 +398,11 @@ def main(args: argparse.Namespace) -> int:
                     rows_per_request=rows,
                 )
             )
+        fraud_meta = repository / "fraud_score" / "1" / "meta.json"
+        if only & set("ghi") and fraud_meta.exists():
+            results += fraud_scenarios(only, live, fraud_meta, c, d, pids)
+            graph_process = stack.find_child(server.pid, "fraud_score")
+            fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
     if "d" in only:
         plain = stack.bench_settings(stack.without_dynamic_batching(repository, state / "no_batching"), state)
         with stack.triton(plain) as server:
@@ -411,11 +416,6 @@ def main(args: argparse.Namespace) -> int:
                     {"triton": server.pid},
                 )
             )
-        fraud_meta = repository / "fraud_score" / "1" / "meta.json"
-        if only & set("ghi") and fraud_meta.exists():
-            results += fraud_scenarios(only, live, fraud_meta, c, d, pids)
-            graph_process = stack.find_child(server.pid, "fraud_score")
-            fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
     results.sort(key=lambda r: r.scenario)
     ort_rates = (
         onnxruntime_rows_per_s(repository / "risk_model" / "1" / "model.onnx", schema, args.batch_rows)
