@@ -38,8 +38,10 @@ PARAMS = {
 }
 
 
-def build_store(graph: LendingGraph, entity_keys: dict[str, list[bytes]], visible: np.ndarray) -> InMemoryGraph:
-    """A store over every application, with links (and known fraud labels) only where `visible`."""
+def build_store(
+    graph: LendingGraph, entity_keys: dict[str, list[bytes]], visible: np.ndarray, labelled: np.ndarray
+) -> InMemoryGraph:
+    """A store over every application, with links only where `visible` and fraud labels only where `labelled`."""
     links = {}
     for kind in KINDS:
         apps, entities = graph.links[kind]
@@ -48,7 +50,7 @@ def build_store(graph: LendingGraph, entity_keys: dict[str, list[bytes]], visibl
     return InMemoryGraph(
         application_keys=graph.application_ids.tolist(),
         features=graph.features,
-        known_fraud=(graph.label == 1) & visible,
+        known_fraud=(graph.label == 1) & labelled,
         entity_keys=entity_keys,
         links=links,
     )
@@ -88,8 +90,9 @@ class FraudExporter(Exporter):
         test_apps = np.flatnonzero(graph.mask("test"))
         # Training sees the graph without the test applications: their rings arrive after the model.
         history = ~graph.mask("test")
-        training_graph = build_store(graph, entity_keys, history)
-        serving_graph = build_store(graph, entity_keys, history | graph.mask("test"))
+        # Served, the test applications are in the graph as pending applications: linked, not labelled.
+        training_graph = build_store(graph, entity_keys, history, history)
+        serving_graph = build_store(graph, entity_keys, np.ones(graph.size, dtype=bool), history)
         scaler = Scaler.fit(graph.features[train_apps])
         train_params = fraud_gnn.TrainParams(epochs=params.epochs)
 
