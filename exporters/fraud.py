@@ -7,7 +7,6 @@ one graph: an ensemble would split the GNN's tensors per request, which a graph 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import warnings
@@ -118,20 +117,14 @@ class FraudExporter(Exporter):
 
         parity_targets = [stored_target(serving_graph, int(a)) for a in test_apps[:64]]
         parity = sample(serving_graph, parity_targets, train_params.fanout, scaler, seeds=test_apps[:64])
-        import torch
-
-        with torch.no_grad():
-            expected = model(*fraud_gnn.to_torch(parity)).numpy()
-        weights = io.BytesIO()
-        torch.save(model.state_dict(), weights)
-        version = "fraud-" + hashlib.sha256(weights.getvalue()).hexdigest()[:12]
+        version = "fraud-" + fraud_gnn.weights_digest(model)[:12]
         config = FraudConfig(model_version=version, scaler=scaler, fanout=train_params.fanout)
         stored = io.BytesIO()
         serving_graph.save(stored)
         return Trained(
             model=model,
             parity_inputs={"node_features": parity.features, "edge_index": parity.edge_index},
-            parity_expected={"fraud_probability": expected},
+            parity_expected={"fraud_probability": fraud_gnn.node_probabilities(model, parity)},
             metrics={
                 "trained_on": {
                     "data": "generated lending graph (finfer.models.fraud_data)",

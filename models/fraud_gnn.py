@@ -5,6 +5,8 @@ Imported at build time only: the served model is the ONNX export, fed by the num
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,6 +52,18 @@ class TrainParams:
 
 def to_torch(subgraph: Subgraph) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(subgraph.features), torch.from_numpy(subgraph.edge_index)
+
+
+def node_probabilities(model: FraudSage, subgraph: Subgraph) -> np.ndarray:
+    """Every node's probability: what the ONNX export must reproduce."""
+    with torch.no_grad():
+        return model.eval()(*to_torch(subgraph)).numpy()
+
+
+def weights_digest(model: FraudSage) -> str:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
 def predict(
