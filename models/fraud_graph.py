@@ -8,12 +8,13 @@ sees the neighbourhoods it was trained on.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TextIO
 
 import numpy as np
 
@@ -115,6 +116,44 @@ class _Adjacency:
         return sources, self.indices
 
 
+class Journal:
+    """Persisted insertions as JSON lines, replayed at start, so a restart keeps what was accepted.
+
+    Each line is flushed to the OS before the insert returns (it survives a crash of the process,
+    not of the machine). Links are already keyed hashes, so the journal holds no raw phone numbers.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: TextIO | None = None
+
+    def replay(self, store: InMemoryGraph) -> int:
+        if not self.path.exists():
+            return 0
+        count = 0
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash mid-write
+            links = {kind: [bytes.fromhex(h) for h in hashes] for kind, hashes in record["links"].items()}
+            store.insert(record["key"], np.array(record["features"], dtype=np.float32), links, journal=False)
+            count += 1
+        return count
+
+    def append(self, key: str, features: np.ndarray, links: dict[str, Sequence[bytes]]) -> None:
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("a", encoding="utf-8")
+        record = {
+            "key": key,
+            "features": [float(v) for v in features],
+            "links": {kind: [h.hex() for h in hashes] for kind, hashes in links.items()},
+        }
+        self._handle.write(json.dumps(record) + "\n")
+        self._handle.flush()
+
+
 class InMemoryGraph:
     """The embedded default: the whole graph in the memory of Triton's graph model. One writer at a time."""
 
@@ -127,6 +166,7 @@ class InMemoryGraph:
         links: dict[str, tuple[np.ndarray, np.ndarray]],
     ) -> None:
         self.lock = threading.RLock()
+        self.journal: Journal | None = None
         n = len(application_keys)
         self._keys = list(application_keys)
         self._index = {k: i for i, k in enumerate(self._keys)}
@@ -184,9 +224,18 @@ class InMemoryGraph:
 
     # writes
 
-    def insert(self, key: str, features: np.ndarray, links: dict[str, Sequence[bytes]]) -> int:
+    def attach_journal(self, journal: Journal) -> int:
+        """Replay what earlier runs persisted, then record every insertion; returns the replayed count."""
+        with self.lock:
+            replayed = journal.replay(self)
+            self.journal = journal
+            return replayed
+
+    def insert(self, key: str, features: np.ndarray, links: dict[str, Sequence[bytes]], journal: bool = True) -> int:
         """Add an application (or update a known one) with its links; unseen entities become new nodes."""
         with self.lock:
+            if journal and self.journal is not None:
+                self.journal.append(key, features, links)
             app = self._index.get(key)
             if app is None:
                 app = len(self._keys)

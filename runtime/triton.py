@@ -169,7 +169,8 @@ class TritonServer:
         progress(f"starting Triton on {self.settings.triton_grpc_url} (log: {self.log_path})")
         self._process = subprocess.Popen(
             server_arguments(self.install, self.settings, backends),
-            env=server_environment(self.install),
+            # The fraud graph journals persisted applications under the state directory.
+            env={**server_environment(self.install), "FINFER_STATE_DIR": str(self.settings.state_dir.resolve())},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

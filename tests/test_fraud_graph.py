@@ -192,3 +192,26 @@ def test_evidence_ranks_known_fraud_first_then_most_shared():
     assert found.shared == {"device": [3], "phone": [2], "ip": [0]}
     assert found.neighbours == 4 and found.known_fraud_neighbours == 1
     assert found.suspicious == ["a2", "a1", "a0"]
+
+
+def test_journal_replays_persisted_insertions_after_a_restart(tmp_path):
+    from finfer.models.fraud_graph import Journal
+
+    path = tmp_path / "journal.jsonl"
+    store = small_graph()
+    store.attach_journal(Journal(path))
+    store.insert("j1", np.ones(len(FEATURES)), {"device": [key("device", "d0")], "phone": [key("phone", "+861")]})
+    store.insert("j2", np.full(len(FEATURES), 2.0), {"device": [key("device", "new")]})
+    with path.open("a") as handle:
+        handle.write('{"key": "torn", "feat')  # a crash mid-write
+    assert b"+861" not in path.read_bytes()
+
+    restarted = small_graph()
+    assert restarted.attach_journal(Journal(path)) == 2
+    assert restarted.size == store.size == 7
+    assert sorted(restarted.applications_of("device", 0).tolist()) == [0, 1, 2, 5]
+    (new,) = restarted.find_entities("device", [key("device", "new")])
+    assert restarted.applications_of("device", int(new)).tolist() == [6]
+    assert restarted.features(np.array([6])).tolist() == [[2.0] * len(FEATURES)]
+    # replaying did not write the records a second time
+    assert len(path.read_text().splitlines()) == 3

@@ -8,6 +8,12 @@ from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.grpc_client import to_struct
 from tests.conftest import wait_until
 from tests.helpers import fresh_applicant
+from tests.test_fraud_front import FEATURES_OK
+
+
+def fraud_body(application_id: str, persist: bool = False) -> dict:
+    links = {"device": ["restart-device"]}
+    return {"application_id": application_id, "features": FEATURES_OK, "links": links, "persist": persist}
 
 
 def test_triton_down_then_back(front, triton):
@@ -18,6 +24,8 @@ def test_triton_down_then_back(front, triton):
     ):
         stub = finfer_pb2_grpc.RiskScoringStub(ch)
         assert http.post("/v1/risk/score", json=cached).status_code == 200
+        persisted = fraud_body("kept-across-restart", persist=True)
+        assert http.post("/v1/fraud/score", json=persisted).json()["persisted"] is True
         triton.stop()
         try:
             response = http.post("/v1/risk/score", json=fresh_applicant())
@@ -43,3 +51,7 @@ def test_triton_down_then_back(front, triton):
         assert http.get("/readyz").status_code == 200
         answer = stub.Score(finfer_pb2.ScoreRequest(applicant=to_struct(fresh_applicant())), timeout=30)
         assert answer.grade
+        # The application persisted before the restart is still in the graph (replayed from the journal).
+        probe = http.post("/v1/fraud/score", json=fraud_body("probe-after-restart")).json()
+        assert probe["evidence"]["shared"]["device"] == [1]
+        assert probe["evidence"]["suspicious_neighbours"] == ["kept-across-restart"]

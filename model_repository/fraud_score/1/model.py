@@ -1,13 +1,17 @@
 """fraud_score: the graph store in memory; insert, sample and gather evidence, then the GNN over BLS.
 
 One instance only (config.pbtxt): the graph lives in this process, and a second instance would
-hold a second, diverging copy.
+hold a second, diverging copy. With FINFER_STATE_DIR set (finfer's Triton sets it), persisted
+applications are journaled there per model version and replayed at start.
 """
+
+import os
+from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
 
 from finfer.models import fraud_scoring
-from finfer.models.fraud_graph import InMemoryGraph
+from finfer.models.fraud_graph import InMemoryGraph, Journal
 from finfer.runtime.python_model import BatchedPythonModel
 
 GNN_MODEL = "fraud_gnn"
@@ -22,6 +26,10 @@ class TritonPythonModel(BatchedPythonModel):
         self.config = fraud_scoring.FraudConfig.load(version_dir / "meta.json")
         self.secret = (version_dir / "link_key.bin").read_bytes()
         self.store = InMemoryGraph.load(version_dir / "graph.npz")
+        state_dir = os.environ.get("FINFER_STATE_DIR")
+        if state_dir:
+            journal = Journal(Path(state_dir) / "fraud_graph" / f"{self.config.model_version}.jsonl")
+            self.store.attach_journal(journal)
 
     def run_gnn(self, subgraph):
         request = pb_utils.InferenceRequest(
