@@ -23,11 +23,12 @@ from finfer.models.fraud_data import FEATURES, KINDS
 APPLICATION = 0  # node kind index; entities are 1 + their index in KINDS
 NODE_FEATURES = len(FEATURES) + 1 + len(KINDS) + 1  # tabular, kind one-hot, log1p(link count)
 _EMPTY = np.zeros(0, dtype=np.int64)
+KEY_BYTES = 16
 
 
 def link_key(secret: bytes, kind: str, raw: str) -> bytes:
     """What the store keeps of a device, phone or IP id: a keyed hash, so no phone number sits in memory in clear."""
-    return hashlib.blake2b(raw.encode(), key=secret, digest_size=16, person=kind.encode()).digest()
+    return hashlib.blake2b(raw.encode(), key=secret, digest_size=KEY_BYTES, person=kind.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,11 @@ class Journal:
         }
         self._handle.write(json.dumps(record) + "\n")
         self._handle.flush()
+
+
+def _key_matrix(keys: Sequence[bytes]) -> np.ndarray:
+    """Digests as rows of bytes. Not numpy's `S16`: it drops trailing NUL bytes, and 1 digest in 256 ends in one."""
+    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), KEY_BYTES)
 
 
 class InMemoryGraph:
@@ -281,7 +287,7 @@ class InMemoryGraph:
             }
             for kind in KINDS:
                 apps, entities = self._by_application[kind].pairs()
-                arrays[f"{kind}_keys"] = np.array(self._entity_keys[kind], dtype="S16")
+                arrays[f"{kind}_keys"] = _key_matrix(self._entity_keys[kind])
                 arrays[f"{kind}_applications"] = apps
                 arrays[f"{kind}_entities"] = entities
         np.savez(target, **arrays)
@@ -293,7 +299,7 @@ class InMemoryGraph:
                 application_keys=data["application_keys"].tolist(),
                 features=data["features"],
                 known_fraud=data["known_fraud"],
-                entity_keys={kind: data[f"{kind}_keys"].tolist() for kind in KINDS},
+                entity_keys={kind: [row.tobytes() for row in data[f"{kind}_keys"]] for kind in KINDS},
                 links={kind: (data[f"{kind}_applications"], data[f"{kind}_entities"]) for kind in KINDS},
             )
 

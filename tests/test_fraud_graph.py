@@ -175,6 +175,18 @@ def test_save_and_load_round_trip_without_clear_ids():
     assert loaded.applications_of("phone", int(phone)).tolist() == [5]
 
 
+def test_save_and_load_keeps_keys_that_end_in_nul_bytes():
+    store = small_graph()
+    digest = b"\x07" + b"\x00" * 15  # numpy's S16 would load this back as b"\x07"
+    store.insert("a5", np.ones(len(FEATURES)), {"device": [digest]})
+    buffer = io.BytesIO()
+    store.save(buffer)
+    buffer.seek(0)
+    loaded = InMemoryGraph.load(buffer)
+    (entity,) = loaded.find_entities("device", [digest])
+    assert entity >= 0 and loaded.applications_of("device", int(entity)).tolist() == [5]
+
+
 def test_link_key_depends_on_the_secret_and_the_kind():
     assert link_key(SECRET, "phone", "123") != link_key(b"x" * 32, "phone", "123")
     assert link_key(SECRET, "phone", "123") != link_key(SECRET, "device", "123")
