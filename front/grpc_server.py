@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import grpc
@@ -57,32 +58,29 @@ class RiskScoringServicer(finfer_pb2_grpc.RiskScoringServicer):
         self.service = service
 
     async def Score(self, request: finfer_pb2.ScoreRequest, context: grpc.aio.ServicerContext):  # noqa: N802
-        started = time.perf_counter()
-        try:
-            if not request.HasField("applicant"):
-                raise InvalidArgument("applicant: is required", "applicant")
-            request_id = _request_id(context)
-            raw = request.SerializeToString(deterministic=True)
-            answer = self.service.cached(raw, request_id) or await self.service.score(
-                struct_to_dict(request.applicant), request_id, raw=raw
-            )
-            return _done("Score", started, "OK", to_message(answer))
-        except FrontError as error:
-            await _abort(context, "Score", started, error)
+        return await timed("Score", context, self._score(request, context))
 
     async def ScoreBatch(self, request: finfer_pb2.ScoreBatchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
-        started = time.perf_counter()
-        try:
-            payload = {"applicants": [struct_to_dict(a) for a in request.applicants]}
-            answer = await self.service.score_batch(payload, _request_id(context))
-            message = finfer_pb2.ScoreBatchResponse(
-                results=[to_message(r) for r in answer["results"]],
-                model_version=answer["model_version"],
-                request_id=answer["request_id"],
-            )
-            return _done("ScoreBatch", started, "OK", message)
-        except FrontError as error:
-            await _abort(context, "ScoreBatch", started, error)
+        return await timed("ScoreBatch", context, self._score_batch(request, context))
+
+    async def _score(self, request: finfer_pb2.ScoreRequest, context: grpc.aio.ServicerContext):
+        if not request.HasField("applicant"):
+            raise InvalidArgument("applicant: is required", "applicant")
+        request_id = _request_id(context)
+        raw = request.SerializeToString(deterministic=True)
+        answer = self.service.cached(raw, request_id) or await self.service.score(
+            struct_to_dict(request.applicant), request_id, raw=raw
+        )
+        return to_message(answer)
+
+    async def _score_batch(self, request: finfer_pb2.ScoreBatchRequest, context: grpc.aio.ServicerContext):
+        payload = {"applicants": [struct_to_dict(a) for a in request.applicants]}
+        answer = await self.service.score_batch(payload, _request_id(context))
+        return finfer_pb2.ScoreBatchResponse(
+            results=[to_message(r) for r in answer["results"]],
+            model_version=answer["model_version"],
+            request_id=answer["request_id"],
+        )
 
 
 def fraud_request(request: finfer_pb2.FraudScoreRequest) -> dict[str, Any]:
@@ -101,39 +99,40 @@ class FraudScoringServicer(finfer_pb2_grpc.FraudScoringServicer):
         self.fraud = fraud
 
     async def Score(self, request: finfer_pb2.FraudScoreRequest, context: grpc.aio.ServicerContext):  # noqa: N802
-        started = time.perf_counter()
-        try:
-            answer = await self.fraud.score(fraud_request(request), _request_id(context))
-            evidence = answer["evidence"]
-            message = finfer_pb2.FraudScoreResponse(
-                fraud_probability=answer["fraud_probability"],
-                basis=answer["basis"],
-                evidence=finfer_pb2.FraudEvidence(
-                    shared=finfer_pb2.LinkCounts(**evidence["shared"]),
-                    neighbours=evidence["neighbours"],
-                    known_fraud_neighbours=evidence["known_fraud_neighbours"],
-                    suspicious_neighbours=evidence["suspicious_neighbours"],
-                ),
-                persisted=answer["persisted"],
-                model_version=answer["model_version"],
-                request_id=answer["request_id"],
-            )
-            return _done("FraudScore", started, "OK", message)
-        except FrontError as error:
-            await _abort(context, "FraudScore", started, error)
+        return await timed("FraudScore", context, self._score(request, context))
+
+    async def _score(self, request: finfer_pb2.FraudScoreRequest, context: grpc.aio.ServicerContext):
+        answer = await self.fraud.score(fraud_request(request), _request_id(context))
+        evidence = answer["evidence"]
+        return finfer_pb2.FraudScoreResponse(
+            fraud_probability=answer["fraud_probability"],
+            basis=answer["basis"],
+            evidence=finfer_pb2.FraudEvidence(
+                shared=finfer_pb2.LinkCounts(**evidence["shared"]),
+                neighbours=evidence["neighbours"],
+                known_fraud_neighbours=evidence["known_fraud_neighbours"],
+                suspicious_neighbours=evidence["suspicious_neighbours"],
+            ),
+            persisted=answer["persisted"],
+            model_version=answer["model_version"],
+            request_id=answer["request_id"],
+        )
 
 
-def _done(method: str, started: float, status: str, message: Any) -> Any:
-    metrics.REQUESTS.labels(method, "grpc", status).inc()
-    metrics.REQUEST_LATENCY.labels(method, "grpc").observe(time.perf_counter() - started)
-    return message
-
-
-async def _abort(context: grpc.aio.ServicerContext, method: str, started: float, error: FrontError) -> None:
-    _done(method, started, error.grpc_code.name, None)
-    if error.field:
-        context.set_trailing_metadata(((ERROR_FIELD_KEY, error.field),))
-    await context.abort(error.grpc_code, error.message)
+async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[Any]) -> Any:
+    """Await one call and count it; a FrontError becomes its gRPC status, the field in trailing metadata."""
+    started = time.perf_counter()
+    status = "OK"
+    try:
+        return await call
+    except FrontError as error:
+        status = error.grpc_code.name
+        if error.field:
+            context.set_trailing_metadata(((ERROR_FIELD_KEY, error.field),))
+        await context.abort(error.grpc_code, error.message)
+    finally:
+        metrics.REQUESTS.labels(method, "grpc", status).inc()
+        metrics.REQUEST_LATENCY.labels(method, "grpc").observe(time.perf_counter() - started)
 
 
 def create_server(

@@ -18,6 +18,7 @@ from finfer.exporters.onnx_tools import run_onnx
 from finfer.models import fraud_data, fraud_scoring
 from finfer.models.fraud_data import FEATURES, KINDS, GraphSpec
 from finfer.models.fraud_graph import InMemoryGraph
+from tests.helpers import metric
 
 FEATURES_OK = {
     "income_k": 9.0,
@@ -162,10 +163,18 @@ def test_grpc_mirrors_http(front):
         assert answer.fraud_probability == pytest.approx(http_answer["fraud_probability"], abs=1e-6)
         assert list(answer.evidence.shared.phone) == http_answer["evidence"]["shared"]["phone"]
         assert list(answer.evidence.suspicious_neighbours) == http_answer["evidence"]["suspicious_neighbours"]
+        counted = {"route": "FraudScore", "protocol": "grpc"}
+        ok_before = metric(f"{front.http_url}/metrics", "finfer_requests_total", status="OK", **counted)
+        bad_before = metric(f"{front.http_url}/metrics", "finfer_requests_total", status="INVALID_ARGUMENT", **counted)
         with pytest.raises(grpc.RpcError) as error:
             stub.Score(finfer_pb2.FraudScoreRequest(application_id="grpc-2", features={"age": 30}), timeout=30)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error.value.details() == "features.income_k: is required"
+        assert dict(error.value.trailing_metadata())["finfer-error-field"] == "features.income_k"
+        assert metric(f"{front.http_url}/metrics", "finfer_requests_total", status="INVALID_ARGUMENT", **counted) == (
+            bad_before + 1
+        )
+        assert metric(f"{front.http_url}/metrics", "finfer_requests_total", status="OK", **counted) == ok_before
 
 
 BAD = [
