@@ -56,7 +56,7 @@ class FraudConfig:
 
 def _request_links(link_ids: np.ndarray) -> dict[str, list[str]]:
     """One row of the `link_ids` tensor [kinds, max_links], padded with empty strings."""
-    return {kind: [_text(v) for v in row if _text(v)] for kind, row in zip(KINDS, link_ids, strict=True)}
+    return {kind: [t for t in map(_text, row) if t] for kind, row in zip(KINDS, link_ids, strict=True)}
 
 
 def _text(value: object) -> str:
@@ -77,10 +77,10 @@ def score(
     n = len(application_ids)
     if link_ids.shape[1:] != (len(KINDS), config.max_links):
         raise ValueError(f"link_ids must be [batch, {len(KINDS)}, {config.max_links}], got {list(link_ids.shape)}")
+    keys = [_text(a) for a in application_ids.reshape(n, -1)[:, 0]]
     targets = []
     with store.lock:
-        for i in range(n):
-            key = _text(application_ids[i].reshape(-1)[0])
+        for i, key in enumerate(keys):
             raw_links = _request_links(link_ids[i])
             hashed = {kind: [link_key(secret, kind, raw) for raw in ids] for kind, ids in raw_links.items()}
             if bool(np.asarray(persist[i]).reshape(-1)[0]):
@@ -89,7 +89,7 @@ def score(
                 application = store.find_application(key)
             links = {kind: store.find_entities(kind, hashed[kind]) for kind in KINDS}
             targets.append(Target(application, features[i].astype(np.float32), links))
-        seeds = [zlib.crc32(_text(a.reshape(-1)[0]).encode()) for a in application_ids]
+        seeds = [zlib.crc32(key.encode()) for key in keys]
         subgraph = sample(store, targets, config.fanout, config.scaler, seeds)
         found = [evidence(store, t, config.top_neighbours) for t in targets]
     probability = run_gnn(subgraph)[:n].astype(np.float32)
