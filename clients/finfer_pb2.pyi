@@ -123,3 +123,51 @@ class FraudScoreResponse(_message.Message):
     model_version: str
     request_id: str
     def __init__(self, fraud_probability: _Optional[float] = ..., basis: _Optional[str] = ..., evidence: _Optional[_Union[FraudEvidence, _Mapping]] = ..., persisted: _Optional[bool] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class IntentRequest(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class IntentBatchRequest(_message.Message):
+    __slots__ = ("texts",)
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class IntentSlots(_message.Message):
+    __slots__ = ("amount", "term_months")
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    amount: int
+    term_months: int
+    def __init__(self, amount: _Optional[int] = ..., term_months: _Optional[int] = ...) -> None: ...
+
+class IntentResponse(_message.Message):
+    __slots__ = ("intent", "confidence", "slots", "needs_human", "model_version", "request_id", "cached")
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_HUMAN_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    intent: str
+    confidence: float
+    slots: IntentSlots
+    needs_human: bool
+    model_version: str
+    request_id: str
+    cached: bool
+    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., slots: _Optional[_Union[IntentSlots, _Mapping]] = ..., needs_human: _Optional[bool] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...
+
+class IntentBatchResponse(_message.Message):
+    __slots__ = ("results", "model_version", "request_id")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[IntentResponse]
+    model_version: str
+    request_id: str
+    def __init__(self, results: _Optional[_Iterable[_Union[IntentResponse, _Mapping]]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...

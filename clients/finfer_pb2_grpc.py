@@ -213,3 +213,121 @@ class FraudScoring:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class CustomerIntentStub:
+    """Customer intent of one Chinese message (HTTP: POST /v1/intent and /v1/intent:batch).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Classify = channel.unary_unary(
+                '/finfer.v1.CustomerIntent/Classify',
+                request_serializer=finfer__pb2.IntentRequest.SerializeToString,
+                response_deserializer=finfer__pb2.IntentResponse.FromString,
+                _registered_method=True)
+        self.ClassifyBatch = channel.unary_unary(
+                '/finfer.v1.CustomerIntent/ClassifyBatch',
+                request_serializer=finfer__pb2.IntentBatchRequest.SerializeToString,
+                response_deserializer=finfer__pb2.IntentBatchResponse.FromString,
+                _registered_method=True)
+
+
+class CustomerIntentServicer:
+    """Customer intent of one Chinese message (HTTP: POST /v1/intent and /v1/intent:batch).
+    """
+
+    def Classify(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClassifyBatch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CustomerIntentServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Classify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Classify,
+                    request_deserializer=finfer__pb2.IntentRequest.FromString,
+                    response_serializer=finfer__pb2.IntentResponse.SerializeToString,
+            ),
+            'ClassifyBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClassifyBatch,
+                    request_deserializer=finfer__pb2.IntentBatchRequest.FromString,
+                    response_serializer=finfer__pb2.IntentBatchResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.CustomerIntent', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.CustomerIntent', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class CustomerIntent:
+    """Customer intent of one Chinese message (HTTP: POST /v1/intent and /v1/intent:batch).
+    """
+
+    @staticmethod
+    def Classify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.CustomerIntent/Classify',
+            finfer__pb2.IntentRequest.SerializeToString,
+            finfer__pb2.IntentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.CustomerIntent/ClassifyBatch',
+            finfer__pb2.IntentBatchRequest.SerializeToString,
+            finfer__pb2.IntentBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

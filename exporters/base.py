@@ -49,6 +49,8 @@ class Trained:
     # model folder name → file name → content, written into the folder's version directory
     files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     model_version: str = "unversioned"
+    # What later steps of the same exporter need (a tokenizer, the held-out data); never written.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Exporter(ABC):
@@ -58,13 +60,16 @@ class Exporter(ABC):
     onnx_model: str  # the folder that serves the ONNX graph
     ensembles: tuple[str, ...] = ()
     parity_tolerance: float = 1e-5
-    int8: bool = False
 
     @abstractmethod
     def train(self, profile: Profile, progress: Progress) -> Trained: ...
 
     @abstractmethod
     def to_onnx(self, trained: Trained) -> onnx.ModelProto: ...
+
+    def quantize(self, onnx_path: Path, trained: Trained, progress: Progress) -> dict[str, Any] | None:
+        """INT8 variants next to `onnx_path` and their deltas for the model card; None: the family has none."""
+        return None
 
     @abstractmethod
     def model_specs(self, trained: Trained, flavour: Flavour) -> list[ModelSpec]:
@@ -195,8 +200,9 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
             "size_bytes": onnx_path.stat().st_size,
         },
     }
-    if exporter.int8:
-        card["int8"] = _quantize(onnx_path, trained, exporter)
+    int8 = exporter.quantize(onnx_path, trained, progress)
+    if int8 is not None:
+        card["int8"] = int8
     if options.tensorrt:
         reason = onnx_tools.build_tensorrt_engine(onnx_path, onnx_dir / "model.plan")
         card["tensorrt"] = {"built": reason is None, "skipped_because": reason}
@@ -223,14 +229,3 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
     card["build_seconds"] = round(time.monotonic() - started, 1)
     progress(f"[{exporter.family}] written to {out} in {card['build_seconds']}s")
     return card
-
-
-def _quantize(onnx_path: Path, trained: Trained, exporter: Exporter) -> dict[str, Any]:
-    int8_path = onnx_path.with_name("model.int8.onnx")
-    onnx_tools.quantize_int8(onnx_path, int8_path)
-    parity = onnx_tools.check_parity(int8_path, trained.parity_inputs, trained.parity_expected, float("inf"))
-    return {
-        "file": int8_path.name,
-        "max_abs_delta": parity.max_abs_error,
-        "size_bytes": int8_path.stat().st_size,
-    }

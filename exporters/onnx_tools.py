@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,54 @@ def quantize_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def quantize_static_qdq(source: Path, target: Path, calibration: list[dict[str, np.ndarray]]) -> None:
+    """Static INT8 in QDQ format: weights per channel, activations with ranges calibrated on `calibration`.
+
+    Only MatMul/Gemm are quantized: on CPUs with VNNI those are where INT8 pays, and LayerNorm or
+    Softmax in INT8 costs accuracy for no speed.
+    """
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(calibration)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    prepared = target.with_suffix(".prepared.onnx")
+    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    try:
+        quantize_static(
+            str(prepared),
+            str(target),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Gemm"],
+        )
+    finally:
+        prepared.unlink(missing_ok=True)
+
+
+def rows_per_second(model: Path, inputs: dict[str, np.ndarray], seconds: float = 1.0, threads: int = 1) -> float:
+    """Throughput of `model` in-process on `threads` threads, repeating one batch of `inputs`."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    rows = next(iter(inputs.values())).shape[0]
+    session.run(None, inputs)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        session.run(None, inputs)
+        n += rows
+    return n / (time.perf_counter() - start)
 
 
 def tensorrt_available() -> bool:

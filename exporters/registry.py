@@ -4,9 +4,11 @@ from collections.abc import Callable
 
 from finfer.exporters.base import Exporter
 from finfer.exporters.fraud import FraudExporter
+from finfer.exporters.intent import IntentExporter
 from finfer.exporters.risk import RiskExporter
 
 FAMILIES: dict[str, Callable[[], Exporter]] = {
     "risk": RiskExporter,
     "fraud": FraudExporter,
+    "intent": IntentExporter,
 }

@@ -164,7 +164,9 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="train and export models into the Triton model repository")
-    build.add_argument("--family", action="append", choices=["risk", "fraud"], help="model family (default: all)")
+    build.add_argument(
+        "--family", action="append", choices=["risk", "fraud", "intent"], help="model family (default: all)"
+    )
     build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
     build.add_argument("--flavour", choices=["embedded", "native", "native-cpu"], default="embedded")
     build.add_argument("--profile", choices=["full", "small"], default="full")

@@ -13,6 +13,7 @@ from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.front import metrics
 from finfer.front.errors import FrontError, InvalidArgument
 from finfer.front.fraud_service import FraudService
+from finfer.front.intent_service import IntentService
 from finfer.front.service import RiskService
 
 ERROR_FIELD_KEY = "finfer-error-field"
@@ -119,6 +120,41 @@ class FraudScoringServicer(finfer_pb2_grpc.FraudScoringServicer):
         )
 
 
+def intent_message(answer: dict[str, Any]) -> finfer_pb2.IntentResponse:
+    slots = {k: v for k, v in answer["slots"].items() if v is not None}
+    return finfer_pb2.IntentResponse(
+        intent=answer["intent"],
+        confidence=answer["confidence"],
+        slots=finfer_pb2.IntentSlots(**slots),
+        needs_human=answer["needs_human"],
+        model_version=answer["model_version"],
+        request_id=answer["request_id"],
+        cached=answer["cached"],
+    )
+
+
+class CustomerIntentServicer(finfer_pb2_grpc.CustomerIntentServicer):
+    def __init__(self, intent: IntentService) -> None:
+        self.intent = intent
+
+    async def Classify(self, request: finfer_pb2.IntentRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        return await timed("IntentClassify", context, self._classify(request, context))
+
+    async def ClassifyBatch(self, request: finfer_pb2.IntentBatchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        return await timed("IntentClassifyBatch", context, self._classify_batch(request, context))
+
+    async def _classify(self, request: finfer_pb2.IntentRequest, context: grpc.aio.ServicerContext):
+        return intent_message(await self.intent.classify({"text": request.text}, _request_id(context)))
+
+    async def _classify_batch(self, request: finfer_pb2.IntentBatchRequest, context: grpc.aio.ServicerContext):
+        answer = await self.intent.classify_batch({"texts": list(request.texts)}, _request_id(context))
+        return finfer_pb2.IntentBatchResponse(
+            results=[intent_message(r) for r in answer["results"]],
+            model_version=answer["model_version"],
+            request_id=answer["request_id"],
+        )
+
+
 async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[Any]) -> Any:
     """Await one call and count it; a FrontError becomes its gRPC status, the field in trailing metadata."""
     started = time.perf_counter()
@@ -136,7 +172,11 @@ async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[
 
 
 def create_server(
-    service: RiskService, address: str, max_message_bytes: int, fraud: FraudService | None = None
+    service: RiskService,
+    address: str,
+    max_message_bytes: int,
+    fraud: FraudService | None = None,
+    intent: IntentService | None = None,
 ) -> grpc.aio.Server:
     server = grpc.aio.server(
         options=[
@@ -147,6 +187,8 @@ def create_server(
     finfer_pb2_grpc.add_RiskScoringServicer_to_server(RiskScoringServicer(service), server)
     if fraud is not None:
         finfer_pb2_grpc.add_FraudScoringServicer_to_server(FraudScoringServicer(fraud), server)
+    if intent is not None:
+        finfer_pb2_grpc.add_CustomerIntentServicer_to_server(CustomerIntentServicer(intent), server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot bind the gRPC front to {address}")
     return server

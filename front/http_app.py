@@ -18,9 +18,10 @@ from finfer.front import metrics
 from finfer.front.errors import FrontError, InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType
 from finfer.front.fraud_schemas import FraudScoreResponse
 from finfer.front.fraud_service import FraudService
+from finfer.front.intent_service import IntentBatchResponse, IntentResponse, IntentService
 from finfer.front.schemas import ErrorResponse, ScoreBatchResponse, ScoreResponse
-from finfer.front.service import RiskService
-from finfer.front.upstream import FRAUD_MODEL, RISK_MODEL
+from finfer.front.service import RiskService, new_request_id
+from finfer.front.upstream import FRAUD_MODEL, INTENT_MODEL, RISK_MODEL
 from finfer.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -84,8 +85,13 @@ async def _fraud(request: Request) -> FraudService:
     return request.app.state.fraud
 
 
+async def _intent(request: Request) -> IntentService:
+    return request.app.state.intent
+
+
 ServiceDep = Annotated[RiskService, Depends(_service)]
 FraudDep = Annotated[FraudService, Depends(_fraud)]
+IntentDep = Annotated[IntentService, Depends(_intent)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
@@ -155,6 +161,43 @@ def fraud_router(request_schema: dict[str, Any]) -> APIRouter:
     return router
 
 
+def intent_router(request_schema: dict[str, Any], max_rows: int) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["intent"])
+    single = {"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}}}
+    batch_schema = {
+        "type": "object",
+        "required": ["texts"],
+        "additionalProperties": False,
+        "properties": {"texts": {"type": "array", "minItems": 1, "maxItems": max_rows, "items": {"type": "string"}}},
+    }
+    batch = {"requestBody": {"required": True, "content": {"application/json": {"schema": batch_schema}}}}
+
+    @router.post("/intent", response_model=IntentResponse, responses=ERRORS, openapi_extra=single)
+    async def classify(request: Request, intent: IntentDep, settings: SettingsDep) -> Response:
+        """Intent, amount and term of one Chinese customer message; `needs_human` when the model is unsure."""
+
+        async def handle() -> dict[str, Any]:
+            body = await read_body(request, settings.max_body_bytes)
+            request_id = request.headers.get("x-request-id")
+            return intent.answers.raw_hit(body, request_id or new_request_id()) or await intent.classify(
+                parse_json(body), request_id, raw=body
+            )
+
+        return await timed("/v1/intent", settings, handle)
+
+    @router.post("/intent:batch", response_model=IntentBatchResponse, responses=ERRORS, openapi_extra=batch)
+    async def classify_batch(request: Request, intent: IntentDep, settings: SettingsDep) -> Response:
+        """Up to `max_batch_rows` messages; results come back in order."""
+
+        async def handle() -> dict[str, Any]:
+            body = await read_body(request, settings.max_body_bytes)
+            return await intent.classify_batch(parse_json(body), request.headers.get("x-request-id"))
+
+        return await timed("/v1/intent:batch", settings, handle)
+
+    return router
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -177,17 +220,27 @@ def health_router() -> APIRouter:
     return router
 
 
-def create_app(service: RiskService, settings: Settings, fraud: FraudService | None = None) -> FastAPI:
+def create_app(
+    service: RiskService,
+    settings: Settings,
+    fraud: FraudService | None = None,
+    intent: IntentService | None = None,
+) -> FastAPI:
     app = FastAPI(
-        title="finfer", version=__version__, description="Credit-risk and fraud-ring scoring served by NVIDIA Triton"
+        title="finfer",
+        version=__version__,
+        description="Credit-risk, fraud-ring and customer-intent models served by NVIDIA Triton",
     )
     app.state.service = service
     app.state.fraud = fraud
+    app.state.intent = intent
     app.state.settings = settings
-    app.state.pipelines = (RISK_MODEL,) + ((FRAUD_MODEL,) if fraud else ())
+    app.state.pipelines = (RISK_MODEL,) + ((FRAUD_MODEL,) if fraud else ()) + ((INTENT_MODEL,) if intent else ())
     app.include_router(risk_router(service.validator.json_schema(), settings.max_batch_rows))
     if fraud is not None:
         app.include_router(fraud_router(fraud.validator.json_schema()))
+    if intent is not None:
+        app.include_router(intent_router(intent.json_schema(), settings.max_batch_rows))
     app.include_router(health_router())
 
     @app.exception_handler(StarletteHTTPException)

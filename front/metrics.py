@@ -25,7 +25,7 @@ CACHE = Counter(
 SHARED_CACHE_ERRORS = Counter(
     "finfer_shared_cache_errors", "Failed Redis calls (each pauses the shared cache)", ["error"], registry=REGISTRY
 )
-CACHE_ENTRIES = Gauge("finfer_cache_entries", "Entries in the in-process cache", registry=REGISTRY)
+CACHE_ENTRIES = Gauge("finfer_cache_entries", "Entries in the in-process cache", ["model"], registry=REGISTRY)
 UPSTREAM_LATENCY = Histogram(
     "finfer_upstream_duration_seconds",
     "Time of one Triton inference call (possibly coalescing several requests)",

@@ -10,6 +10,7 @@ import uvicorn
 from finfer.front.fraud_service import FraudService
 from finfer.front.grpc_server import create_server
 from finfer.front.http_app import create_app
+from finfer.front.intent_service import IntentService
 from finfer.front.service import RiskService
 from finfer.front.upstream import TritonUpstream
 from finfer.settings import Settings
@@ -26,7 +27,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await upstream.start()
     service = RiskService.from_repository(settings, upstream)
     fraud = FraudService.from_repository(settings.model_repository, upstream)
-    app = create_app(service, settings, fraud)
+    intent = IntentService.from_repository(settings, upstream)
+    app = create_app(service, settings, fraud, intent)
     http = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -41,7 +43,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     )
     # uvicorn would install its own signal handlers and swallow ours.
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    grpc_server = create_server(service, f"{settings.front_host}:{settings.grpc_port}", settings.max_body_bytes, fraud)
+    grpc_server = create_server(
+        service, f"{settings.front_host}:{settings.grpc_port}", settings.max_body_bytes, fraud, intent
+    )
     await grpc_server.start()
     http_task = asyncio.create_task(http.serve())
     print(
@@ -55,6 +59,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     await grpc_server.stop(grace=5)
     await http_task
     await service.close()
+    if intent is not None:
+        await intent.close()
     await upstream.close()
 
 

@@ -19,6 +19,7 @@ from finfer.settings import Settings
 
 RISK_MODEL = "risk_score"
 FRAUD_MODEL = "fraud_score"
+INTENT_MODEL = "customer_intent"
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 
 
@@ -29,6 +30,15 @@ class FraudResult:
     neighbours: int
     known_fraud_neighbours: int
     suspicious_neighbours: list[str]
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    intent: str
+    confidence: float
+    amount: int | None
+    term_months: int | None
+    needs_human: bool
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class TritonUpstream:
         self._ready_at = -math.inf
         self._ready = False
         self.risk = Coalescer(self._infer_risk, settings.max_batch_rows, settings.upstream_max_inflight)
+        self.intent = Coalescer(self._infer_intent, settings.max_batch_rows, settings.upstream_max_inflight)
 
     async def start(self) -> None:
         options = [
@@ -93,6 +104,10 @@ class TritonUpstream:
         response = await self._infer(FRAUD_MODEL, fraud_request(row, max_links), 1)
         return decode_fraud(response, row)
 
+    async def _infer_intent(self, texts: list[str]) -> list[IntentResult]:
+        response = await self._infer(INTENT_MODEL, intent_request(texts), len(texts))
+        return decode_intent(response, len(texts))
+
     async def _infer(
         self, model: str, request: service_pb2.ModelInferRequest, rows: int
     ) -> service_pb2.ModelInferResponse:
@@ -139,6 +154,31 @@ def fraud_request(row: FraudRow, max_links: int) -> service_pb2.ModelInferReques
     request.raw_input_contents.append(pack_strings(padded))
     request.raw_input_contents.append(bytes([row.persist]))
     return request
+
+
+def intent_request(texts: list[str]) -> service_pb2.ModelInferRequest:
+    request = service_pb2.ModelInferRequest(model_name=INTENT_MODEL)
+    request.inputs.add(name="text", datatype="BYTES", shape=[len(texts), 1])
+    request.raw_input_contents.append(pack_strings(texts))
+    return request
+
+
+def decode_intent(response: service_pb2.ModelInferResponse, n: int) -> list[IntentResult]:
+    tensors = _tensors(response)
+
+    def slot(value: int) -> int | None:
+        return None if value < 0 else int(value)
+
+    return [
+        IntentResult(
+            intent=tensors["intent"][i],
+            confidence=tensors["confidence"][i],
+            amount=slot(tensors["amount"][i]),
+            term_months=slot(tensors["term_months"][i]),
+            needs_human=bool(tensors["needs_human"][i]),
+        )
+        for i in range(n)
+    ]
 
 
 def _tensors(response: service_pb2.ModelInferResponse) -> dict[str, list]:

@@ -16,6 +16,7 @@ import pytest
 
 from finfer.exporters.base import BuildOptions, Profile, export
 from finfer.exporters.fraud import FraudExporter
+from finfer.exporters.intent import IntentExporter
 from finfer.exporters.risk import RiskExporter
 from finfer.loadtest import stack
 from finfer.loadtest.stack import free_ports
@@ -45,7 +46,7 @@ def http_status(url: str) -> int:
 @pytest.fixture(scope="session")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model_repository")
-    for exporter in (RiskExporter(), FraudExporter()):
+    for exporter in (RiskExporter(), FraudExporter(), IntentExporter()):
         export(exporter, BuildOptions(out=out, profile=Profile.SMALL), progress=lambda _: None)
     return out
 

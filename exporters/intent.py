@@ -1,0 +1,212 @@
+"""Customer-intent family: a small transformer over Chinese messages, served as `customer_intent`.
+
+Pipeline: intent_tokenize (tokenizer.json, pad to a length bucket) → intent_encoder (ONNX: intent
+probabilities + slot logits) → intent_decode (label, confidence, normalised slots, hand-off).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
+from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
+from finfer.exporters.onnx_tools import quantize_int8, quantize_static_qdq, rows_per_second, run_onnx
+from finfer.models.intent_corpus import INTENTS, CorpusSpec, generate
+from finfer.models.intent_eval import answer_all, evaluate
+from finfer.models.intent_tokenizer import MAX_CHARS, TAGS, Batch, encode, train_tokenizer
+
+# Below this intent probability the answer says needs_human: a person reads the message.
+THRESHOLD = 0.5
+SPEED_TOKENS = 32  # the bucket most messages fall in
+
+
+@dataclass(frozen=True)
+class IntentParams:
+    corpus: CorpusSpec
+    width: int
+    layers: int
+    heads: int
+    feed_forward: int
+    epochs: int
+
+
+PARAMS = {
+    Profile.FULL: IntentParams(CorpusSpec(), width=192, layers=3, heads=4, feed_forward=384, epochs=12),
+    Profile.SMALL: IntentParams(
+        CorpusSpec(per_template_train=8, per_template_eval=4), width=64, layers=1, heads=2, feed_forward=128, epochs=6
+    ),
+}
+
+
+def onnx_runner(path: Path):
+    def run(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        out = run_onnx(path, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
+        return out["intent_probabilities"], out["slot_logits"]
+
+    return run
+
+
+class IntentExporter(Exporter):
+    family = "intent"
+    onnx_model = "intent_encoder"
+    ensembles = ("customer_intent",)
+    parity_tolerance = 1e-4
+
+    def __init__(self, precision: str = "int8") -> None:
+        if precision not in ("fp32", "int8"):
+            raise ValueError(f"precision must be fp32 or int8, got {precision!r}")
+        self.precision = precision  # which ONNX file intent_encoder serves
+
+    def train(self, profile: Profile, progress: Progress) -> Trained:
+        import torch
+
+        from finfer.models import intent_model
+
+        params = PARAMS[profile]
+        corpus = generate(params.corpus)
+        progress(f"[intent] corpus: {corpus.sizes()} messages, {len(INTENTS)} intents")
+        tokenizer = train_tokenizer([e.text for e in corpus.train])
+        shape = intent_model.EncoderShape(
+            width=params.width,
+            layers=params.layers,
+            heads=params.heads,
+            feed_forward=params.feed_forward,
+            vocab=tokenizer.get_vocab_size(),
+        )
+        torch.manual_seed(0)
+        model = intent_model.IntentEncoder(shape)
+        torch.set_num_threads(2)
+        history = intent_model.train(
+            model, tokenizer, corpus.train, intent_model.TrainParams(epochs=params.epochs), progress
+        )
+        run = lambda batch: intent_model.predict(model, batch)  # noqa: E731
+        quality = {
+            split: evaluate(answer_all(tokenizer, run, [e.text for e in part], THRESHOLD), part)
+            for split, part in (("dev", corpus.dev), ("test", corpus.test))
+        }
+        progress(
+            f"[intent] test: intent accuracy {quality['test']['intent_accuracy']:.4f}, "
+            f"slot exact match {quality['test']['slot_exact_match']:.4f}"
+        )
+        sample = encode(tokenizer, [e.text for e in corpus.test[:64]])
+        probabilities, slots = intent_model.predict(model, sample)
+        tokenizer_json = tokenizer.to_str().encode()
+        weights = b"".join(p.detach().numpy().tobytes() for p in model.parameters())
+        version = "intent-" + hashlib.sha256(tokenizer_json + weights).hexdigest()[:12]
+        meta = {"model_version": version, "threshold": THRESHOLD, "max_chars": MAX_CHARS, "intents": list(INTENTS)}
+        return Trained(
+            model=model,
+            parity_inputs={"input_ids": sample.input_ids, "attention_mask": sample.attention_mask},
+            parity_expected={"intent_probabilities": probabilities, "slot_logits": slots},
+            metrics={
+                "trained_on": {
+                    "data": "finfer's generated Chinese customer-service corpus (models/intent_corpus.py)",
+                    "messages": corpus.sizes(),
+                    "split": "by template: no test wording is in train",
+                },
+                "quality": quality,
+                "threshold": THRESHOLD,
+                "encoder": asdict(shape),
+                "training": history,
+                "tags": list(TAGS),
+            },
+            files={
+                "intent_tokenize": {"tokenizer.json": tokenizer_json},
+                "intent_decode": {"meta.json": json.dumps(meta, indent=2).encode()},
+            },
+            model_version=version,
+            extra={"tokenizer": tokenizer, "corpus": corpus},
+        )
+
+    def to_onnx(self, trained: Trained) -> onnx.ModelProto:
+        from finfer.models.intent_model import to_onnx
+
+        sample = Batch(trained.parity_inputs["input_ids"], trained.parity_inputs["attention_mask"], np.zeros(0))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.onnx"
+            to_onnx(trained.model, sample, path)
+            return onnx.load(path)
+
+    def quantize(self, onnx_path: Path, trained: Trained, progress: Progress) -> dict[str, Any]:
+        """Dynamic and static (QDQ, calibrated on dev) INT8: test accuracy and one-thread speed beside FP32."""
+        tokenizer, corpus = trained.extra["tokenizer"], trained.extra["corpus"]
+        variants = {"fp32": onnx_path, "dynamic": onnx_path.with_name("model.dynamic-int8.onnx")}
+        variants["static_qdq"] = onnx_path.with_name("model.int8.onnx")
+        quantize_int8(onnx_path, variants["dynamic"])
+        calibration = []
+        for first in range(0, min(len(corpus.dev), 512), 64):
+            batch = encode(tokenizer, [e.text for e in corpus.dev[first : first + 64]])
+            calibration.append({"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
+        quantize_static_qdq(onnx_path, variants["static_qdq"], calibration)
+        texts = [e.text for e in corpus.test]
+        speed_batch = encode(tokenizer, [t[: SPEED_TOKENS - 2] for t in texts[:32]])
+        report: dict[str, Any] = {"served": "static_qdq" if self.precision == "int8" else "fp32"}
+        for name, path in variants.items():
+            quality = evaluate(answer_all(tokenizer, onnx_runner(path), texts, THRESHOLD), corpus.test)
+            speed = {}
+            for rows in (1, 32):
+                inputs = {
+                    "input_ids": speed_batch.input_ids[:rows],
+                    "attention_mask": speed_batch.attention_mask[:rows],
+                }
+                speed[f"rows_per_s_batch_{rows}"] = round(rows_per_second(path, inputs), 1)
+            report[name] = {
+                "file": path.name,
+                "size_bytes": path.stat().st_size,
+                "test_intent_accuracy": quality["intent_accuracy"],
+                "test_slot_exact_match": quality["slot_exact_match"],
+                "one_thread": speed,
+            }
+            progress(f"[intent] {name}: accuracy {quality['intent_accuracy']:.4f}, one thread {speed} rows/s")
+        for name in ("dynamic", "static_qdq"):
+            report[name]["accuracy_delta_points"] = round(
+                100 * (report[name]["test_intent_accuracy"] - report["fp32"]["test_intent_accuracy"]), 2
+            )
+            report[name]["speedup_batch_32"] = round(
+                report[name]["one_thread"]["rows_per_s_batch_32"] / report["fp32"]["one_thread"]["rows_per_s_batch_32"],
+                2,
+            )
+        return report
+
+    def model_specs(self, trained: Trained, flavour: Flavour) -> list[ModelSpec]:
+        text = Tensor("text", "STRING", (1,))
+        ids = Tensor("input_ids", "INT64", (-1,))
+        mask = Tensor("attention_mask", "INT64", (-1,))
+        offsets = Tensor("offsets", "INT64", (-1, 2))
+        probabilities = Tensor("intent_probabilities", "FP32", (len(INTENTS),))
+        slots = Tensor("slot_logits", "FP32", (-1, len(TAGS)))
+        answer = (
+            Tensor("intent", "STRING", (1,)),
+            Tensor("confidence", "FP32", (1,)),
+            Tensor("amount", "INT64", (1,)),
+            Tensor("term_months", "INT64", (1,)),
+            Tensor("needs_human", "BOOL", (1,)),
+        )
+        served = "model.int8.onnx" if self.precision == "int8" else "model.onnx"
+        encoder_options: dict[str, Any] = {
+            # Requests batch only with others of the same padded length: a little wait lets buckets fill.
+            "dynamic_batching": DynamicBatching(preferred_batch_size=(16, 32, 64), max_queue_delay_microseconds=500),
+            "max_batch_size": 256,
+        }
+        if flavour is Flavour.EMBEDDED:
+            encoder_options["parameters"] = (("onnx_file", served),)
+        else:
+            encoder_options["default_model_filename"] = served
+        return [
+            ModelSpec(name="intent_tokenize", inputs=(text,), outputs=(ids, mask, offsets), max_batch_size=256),
+            onnx_spec("intent_encoder", (ids, mask), (probabilities, slots), flavour, **encoder_options),
+            ModelSpec(
+                name="intent_decode",
+                inputs=(text, offsets, mask, probabilities, slots),
+                outputs=answer,
+                max_batch_size=256,
+            ),
+        ]
