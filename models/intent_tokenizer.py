@@ -27,7 +27,10 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int = 4000) -> Tokenizer:
     tokenizer.normalizer = normalizers.BertNormalizer(
         clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True
     )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    # Digits apart from letters: "loan3万" must give "3" its own token, or the amount's span starts mid-token.
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Digits(individual_digits=False)]
+    )
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=1, special_tokens=list(SPECIAL))
     tokenizer.train_from_iterator(texts, trainer)
     tokenizer.post_processor = processors.TemplateProcessing(

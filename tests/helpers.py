@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -37,6 +39,17 @@ def model_prediction(repository: Path, applicant: dict) -> float:
     return float(booster.predict(xgboost.DMatrix(risk.encode(schema, categorical, numeric)))[0])
 
 
+def post(url: str, body: object) -> tuple[int, dict]:
+    """POST JSON (or raw bytes) and return the status and the decoded answer, errors included."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 _counter = iter(range(10_000, 10_000_000))
 
 
@@ -47,4 +60,4 @@ def fresh_applicant() -> dict:
     return applicant
 
 
-__all__ = ["fresh_applicant", "load_applicants", "metric", "model_prediction"]
+__all__ = ["fresh_applicant", "load_applicants", "metric", "model_prediction", "post"]

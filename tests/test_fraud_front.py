@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -18,7 +16,7 @@ from finfer.exporters.onnx_tools import run_onnx
 from finfer.models import fraud_data, fraud_scoring
 from finfer.models.fraud_data import FEATURES, KINDS, GraphSpec
 from finfer.models.fraud_graph import InMemoryGraph
-from tests.helpers import metric
+from tests.helpers import metric, post
 
 FEATURES_OK = {
     "income_k": 9.0,
@@ -30,16 +28,6 @@ FEATURES_OK = {
     "application_hour": 14.5,
     "email_age_days": 900,
 }
-
-
-def post(url: str, body: object) -> tuple[int, dict]:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def fraud(front, body: object) -> tuple[int, dict]:
