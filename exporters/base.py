@@ -178,9 +178,6 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
             f"(tolerance {parity.tolerance:.1e}); refusing to export"
         )
 
-    specs = exporter.model_specs(trained, options.flavour)
-    if not options.dynamic_batching:
-        specs = [s.without_dynamic_batching() for s in specs]
     onnx_dir = out / exporter.onnx_model / "1"
     onnx_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = onnx_dir / "model.onnx"
@@ -209,6 +206,10 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
         if reason:
             progress(f"[{exporter.family}] TensorRT skipped: {reason}")
 
+    # After quantization: which ONNX file a model serves may depend on the INT8 deltas.
+    specs = exporter.model_specs(trained, options.flavour)
+    if not options.dynamic_batching:
+        specs = [s.without_dynamic_batching() for s in specs]
     for spec in specs:
         folder = out / spec.name
         write_config(folder, spec)

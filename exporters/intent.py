@@ -26,6 +26,8 @@ from finfer.models.intent_tokenizer import MAX_CHARS, TAGS, Batch, encode, train
 # Below this intent probability the answer says needs_human: a person reads the message.
 THRESHOLD = 0.5
 SPEED_TOKENS = 32  # the bucket most messages fall in
+PRECISIONS = ("auto", "fp32", "dynamic", "static_qdq")
+MAX_INT8_LOSS_POINTS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,11 @@ class IntentExporter(Exporter):
     ensembles = ("customer_intent",)
     parity_tolerance = 1e-4
 
-    def __init__(self, precision: str = "int8") -> None:
-        if precision not in ("fp32", "int8"):
-            raise ValueError(f"precision must be fp32 or int8, got {precision!r}")
-        self.precision = precision  # which ONNX file intent_encoder serves
+    def __init__(self, precision: str = "auto") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        # auto: the fastest INT8 variant within MAX_INT8_LOSS_POINTS of FP32 accuracy, else FP32.
+        self.precision = precision
 
     def train(self, profile: Profile, progress: Progress) -> Trained:
         import torch
@@ -148,7 +151,7 @@ class IntentExporter(Exporter):
         quantize_static_qdq(onnx_path, variants["static_qdq"], calibration)
         texts = [e.text for e in corpus.test]
         speed_batch = encode(tokenizer, [t[: SPEED_TOKENS - 2] for t in texts[:32]])
-        report: dict[str, Any] = {"served": "static_qdq" if self.precision == "int8" else "fp32"}
+        report: dict[str, Any] = {}
         for name, path in variants.items():
             quality = evaluate(answer_all(tokenizer, onnx_runner(path), texts, THRESHOLD), corpus.test)
             speed = {}
@@ -174,7 +177,16 @@ class IntentExporter(Exporter):
                 report[name]["one_thread"]["rows_per_s_batch_32"] / report["fp32"]["one_thread"]["rows_per_s_batch_32"],
                 2,
             )
+        report["served"] = self._served(report)
+        trained.extra["served_onnx"] = report[report["served"]]["file"]
+        progress(f"[intent] serving {report['served']} ({trained.extra['served_onnx']})")
         return report
+
+    def _served(self, report: dict[str, Any]) -> str:
+        if self.precision != "auto":
+            return self.precision
+        good = [v for v in ("dynamic", "static_qdq") if report[v]["accuracy_delta_points"] >= -MAX_INT8_LOSS_POINTS]
+        return max(good, key=lambda v: report[v]["speedup_batch_32"], default="fp32")
 
     def model_specs(self, trained: Trained, flavour: Flavour) -> list[ModelSpec]:
         text = Tensor("text", "STRING", (1,))
@@ -190,7 +202,7 @@ class IntentExporter(Exporter):
             Tensor("term_months", "INT64", (1,)),
             Tensor("needs_human", "BOOL", (1,)),
         )
-        served = "model.int8.onnx" if self.precision == "int8" else "model.onnx"
+        served = trained.extra.get("served_onnx", "model.onnx")
         encoder_options: dict[str, Any] = {
             # Requests batch only with others of the same padded length: a little wait lets buckets fill.
             "dynamic_batching": DynamicBatching(preferred_batch_size=(16, 32, 64), max_queue_delay_microseconds=500),

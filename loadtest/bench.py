@@ -3,7 +3,10 @@
 (a) front over HTTP, (b) front over gRPC, (c) Triton directly over gRPC, (d) Triton without
 dynamic batching, (e) cache hits through the front, (f) the batch endpoint against onnxruntime
 in-process; fraud rings: (g) one application at a time through the front (latency), (h) the
-front under load, (i) Triton's `fraud_score` directly. Each scenario reports requests/s, latency
+front under load, (i) Triton's `fraud_score` directly; customer intent: (j) one message at a time
+through the front (latency), (k) the front under load, (l) Triton's `customer_intent` directly,
+(m) a plain FastAPI endpoint running the same ONNX model per request (the baseline), beside the
+in-process onnxruntime ceiling of the same pipeline on the same cores. Each scenario reports requests/s, latency
 percentiles and CPU µs per request of each process (the load generator shares the 2 cores, so
 CPU per request is steadier than throughput).
 """
@@ -27,7 +30,7 @@ from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.grpc_client import to_struct
 from finfer.loadtest import stack
-from finfer.loadtest.requests import unique_applicants
+from finfer.loadtest.requests import intent_messages, unique_applicants
 from finfer.models.risk import FeatureSchema
 from finfer.settings import Settings
 
@@ -226,6 +229,82 @@ def fraud_scenarios(only: set[str], live: Settings, meta: Path, concurrency: int
     return out
 
 
+def intent_scenarios(only: set[str], live: Settings, concurrency: int, duration: float, pids: dict) -> list:
+    from finfer.front.upstream import intent_request
+
+    http_url = f"http://{live.front_host}:{live.http_port}"
+    messages = intent_messages(60_000, seed=21)
+    bodies = [orjson.dumps({"text": t}) for t in messages]
+    out = []
+    if "j" in only:
+        send = http_sender(http_url, "/v1/intent", bodies[:10_000], 1)
+        out.append(run_scenario("j", "front, HTTP, intent, 1 client", send, 1, duration, pids))
+    if "k" in only:
+        send = http_sender(http_url, "/v1/intent", bodies[10_000:50_000], concurrency)
+        out.append(
+            run_scenario(
+                "k", "front, HTTP, intent", send, concurrency, duration, pids, tier="front-miss", model="intent"
+            )
+        )
+    if "l" in only:
+        direct = [intent_request([t]) for t in messages[50_000:]]
+        send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct)
+        out.append(
+            run_scenario(
+                "l",
+                "Triton direct, customer_intent, dynamic batching",
+                send,
+                concurrency,
+                duration,
+                pids,
+                tier="triton",
+                model="customer_intent",
+            )
+        )
+    return out
+
+
+def intent_baseline(repository: Path, concurrency: int, duration: float) -> Result:
+    (port,) = stack.free_ports(1)
+    bodies = [orjson.dumps({"text": t}) for t in intent_messages(20_000, seed=22)]
+    with stack.plain_intent(repository, port) as process:
+        send = http_sender(f"http://127.0.0.1:{port}", "/v1/intent", bodies, concurrency)
+        return run_scenario(
+            "m",
+            "plain FastAPI, ONNX per request in-process, intent",
+            send,
+            concurrency,
+            duration,
+            {"front": process.pid},
+        )
+
+
+def intent_ceiling(repository: Path, batch: int = 64, seconds: float = 3.0) -> float:
+    """Messages/s of the whole intent pipeline in one process on both cores: tokenize, encode, decode, in batches."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from finfer.loadtest.plain_intent import served_onnx
+    from finfer.models.intent_decode import decode
+    from finfer.models.intent_tokenizer import encode
+
+    tokenizer = Tokenizer.from_file(str(repository / "intent_tokenize" / "1" / "tokenizer.json"))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    session = ort.InferenceSession(str(served_onnx(repository)), options, providers=["CPUExecutionProvider"])
+    messages = intent_messages(batch * 50, seed=23)
+    n, start, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        texts = messages[i : i + batch]
+        i = (i + batch) % (len(messages) - batch)
+        encoded = encode(tokenizer, texts)
+        feed = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask}
+        probabilities, slots = session.run(["intent_probabilities", "slot_logits"], feed)
+        decode(texts, encoded.offsets, encoded.attention_mask, probabilities, slots, 0.5)
+        n += len(texts)
+    return n / (time.perf_counter() - start)
+
+
 def onnxruntime_rows_per_s(model: Path, schema: FeatureSchema, batch: int, seconds: float = 3.0) -> dict:
     """The ceiling: the risk ONNX model in-process on one thread, one row at a time and in batches."""
     import onnxruntime as ort
@@ -292,6 +371,14 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
         checks.append(("batch endpoint ≥ 50% of onnxruntime rows/s", by["f"].rows_per_s / best, 0.5))
     if "g" in by:
         checks.append(("fraud score, one at a time: p95 ≤ 50 ms (ratio 50 / p95)", 50.0 / by["g"].p95_ms, 1.0))
+    if "j" in by:
+        checks.append(("intent, one at a time: p95 ≤ 20 ms (ratio 20 / p95)", 20.0 / by["j"].p95_ms, 1.0))
+    if "k" in by and meta.get("intent_ceiling_messages_per_s"):
+        ceiling = meta["intent_ceiling_messages_per_s"]
+        checks.append(("intent through front ≥ 70% of the in-process ceiling", by["k"].rows_per_s / ceiling, 0.7))
+        lines += ["", f"Intent pipeline in-process on all cores (the ceiling): {ceiling:,.0f} messages/s."]
+    if "k" in by and "m" in by:
+        checks.append(("intent through front > plain FastAPI baseline", by["k"].rows_per_s / by["m"].rows_per_s, 1.0))
     if meta.get("fraud_graph_rss_mib"):
         lines += [
             "",
@@ -313,7 +400,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {schema_path} is missing: run `finfer build` first")
         return 1
     schema = FeatureSchema.load(schema_path)
-    only = set(args.only or "abcdefghi")
+    only = set(args.only or "abcdefghijklm")
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000
@@ -403,6 +490,15 @@ def main(args: argparse.Namespace) -> int:
             results += fraud_scenarios(only, live, fraud_meta, c, d, pids)
             graph_process = stack.find_child(server.pid, "fraud_score")
             fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
+        intent_meta = repository / "intent_decode" / "1" / "meta.json"
+        if only & set("jkl") and intent_meta.exists():
+            results += intent_scenarios(only, live, c, d, pids)
+    intent_ceiling_rate = None
+    if only & set("jklm") and (repository / "intent_decode" / "1" / "meta.json").exists():
+        if "m" in only:
+            results.append(intent_baseline(repository, c, d))
+        intent_ceiling_rate = round(intent_ceiling(repository), 1)
+        print(f"  intent ceiling in-process: {intent_ceiling_rate:,.0f} messages/s", flush=True)
     if "d" in only:
         plain = stack.bench_settings(stack.without_dynamic_batching(repository, state / "no_batching"), state)
         with stack.triton(plain) as server:
@@ -428,6 +524,7 @@ def main(args: argparse.Namespace) -> int:
         "concurrency": c,
         "duration_s": d,
         "fraud_graph_rss_mib": fraud_rss,
+        "intent_ceiling_messages_per_s": intent_ceiling_rate,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {

@@ -1,5 +1,6 @@
-"""Locust users for finfer's risk and fraud-ring scoring: HTTP (FastHttpUser) and gRPC (an interceptor
-firing events.request). Each user mixes single and batch risk scores with fraud scores.
+"""Locust users for finfer's risk, fraud-ring and customer-intent endpoints: HTTP (FastHttpUser) and gRPC
+(an interceptor firing events.request). The HTTP user mixes single and batch risk scores, fraud scores
+and customer messages.
 
     locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --grpc-host 127.0.0.1:8081
 or `finfer loadtest`, which runs it headless and summarises the CSV.
@@ -19,7 +20,7 @@ from locust import FastHttpUser, User, events, task
 
 from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.grpc_client import to_struct
-from finfer.loadtest.requests import load_applicants
+from finfer.loadtest.requests import intent_messages, load_applicants
 from finfer.models.fraud_data import scoring_requests
 
 grpc_gevent.init_gevent()
@@ -27,6 +28,7 @@ grpc_gevent.init_gevent()
 _BASE = load_applicants()
 _UNIQUE = itertools.count(1_000_000)
 _FRAUD_SEEDS = itertools.count(random.randrange(1 << 20) * 1000)
+_MESSAGES = intent_messages(20_000, seed=random.randrange(1 << 20))
 
 
 @events.init_command_line_parser.add_listener
@@ -75,6 +77,15 @@ class RiskHttpUser(FastHttpUser):
     @task(3)
     def fraud_score(self) -> None:
         self.client.post("/v1/fraud/score", json=next_fraud_request(self.environment.parsed_options.persist_share))
+
+    @task(5)
+    def intent(self) -> None:
+        self.client.post("/v1/intent", json={"text": next_message(self.environment.parsed_options.hot_share)})
+
+
+def next_message(hot_share: float) -> str:
+    """Mostly unique customer messages, with a share of repeats of a few common ones (cache hits)."""
+    return random.choice(_MESSAGES[:20] if random.random() < hot_share else _MESSAGES)
 
 
 class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
@@ -147,3 +158,13 @@ class FraudGrpcUser(GrpcUser):
         )
         with contextlib.suppress(grpc.RpcError):
             self.stub.Score(request, timeout=10)
+
+
+class IntentGrpcUser(GrpcUser):
+    stub_class = finfer_pb2_grpc.CustomerIntentStub
+
+    @task
+    def classify(self) -> None:
+        request = finfer_pb2.IntentRequest(text=next_message(self.environment.parsed_options.hot_share))
+        with contextlib.suppress(grpc.RpcError):
+            self.stub.Classify(request, timeout=10)

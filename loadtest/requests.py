@@ -41,3 +41,11 @@ def unique_applicants(n: int, seed: int = 0, amount_field: str = "credit_amount"
         applicant[amount_field] = 250 + i
         out.append(applicant)
     return out
+
+
+def intent_messages(n: int, seed: int) -> list[str]:
+    """Unique customer messages (held-out wordings with a serial number), so that no cache answers them."""
+    from finfer.models.intent_corpus import CorpusSpec, generate
+
+    texts = [e.text for e in generate(CorpusSpec(per_template_train=1, per_template_eval=20, seed=seed)).test]
+    return [f"{texts[i % len(texts)]} #{i}" for i in range(n)]

@@ -11,8 +11,8 @@ from pathlib import Path
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USERS = {
     "http": ["RiskHttpUser"],
-    "grpc": ["RiskGrpcUser", "FraudGrpcUser"],
-    "both": ["RiskHttpUser", "RiskGrpcUser", "FraudGrpcUser"],
+    "grpc": ["RiskGrpcUser", "FraudGrpcUser", "IntentGrpcUser"],
+    "both": ["RiskHttpUser", "RiskGrpcUser", "FraudGrpcUser", "IntentGrpcUser"],
 }
 
 

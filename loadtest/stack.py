@@ -123,12 +123,12 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def front(settings: Settings) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "finfer.front"], env=environment(settings), stdout=subprocess.DEVNULL
-    )
+def ready_process(
+    command: list[str], url: str, what: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """Start `command` and yield once `url` answers 200; stop it on exit."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    url = f"http://{settings.front_host}:{settings.http_port}/readyz"
     try:
         while True:
             try:
@@ -138,9 +138,25 @@ def front(settings: Settings) -> Iterator[subprocess.Popen]:
             except (urllib.error.URLError, OSError):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the front did not become ready")
+                raise RuntimeError(f"{what} did not become ready")
             time.sleep(0.1)
         yield process
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@contextmanager
+def front(settings: Settings) -> Iterator[subprocess.Popen]:
+    url = f"http://{settings.front_host}:{settings.http_port}/readyz"
+    with ready_process([sys.executable, "-m", "finfer.front"], url, "the front", environment(settings)) as process:
+        yield process
+
+
+@contextmanager
+def plain_intent(repository: Path, port: int) -> Iterator[subprocess.Popen]:
+    """The bench's baseline: the intent model in a plain FastAPI app (loadtest/plain_intent.py)."""
+    command = [sys.executable, "-m", "finfer.loadtest.plain_intent", "--repository", str(repository)]
+    url = f"http://127.0.0.1:{port}/openapi.json"
+    with ready_process([*command, "--port", str(port)], url, "the plain intent baseline") as process:
+        yield process

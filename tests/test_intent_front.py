@@ -73,7 +73,9 @@ def test_batch_answers_in_order_like_single_requests(front):
         assert result["confidence"] == pytest.approx(single["confidence"], abs=1e-5)
 
 
-@pytest.mark.parametrize("text", ["还款😀😀", "Hello 我想 apply loan", "ｈｏｗ ｍｕｃｈ 利息", "한국어 テスト 中文", "\t换卡\n"])
+@pytest.mark.parametrize(
+    "text", ["还款😀😀", "Hello 我想 apply loan", "ｈｏｗ ｍｕｃｈ 利息", "한국어 テスト 中文", "\t换卡\n"]
+)
 def test_odd_but_valid_messages_get_a_normal_answer(front, text):
     status, answer = intent(front, {"text": text})
     assert status == 200 and answer["intent"] in INTENTS and 0 <= answer["confidence"] <= 1

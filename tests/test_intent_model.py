@@ -151,7 +151,9 @@ def test_slot_spans_join_inside_and_split_on_outside():
 @pytest.mark.parametrize(("rows", "tokens"), [(1, 3), (5, 16), (2, 130)])
 def test_onnx_export_matches_torch_at_any_batch_and_length(tmp_path, rows, tokens):
     torch.manual_seed(0)
-    model = intent_model.IntentEncoder(intent_model.EncoderShape(width=32, layers=2, heads=2, feed_forward=64, vocab=50))
+    model = intent_model.IntentEncoder(
+        intent_model.EncoderShape(width=32, layers=2, heads=2, feed_forward=64, vocab=50)
+    )
     model.eval()
     rng = np.random.default_rng(rows)
     ids = rng.integers(4, 50, size=(rows, tokens)).astype(np.int64)
@@ -174,7 +176,9 @@ def encode_like(ids: np.ndarray, mask: np.ndarray | None = None):
 
 def test_padding_does_not_change_the_answer(tmp_path):
     torch.manual_seed(1)
-    model = intent_model.IntentEncoder(intent_model.EncoderShape(width=32, layers=1, heads=2, feed_forward=64, vocab=50))
+    model = intent_model.IntentEncoder(
+        intent_model.EncoderShape(width=32, layers=1, heads=2, feed_forward=64, vocab=50)
+    )
     ids = np.array([[2, 10, 11, 12, 3]], dtype=np.int64)
     short = intent_model.predict(model, encode_like(ids))
     padded_ids = np.pad(ids, ((0, 0), (0, 27)))
