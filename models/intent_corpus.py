@@ -1,6 +1,6 @@
 """finfer's labelled corpus of Chinese customer-service messages, generated from handwritten templates.
 
-Each intent has ~20 sentence templates written for it and a list of key terms ({kw}) people use
+Each intent has 30 sentence templates written for it and a list of key terms ({kw}) people use
 for it. A message is a template filled with a key term, an amount ({amount}), a term ({term}), a
 car or a bank, then roughened the way real chat is: openers and particles, homophone typos,
 English words, terse forms. Templates are split between train, dev and test, so every test
