@@ -9,19 +9,23 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
+from tokenizers import Tokenizer
 
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
-from finfer.exporters.onnx_tools import quantize_int8, quantize_static_qdq, rows_per_second, run_onnx
+from finfer.exporters.onnx_tools import quantize_int8, quantize_static_qdq, rows_per_second
 from finfer.models.intent_corpus import INTENTS, CorpusSpec, generate
-from finfer.models.intent_eval import answer_all, evaluate
+from finfer.models.intent_decode import IntentAnswer
+from finfer.models.intent_eval import Runner, answer_all, evaluate
 from finfer.models.intent_tokenizer import MAX_CHARS, TAGS, Batch, encode, train_tokenizer
+from finfer.runtime.onnx_session import session_for
 
 # Below this intent probability the answer says needs_human: a person reads the message.
 THRESHOLD = 0.5
@@ -48,12 +52,38 @@ PARAMS = {
 }
 
 
-def onnx_runner(path: Path):
+def onnx_runner(path: Path, threads: int = 1) -> Runner:
+    """One onnxruntime session over `path`, as a Runner for `answer_all`."""
+    session = session_for(path, threads)
+    outputs = ["intent_probabilities", "slot_logits"]
+
     def run(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-        out = run_onnx(path, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
-        return out["intent_probabilities"], out["slot_logits"]
+        probabilities, slots = session.run(
+            outputs, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        )
+        return probabilities, slots
 
     return run
+
+
+@dataclass(frozen=True)
+class ServedIntent:
+    """The pipeline a built repository serves, run in-process: the same tokenizer, ONNX file and threshold."""
+
+    tokenizer: Tokenizer
+    run: Runner
+    threshold: float
+
+    def answer(self, texts: Sequence[str]) -> list[IntentAnswer]:
+        return answer_all(self.tokenizer, self.run, texts, self.threshold)
+
+
+def load_served(repository: Path, threads: int = 1) -> ServedIntent:
+    card = json.loads((repository / "intent_encoder" / "metrics.json").read_text())
+    onnx_file = repository / "intent_encoder" / "1" / card["int8"][card["int8"]["served"]]["file"]
+    meta = json.loads((repository / "intent_decode" / "1" / "meta.json").read_text())
+    tokenizer = Tokenizer.from_file(str(repository / "intent_tokenize" / "1" / "tokenizer.json"))
+    return ServedIntent(tokenizer, onnx_runner(onnx_file, threads), meta["threshold"])
 
 
 class IntentExporter(Exporter):
@@ -132,10 +162,9 @@ class IntentExporter(Exporter):
     def to_onnx(self, trained: Trained) -> onnx.ModelProto:
         from finfer.models.intent_model import to_onnx
 
-        sample = Batch(trained.parity_inputs["input_ids"], trained.parity_inputs["attention_mask"], np.zeros(0))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.onnx"
-            to_onnx(trained.model, sample, path)
+            to_onnx(trained.model, trained.parity_inputs["input_ids"], trained.parity_inputs["attention_mask"], path)
             return onnx.load(path)
 
     def quantize(self, onnx_path: Path, trained: Trained, progress: Progress) -> dict[str, Any]:

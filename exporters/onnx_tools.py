@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+
+from finfer.runtime.onnx_session import session_for
 
 
 class ExportError(RuntimeError):
@@ -16,10 +17,7 @@ class ExportError(RuntimeError):
 
 
 def run_onnx(model: onnx.ModelProto | Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    session = session_for(model.SerializeToString() if isinstance(model, onnx.ModelProto) else model)
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, inputs), strict=True))
 
@@ -103,10 +101,7 @@ def quantize_static_qdq(source: Path, target: Path, calibration: list[dict[str, 
 
 def rows_per_second(model: Path, inputs: dict[str, np.ndarray], seconds: float = 1.0, threads: int = 1) -> float:
     """Throughput of `model` in-process on `threads` threads, repeating one batch of `inputs`."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    session = session_for(model, threads)
     rows = next(iter(inputs.values())).shape[0]
     session.run(None, inputs)
     n, start = 0, time.perf_counter()

@@ -280,42 +280,25 @@ def intent_baseline(repository: Path, concurrency: int, duration: float) -> Resu
 
 
 def intent_ceiling(repository: Path, batch: int = 64, seconds: float = 3.0) -> float:
-    """Messages/s of the whole intent pipeline in one process on both cores: tokenize, encode, decode, in batches."""
-    import onnxruntime as ort
-    from tokenizers import Tokenizer
+    """Messages/s of the whole intent pipeline in one process on all cores: tokenize, encode, decode, in batches."""
+    from finfer.exporters.intent import load_served
 
-    from finfer.loadtest.plain_intent import served_onnx
-    from finfer.models.intent_decode import decode
-    from finfer.models.intent_tokenizer import encode
-
-    tokenizer = Tokenizer.from_file(str(repository / "intent_tokenize" / "1" / "tokenizer.json"))
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = os.cpu_count() or 1
-    session = ort.InferenceSession(str(served_onnx(repository)), options, providers=["CPUExecutionProvider"])
+    served = load_served(repository, threads=os.cpu_count() or 1)
     messages = intent_messages(batch * 50, seed=23)
     n, start, i = 0, time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        texts = messages[i : i + batch]
+        n += len(served.answer(messages[i : i + batch]))
         i = (i + batch) % (len(messages) - batch)
-        encoded = encode(tokenizer, texts)
-        feed = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask}
-        probabilities, slots = session.run(["intent_probabilities", "slot_logits"], feed)
-        decode(texts, encoded.offsets, encoded.attention_mask, probabilities, slots, 0.5)
-        n += len(texts)
     return n / (time.perf_counter() - start)
 
 
 def onnxruntime_rows_per_s(model: Path, schema: FeatureSchema, batch: int, seconds: float = 3.0) -> dict:
     """The ceiling: the risk ONNX model in-process on one thread, one row at a time and in batches."""
-    import onnxruntime as ort
-
     from finfer.exporters.risk import columns
     from finfer.models.risk import encode
+    from finfer.runtime.onnx_session import session_for
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    session = session_for(model)
     applicants = unique_applicants(batch, seed=99)
     rows = [{k: str(v) for k, v in a.items()} for a in applicants]
     features = encode(schema, *columns(schema, rows))
@@ -412,6 +395,7 @@ def main(args: argparse.Namespace) -> int:
     c, d = args.concurrency, args.duration
     print(f"bench: {c} concurrent clients, {d}s a scenario, repository {repository}", flush=True)
 
+    intent_built = (repository / "intent_decode" / "1" / "meta.json").exists()
     live = stack.bench_settings(repository, state)
     with stack.triton(live) as server, stack.front(live) as front:
         pids = {"front": front.pid, "triton": server.pid}
@@ -490,11 +474,10 @@ def main(args: argparse.Namespace) -> int:
             results += fraud_scenarios(only, live, fraud_meta, c, d, pids)
             graph_process = stack.find_child(server.pid, "fraud_score")
             fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
-        intent_meta = repository / "intent_decode" / "1" / "meta.json"
-        if only & set("jkl") and intent_meta.exists():
+        if only & set("jkl") and intent_built:
             results += intent_scenarios(only, live, c, d, pids)
     intent_ceiling_rate = None
-    if only & set("jklm") and (repository / "intent_decode" / "1" / "meta.json").exists():
+    if only & set("jklm") and intent_built:
         if "m" in only:
             results.append(intent_baseline(repository, c, d))
         intent_ceiling_rate = round(intent_ceiling(repository), 1)

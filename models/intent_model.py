@@ -158,11 +158,12 @@ def predict(model: IntentEncoder, batch: Batch) -> tuple[np.ndarray, np.ndarray]
     return probabilities.numpy(), slots.numpy()
 
 
-def to_onnx(model: IntentEncoder, sample: Batch, path) -> None:
+def to_onnx(model: IntentEncoder, input_ids: np.ndarray, attention_mask: np.ndarray, path) -> None:
+    """Export with dynamic batch and token axes; the sample arrays only trace the graph."""
     model.eval()
     torch.onnx.export(
         model,
-        _tensors(sample),
+        (torch.from_numpy(input_ids), torch.from_numpy(attention_mask)),
         str(path),
         input_names=["input_ids", "attention_mask"],
         output_names=["intent_probabilities", "slot_logits"],

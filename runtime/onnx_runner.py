@@ -11,21 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from finfer.runtime.batching import Arrays
+from finfer.runtime.onnx_session import session_for
 from finfer.runtime.python_model import BatchedPythonModel
-
-
-def session_for(path: Path, threads: int, kind: str) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    available = ort.get_available_providers()
-    wanted = ["CPUExecutionProvider"]
-    if kind == "GPU":
-        wanted = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available] + wanted
-    return ort.InferenceSession(str(path), options, providers=wanted)
 
 
 class TritonPythonModel(BatchedPythonModel):

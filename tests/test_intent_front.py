@@ -6,12 +6,10 @@ import json
 
 import grpc
 import pytest
-from tokenizers import Tokenizer
 
 from finfer.clients import finfer_pb2, finfer_pb2_grpc
-from finfer.exporters.intent import onnx_runner
+from finfer.exporters.intent import load_served
 from finfer.models.intent_corpus import INTENTS
-from finfer.models.intent_eval import answer_all
 from finfer.models.intent_tokenizer import MAX_CHARS
 from tests.helpers import metric, post
 
@@ -22,18 +20,9 @@ def intent(front, body: object) -> tuple[int, dict]:
     return post(f"{front.http_url}/v1/intent", body)
 
 
-def in_process(repository, texts: list[str]):
-    """The pipeline's math without Triton: the served tokenizer, ONNX file and threshold, decoded in the test."""
-    config = json.loads((repository / "intent_decode" / "1" / "meta.json").read_text())
-    tokenizer = Tokenizer.from_file(str(repository / "intent_tokenize" / "1" / "tokenizer.json"))
-    served = json.loads((repository / "intent_encoder" / "metrics.json").read_text())["int8"]["served"]
-    card = json.loads((repository / "intent_encoder" / "metrics.json").read_text())
-    onnx_file = repository / "intent_encoder" / "1" / card["int8"][served]["file"]
-    return answer_all(tokenizer, onnx_runner(onnx_file), texts, config["threshold"])
-
-
 def test_answers_equal_the_pipeline_math(front, repository):
-    expected = in_process(repository, MESSAGES)
+    # The pipeline's math without Triton: the served tokenizer, ONNX file and threshold, in the test.
+    expected = load_served(repository).answer(MESSAGES)
     for text, want in zip(MESSAGES, expected, strict=True):
         status, answer = intent(front, {"text": text})
         assert status == 200, answer

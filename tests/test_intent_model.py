@@ -160,8 +160,8 @@ def test_onnx_export_matches_torch_at_any_batch_and_length(tmp_path, rows, token
     mask = np.ones_like(ids)
     mask[0, tokens // 2 + 1 :] = 0  # the first row is padded
     path = tmp_path / "model.onnx"
-    export_batch = encode_like(np.ones((2, 8), dtype=np.int64))
-    intent_model.to_onnx(model, export_batch, path)
+    sample = np.ones((2, 8), dtype=np.int64)
+    intent_model.to_onnx(model, sample, sample, path)
     expected = intent_model.predict(model, encode_like(ids, mask))
     got = run_onnx(path, {"input_ids": ids, "attention_mask": mask})
     assert np.abs(got["intent_probabilities"] - expected[0]).max() < 1e-5
