@@ -73,7 +73,9 @@ def two_fronts(settings, triton, redis_url, tmp_path_factory):
     with_redis = []
     for _ in range(2):
         http, grpc_port = free_ports(2)
-        update = {"http_port": http, "grpc_port": grpc_port, "redis_url": redis_url}
+        # The default 50 ms Redis timeout is a production budget; on a busy 2-core test machine a slow
+        # write would pause the shared cache and turn the hit under test into a miss.
+        update = {"http_port": http, "grpc_port": grpc_port, "redis_url": redis_url, "redis_timeout_s": 1.0}
         with_redis.append(settings.model_copy(update=update))
     contexts = [stack.front(s) for s in with_redis]
     try:
