@@ -29,21 +29,20 @@ class IntentAnswer:
 
 def slot_spans(tags: np.ndarray, offsets: np.ndarray) -> list[tuple[int, int, str]]:
     """BIO tags of one text's tokens → (start, end, slot) character spans; a stray I- opens a span."""
-    spans: list[tuple[int, int, str]] = []
-    current: list | None = None
+    spans: list[list] = []
+    open_slot = None
     for tag, (start, end) in zip(tags.tolist(), offsets.tolist(), strict=True):
         label = TAGS[tag]
         if end <= start or label == "O":
-            current = None
+            open_slot = None
             continue
         kind, slot = label.split("-", 1)
-        if kind == "I" and current is not None and current[2] == slot:
-            current[1] = end
-            spans[-1] = tuple(current)  # type: ignore[assignment]
+        if kind == "I" and open_slot == slot:
+            spans[-1][1] = end
         else:
-            current = [start, end, slot]
-            spans.append(tuple(current))  # type: ignore[arg-type]
-    return spans
+            spans.append([start, end, slot])
+            open_slot = slot
+    return [(start, end, slot) for start, end, slot in spans]
 
 
 def slot_values(text: str, spans: list[tuple[int, int, str]]) -> dict[str, int | None]:
