@@ -58,6 +58,8 @@ class Exporter(ABC):
 
     family: str
     onnx_model: str  # the folder that serves the ONNX graph
+    # Further ONNX steps of the family; their model.onnx comes in Trained.files.
+    extra_onnx_models: tuple[str, ...] = ()
     ensembles: tuple[str, ...] = ()
     parity_tolerance: float = 1e-5
 
@@ -215,11 +217,13 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
         write_config(folder, spec)
         if options.flavour.gpu and spec.tensorrt_precision:
             write_tensorrt_handoff(folder, spec)
-        if spec.name == exporter.onnx_model:
+        if spec.name in (exporter.onnx_model, *exporter.extra_onnx_models):
+            shim = folder / "1" / "model.py"
+            shim.parent.mkdir(parents=True, exist_ok=True)
             if options.flavour is Flavour.EMBEDDED:
-                (onnx_dir / "model.py").write_text(RUNNER_SHIM)
+                shim.write_text(RUNNER_SHIM)
             else:
-                (onnx_dir / "model.py").unlink(missing_ok=True)
+                shim.unlink(missing_ok=True)
         elif spec.backend == "python":
             install_python_model(folder, spec.name)
         for filename, content in trained.files.get(spec.name, {}).items():

@@ -59,6 +59,16 @@ def keep_outputs(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
     return model
 
 
+def rename_io(model: onnx.ModelProto, names: dict[str, str]) -> onnx.ModelProto:
+    """Give a pretrained graph's inputs and outputs finfer's snake_case tensor names."""
+    for value in [*model.graph.input, *model.graph.output]:
+        value.name = names.get(value.name, value.name)
+    for node in model.graph.node:
+        node.input[:] = [names.get(n, n) for n in node.input]
+        node.output[:] = [names.get(n, n) for n in node.output]
+    return model
+
+
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic INT8 quantization of weights (onnxruntime); activations stay float."""
     from onnxruntime.quantization import QuantType, quantize_dynamic

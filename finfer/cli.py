@@ -165,7 +165,7 @@ def parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="train and export models into the Triton model repository")
     build.add_argument(
-        "--family", action="append", choices=["risk", "fraud", "intent"], help="model family (default: all)"
+        "--family", action="append", choices=["risk", "fraud", "intent", "ocr", "damage"], help="model family (default: all)"
     )
     build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
     build.add_argument("--flavour", choices=["embedded", "native", "native-cpu"], default="embedded")
