@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x66infer.proto\x12\tfinfer.v1\x1a\x1cgoogle/protobuf/struct.proto\":\n\x0cScoreRequest\x12*\n\tapplicant\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"L\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\"\x9d\x01\n\rScoreResponse\x12\x1e\n\x16probability_of_default\x18\x01 \x01(\x01\x12\r\n\x05grade\x18\x02 \x01(\t\x12\"\n\x07reasons\x18\x03 \x03(\x0b\x32\x11.finfer.v1.Reason\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\"@\n\x11ScoreBatchRequest\x12+\n\napplicants\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\"j\n\x12ScoreBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.finfer.v1.ScoreResponse\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"7\n\nFraudLinks\x12\x0e\n\x06\x64\x65vice\x18\x01 \x03(\t\x12\r\n\x05phone\x18\x02 \x03(\t\x12\n\n\x02ip\x18\x03 \x03(\t\"\xd1\x01\n\x11\x46raudScoreRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12<\n\x08\x66\x65\x61tures\x18\x02 \x03(\x0b\x32*.finfer.v1.FraudScoreRequest.FeaturesEntry\x12$\n\x05links\x18\x03 \x01(\x0b\x32\x15.finfer.v1.FraudLinks\x12\x0f\n\x07persist\x18\x04 \x01(\x08\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"7\n\nLinkCounts\x12\x0e\n\x06\x64\x65vice\x18\x01 \x03(\x03\x12\r\n\x05phone\x18\x02 \x03(\x03\x12\n\n\x02ip\x18\x03 \x03(\x03\"\x89\x01\n\rFraudEvidence\x12%\n\x06shared\x18\x01 \x01(\x0b\x32\x15.finfer.v1.LinkCounts\x12\x12\n\nneighbours\x18\x02 \x01(\x03\x12\x1e\n\x16known_fraud_neighbours\x18\x03 \x01(\x03\x12\x1d\n\x15suspicious_neighbours\x18\x04 \x03(\t\"\xa8\x01\n\x12\x46raudScoreResponse\x12\x19\n\x11\x66raud_probability\x18\x01 \x01(\x01\x12\r\n\x05\x62\x61sis\x18\x02 \x01(\t\x12*\n\x08\x65vidence\x18\x03 \x01(\x0b\x32\x18.finfer.v1.FraudEvidence\x12\x11\n\tpersisted\x18\x04 \x01(\x08\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\x1d\n\rIntentRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"#\n\x12IntentBatchRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"W\n\x0bIntentSlots\x12\x13\n\x06\x61mount\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0bterm_months\x18\x02 \x01(\x03H\x01\x88\x01\x01\x42\t\n\x07_amountB\x0e\n\x0c_term_months\"\xab\x01\n\x0eIntentResponse\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\x12%\n\x05slots\x18\x03 \x01(\x0b\x32\x16.finfer.v1.IntentSlots\x12\x13\n\x0bneeds_human\x18\x04 \x01(\x08\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x07 \x01(\x08\"l\n\x13IntentBatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.finfer.v1.IntentResponse\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\x94\x01\n\x0bRiskScoring\x12:\n\x05Score\x12\x17.finfer.v1.ScoreRequest\x1a\x18.finfer.v1.ScoreResponse\x12I\n\nScoreBatch\x12\x1c.finfer.v1.ScoreBatchRequest\x1a\x1d.finfer.v1.ScoreBatchResponse2T\n\x0c\x46raudScoring\x12\x44\n\x05Score\x12\x1c.finfer.v1.FraudScoreRequest\x1a\x1d.finfer.v1.FraudScoreResponse2\xa1\x01\n\x0e\x43ustomerIntent\x12?\n\x08\x43lassify\x12\x18.finfer.v1.IntentRequest\x1a\x19.finfer.v1.IntentResponse\x12N\n\rClassifyBatch\x12\x1d.finfer.v1.IntentBatchRequest\x1a\x1e.finfer.v1.IntentBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x66infer.proto\x12\tfinfer.v1\x1a\x1cgoogle/protobuf/struct.proto\":\n\x0cScoreRequest\x12*\n\tapplicant\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"L\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontribution\x18\x03 \x01(\x01\x12\x0c\n\x04text\x18\x04 \x01(\t\"\x9d\x01\n\rScoreResponse\x12\x1e\n\x16probability_of_default\x18\x01 \x01(\x01\x12\r\n\x05grade\x18\x02 \x01(\t\x12\"\n\x07reasons\x18\x03 \x03(\x0b\x32\x11.finfer.v1.Reason\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x06 \x01(\x08\"@\n\x11ScoreBatchRequest\x12+\n\napplicants\x18\x01 \x03(\x0b\x32\x17.google.protobuf.Struct\"j\n\x12ScoreBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.finfer.v1.ScoreResponse\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"7\n\nFraudLinks\x12\x0e\n\x06\x64\x65vice\x18\x01 \x03(\t\x12\r\n\x05phone\x18\x02 \x03(\t\x12\n\n\x02ip\x18\x03 \x03(\t\"\xd1\x01\n\x11\x46raudScoreRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12<\n\x08\x66\x65\x61tures\x18\x02 \x03(\x0b\x32*.finfer.v1.FraudScoreRequest.FeaturesEntry\x12$\n\x05links\x18\x03 \x01(\x0b\x32\x15.finfer.v1.FraudLinks\x12\x0f\n\x07persist\x18\x04 \x01(\x08\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"7\n\nLinkCounts\x12\x0e\n\x06\x64\x65vice\x18\x01 \x03(\x03\x12\r\n\x05phone\x18\x02 \x03(\x03\x12\n\n\x02ip\x18\x03 \x03(\x03\"\x89\x01\n\rFraudEvidence\x12%\n\x06shared\x18\x01 \x01(\x0b\x32\x15.finfer.v1.LinkCounts\x12\x12\n\nneighbours\x18\x02 \x01(\x03\x12\x1e\n\x16known_fraud_neighbours\x18\x03 \x01(\x03\x12\x1d\n\x15suspicious_neighbours\x18\x04 \x03(\t\"\xa8\x01\n\x12\x46raudScoreResponse\x12\x19\n\x11\x66raud_probability\x18\x01 \x01(\x01\x12\r\n\x05\x62\x61sis\x18\x02 \x01(\t\x12*\n\x08\x65vidence\x18\x03 \x01(\x0b\x32\x18.finfer.v1.FraudEvidence\x12\x11\n\tpersisted\x18\x04 \x01(\x08\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\x1d\n\rIntentRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"#\n\x12IntentBatchRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"W\n\x0bIntentSlots\x12\x13\n\x06\x61mount\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0bterm_months\x18\x02 \x01(\x03H\x01\x88\x01\x01\x42\t\n\x07_amountB\x0e\n\x0c_term_months\"\xab\x01\n\x0eIntentResponse\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\x12%\n\x05slots\x18\x03 \x01(\x0b\x32\x16.finfer.v1.IntentSlots\x12\x13\n\x0bneeds_human\x18\x04 \x01(\x08\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x07 \x01(\x08\"l\n\x13IntentBatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.finfer.v1.IntentResponse\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x1d\n\x0cImageRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x01\x12\t\n\x01y\x18\x02 \x01(\x01\"O\n\x0c\x44ocumentLine\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\x12\x1d\n\x03\x62ox\x18\x03 \x03(\x0b\x32\x10.finfer.v1.Point\"`\n\rDocumentField\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x12\n\nconfidence\x18\x03 \x01(\x01\x12\x1d\n\x03\x62ox\x18\x04 \x03(\x0b\x32\x10.finfer.v1.Point\"\xe7\x01\n\x10\x44ocumentResponse\x12&\n\x05lines\x18\x01 \x03(\x0b\x32\x17.finfer.v1.DocumentLine\x12\x37\n\x06\x66ields\x18\x02 \x03(\x0b\x32\'.finfer.v1.DocumentResponse.FieldsEntry\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x1aG\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.finfer.v1.DocumentField:\x02\x38\x01\"\xf1\x02\n\x0e\x44\x61mageResponse\x12\x13\n\x0b\x64\x61mage_type\x18\x01 \x01(\t\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x43\n\rprobabilities\x18\x03 \x03(\x0b\x32,.finfer.v1.DamageResponse.ProbabilitiesEntry\x12T\n\x16severity_probabilities\x18\x04 \x03(\x0b\x32\x34.finfer.v1.DamageResponse.SeverityProbabilitiesEntry\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x1a\x34\n\x12ProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a<\n\x1aSeverityProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\x94\x01\n\x0bRiskScoring\x12:\n\x05Score\x12\x17.finfer.v1.ScoreRequest\x1a\x18.finfer.v1.ScoreResponse\x12I\n\nScoreBatch\x12\x1c.finfer.v1.ScoreBatchRequest\x1a\x1d.finfer.v1.ScoreBatchResponse2T\n\x0c\x46raudScoring\x12\x44\n\x05Score\x12\x1c.finfer.v1.FraudScoreRequest\x1a\x1d.finfer.v1.FraudScoreResponse2\xa1\x01\n\x0e\x43ustomerIntent\x12?\n\x08\x43lassify\x12\x18.finfer.v1.IntentRequest\x1a\x19.finfer.v1.IntentResponse\x12N\n\rClassifyBatch\x12\x1d.finfer.v1.IntentBatchRequest\x1a\x1e.finfer.v1.IntentBatchResponse2K\n\x0b\x44ocumentOcr\x12<\n\x04Read\x12\x17.finfer.v1.ImageRequest\x1a\x1b.finfer.v1.DocumentResponse2M\n\rVehicleDamage\x12<\n\x06\x41ssess\x12\x17.finfer.v1.ImageRequest\x1a\x19.finfer.v1.DamageResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FRAUDSCOREREQUEST_FEATURESENTRY']._loaded_options = None
   _globals['_FRAUDSCOREREQUEST_FEATURESENTRY']._serialized_options = b'8\001'
+  _globals['_DOCUMENTRESPONSE_FIELDSENTRY']._loaded_options = None
+  _globals['_DOCUMENTRESPONSE_FIELDSENTRY']._serialized_options = b'8\001'
+  _globals['_DAMAGERESPONSE_PROBABILITIESENTRY']._loaded_options = None
+  _globals['_DAMAGERESPONSE_PROBABILITIESENTRY']._serialized_options = b'8\001'
+  _globals['_DAMAGERESPONSE_SEVERITYPROBABILITIESENTRY']._loaded_options = None
+  _globals['_DAMAGERESPONSE_SEVERITYPROBABILITIESENTRY']._serialized_options = b'8\001'
   _globals['_SCOREREQUEST']._serialized_start=57
   _globals['_SCOREREQUEST']._serialized_end=115
   _globals['_REASON']._serialized_start=117
@@ -66,10 +72,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INTENTRESPONSE']._serialized_end=1495
   _globals['_INTENTBATCHRESPONSE']._serialized_start=1497
   _globals['_INTENTBATCHRESPONSE']._serialized_end=1605
-  _globals['_RISKSCORING']._serialized_start=1608
-  _globals['_RISKSCORING']._serialized_end=1756
-  _globals['_FRAUDSCORING']._serialized_start=1758
-  _globals['_FRAUDSCORING']._serialized_end=1842
-  _globals['_CUSTOMERINTENT']._serialized_start=1845
-  _globals['_CUSTOMERINTENT']._serialized_end=2006
+  _globals['_IMAGEREQUEST']._serialized_start=1607
+  _globals['_IMAGEREQUEST']._serialized_end=1636
+  _globals['_POINT']._serialized_start=1638
+  _globals['_POINT']._serialized_end=1667
+  _globals['_DOCUMENTLINE']._serialized_start=1669
+  _globals['_DOCUMENTLINE']._serialized_end=1748
+  _globals['_DOCUMENTFIELD']._serialized_start=1750
+  _globals['_DOCUMENTFIELD']._serialized_end=1846
+  _globals['_DOCUMENTRESPONSE']._serialized_start=1849
+  _globals['_DOCUMENTRESPONSE']._serialized_end=2080
+  _globals['_DOCUMENTRESPONSE_FIELDSENTRY']._serialized_start=2009
+  _globals['_DOCUMENTRESPONSE_FIELDSENTRY']._serialized_end=2080
+  _globals['_DAMAGERESPONSE']._serialized_start=2083
+  _globals['_DAMAGERESPONSE']._serialized_end=2452
+  _globals['_DAMAGERESPONSE_PROBABILITIESENTRY']._serialized_start=2338
+  _globals['_DAMAGERESPONSE_PROBABILITIESENTRY']._serialized_end=2390
+  _globals['_DAMAGERESPONSE_SEVERITYPROBABILITIESENTRY']._serialized_start=2392
+  _globals['_DAMAGERESPONSE_SEVERITYPROBABILITIESENTRY']._serialized_end=2452
+  _globals['_RISKSCORING']._serialized_start=2455
+  _globals['_RISKSCORING']._serialized_end=2603
+  _globals['_FRAUDSCORING']._serialized_start=2605
+  _globals['_FRAUDSCORING']._serialized_end=2689
+  _globals['_CUSTOMERINTENT']._serialized_start=2692
+  _globals['_CUSTOMERINTENT']._serialized_end=2853
+  _globals['_DOCUMENTOCR']._serialized_start=2855
+  _globals['_DOCUMENTOCR']._serialized_end=2930
+  _globals['_VEHICLEDAMAGE']._serialized_start=2932
+  _globals['_VEHICLEDAMAGE']._serialized_end=3009
 # @@protoc_insertion_point(module_scope)

@@ -171,3 +171,88 @@ class IntentBatchResponse(_message.Message):
     model_version: str
     request_id: str
     def __init__(self, results: _Optional[_Iterable[_Union[IntentResponse, _Mapping]]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ImageRequest(_message.Message):
+    __slots__ = ("image",)
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    def __init__(self, image: _Optional[bytes] = ...) -> None: ...
+
+class Point(_message.Message):
+    __slots__ = ("x", "y")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ...) -> None: ...
+
+class DocumentLine(_message.Message):
+    __slots__ = ("text", "confidence", "box")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    confidence: float
+    box: _containers.RepeatedCompositeFieldContainer[Point]
+    def __init__(self, text: _Optional[str] = ..., confidence: _Optional[float] = ..., box: _Optional[_Iterable[_Union[Point, _Mapping]]] = ...) -> None: ...
+
+class DocumentField(_message.Message):
+    __slots__ = ("value", "valid", "confidence", "box")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    value: str
+    valid: bool
+    confidence: float
+    box: _containers.RepeatedCompositeFieldContainer[Point]
+    def __init__(self, value: _Optional[str] = ..., valid: _Optional[bool] = ..., confidence: _Optional[float] = ..., box: _Optional[_Iterable[_Union[Point, _Mapping]]] = ...) -> None: ...
+
+class DocumentResponse(_message.Message):
+    __slots__ = ("lines", "fields", "model_version", "request_id")
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: DocumentField
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[DocumentField, _Mapping]] = ...) -> None: ...
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[DocumentLine]
+    fields: _containers.MessageMap[str, DocumentField]
+    model_version: str
+    request_id: str
+    def __init__(self, lines: _Optional[_Iterable[_Union[DocumentLine, _Mapping]]] = ..., fields: _Optional[_Mapping[str, DocumentField]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class DamageResponse(_message.Message):
+    __slots__ = ("damage_type", "severity", "probabilities", "severity_probabilities", "model_version", "request_id")
+    class ProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class SeverityProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    DAMAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    damage_type: str
+    severity: str
+    probabilities: _containers.ScalarMap[str, float]
+    severity_probabilities: _containers.ScalarMap[str, float]
+    model_version: str
+    request_id: str
+    def __init__(self, damage_type: _Optional[str] = ..., severity: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., severity_probabilities: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...

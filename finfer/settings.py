@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     grpc_port: int = Field(8081, ge=1, le=65535)
     max_batch_rows: int = Field(256, ge=1, le=4096)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # Document and vehicle photos: the upload (multipart file or base64 JSON body) may be this large.
+    max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     upstream_timeout_s: float = Field(10.0, gt=0)
     # One coalesced call in flight at a time: on few cores, bigger batches beat more parallel calls.
     upstream_max_inflight: int = Field(1, ge=1)

@@ -13,6 +13,7 @@ from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.front import metrics
 from finfer.front.errors import FrontError, InvalidArgument
 from finfer.front.fraud_service import FraudService
+from finfer.front.image_service import DamageService, DocumentService
 from finfer.front.intent_service import IntentService
 from finfer.front.service import RiskService
 
@@ -155,6 +156,50 @@ class CustomerIntentServicer(finfer_pb2_grpc.CustomerIntentServicer):
         )
 
 
+def _points(box: list[list[float]]) -> list[finfer_pb2.Point]:
+    return [finfer_pb2.Point(x=x, y=y) for x, y in box]
+
+
+def document_message(answer: dict[str, Any]) -> finfer_pb2.DocumentResponse:
+    return finfer_pb2.DocumentResponse(
+        lines=[
+            finfer_pb2.DocumentLine(text=line["text"], confidence=line["confidence"], box=_points(line["box"]))
+            for line in answer["lines"]
+        ],
+        fields={
+            name: finfer_pb2.DocumentField(
+                value=f["value"], valid=f["valid"], confidence=f["confidence"], box=_points(f["box"])
+            )
+            for name, f in answer["fields"].items()
+            if f is not None
+        },
+        model_version=answer["model_version"],
+        request_id=answer["request_id"],
+    )
+
+
+class DocumentOcrServicer(finfer_pb2_grpc.DocumentOcrServicer):
+    def __init__(self, documents: DocumentService) -> None:
+        self.documents = documents
+
+    async def Read(self, request: finfer_pb2.ImageRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        answer = self.documents.read(request.image, "image", _request_id(context))
+        return await timed("DocumentRead", context, _as(document_message, answer))
+
+
+class VehicleDamageServicer(finfer_pb2_grpc.VehicleDamageServicer):
+    def __init__(self, damage: DamageService) -> None:
+        self.damage = damage
+
+    async def Assess(self, request: finfer_pb2.ImageRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+        answer = self.damage.assess(request.image, "image", _request_id(context))
+        return await timed("DamageAssess", context, _as(lambda a: finfer_pb2.DamageResponse(**a), answer))
+
+
+async def _as(convert, answer: Awaitable[dict[str, Any]]) -> Any:
+    return convert(await answer)
+
+
 async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[Any]) -> Any:
     """Await one call and count it; a FrontError becomes its gRPC status, the field in trailing metadata."""
     started = time.perf_counter()
@@ -177,6 +222,8 @@ def create_server(
     max_message_bytes: int,
     fraud: FraudService | None = None,
     intent: IntentService | None = None,
+    documents: DocumentService | None = None,
+    damage: DamageService | None = None,
 ) -> grpc.aio.Server:
     server = grpc.aio.server(
         options=[
@@ -189,6 +236,10 @@ def create_server(
         finfer_pb2_grpc.add_FraudScoringServicer_to_server(FraudScoringServicer(fraud), server)
     if intent is not None:
         finfer_pb2_grpc.add_CustomerIntentServicer_to_server(CustomerIntentServicer(intent), server)
+    if documents is not None:
+        finfer_pb2_grpc.add_DocumentOcrServicer_to_server(DocumentOcrServicer(documents), server)
+    if damage is not None:
+        finfer_pb2_grpc.add_VehicleDamageServicer_to_server(VehicleDamageServicer(damage), server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot bind the gRPC front to {address}")
     return server

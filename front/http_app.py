@@ -11,17 +11,26 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finfer import __version__
 from finfer.front import metrics
-from finfer.front.errors import FrontError, InvalidJson, NotFound, PayloadTooLarge, UnsupportedMediaType
+from finfer.front.errors import (
+    FrontError,
+    InvalidArgument,
+    InvalidJson,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from finfer.front.fraud_schemas import FraudScoreResponse
 from finfer.front.fraud_service import FraudService
+from finfer.front.image_service import DamageResponse, DamageService, DocumentResponse, DocumentService, image_from_json
 from finfer.front.intent_service import IntentBatchResponse, IntentResponse, IntentService
 from finfer.front.schemas import ErrorResponse, ScoreBatchResponse, ScoreResponse
 from finfer.front.service import RiskService, new_request_id
-from finfer.front.upstream import FRAUD_MODEL, INTENT_MODEL, RISK_MODEL
+from finfer.front.upstream import DAMAGE_MODEL, DOCUMENT_MODEL, FRAUD_MODEL, INTENT_MODEL, RISK_MODEL
 from finfer.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -29,7 +38,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, text in [
         (400, "Invalid input; `field` names the offending field"),
         (413, "Body over the size limit"),
-        (415, "Content type is not application/json"),
+        (415, "Content type is not one the route reads"),
         (503, "Triton is not ready; retry after `Retry-After` seconds"),
     ]
 }
@@ -44,10 +53,18 @@ def error_response(error: FrontError, settings: Settings) -> Response:
     return json_response(error.body(), error.http_status, headers)
 
 
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
+    if media_type(request) != "application/json":
+        content_type = request.headers.get("content-type", "")
         raise UnsupportedMediaType(f"content type must be application/json, got {content_type or 'none'!r}")
+    return await read_limited(request, limit)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
@@ -116,6 +133,92 @@ def batch_body(field: str, item_schema: dict[str, Any], max_rows: int) -> dict[s
     return json_body(
         {"type": "object", "required": [field], "additionalProperties": False, "properties": {field: items}}
     )
+
+
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+async def read_image(request: Request, settings: Settings) -> tuple[bytes, str]:
+    """The uploaded image and the field it came in: multipart `file`, or JSON `image_base64`."""
+    limit = settings.max_image_bytes
+    kind = media_type(request)
+    if kind == "multipart/form-data":
+        # Read under the limit first; then let Starlette parse the body already in memory.
+        request._body = await read_limited(request, limit + MULTIPART_OVERHEAD)
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except (StarletteHTTPException, ValueError) as exc:
+            raise InvalidArgument(f"file: the multipart body is malformed: {exc}", "file") from None
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidArgument("file: is required (a multipart file field named `file`)", "file")
+        data = await upload.read()
+        if len(data) > limit:
+            raise PayloadTooLarge(f"file: the image is {len(data)} bytes; the limit is {limit}", "file")
+        return data, "file"
+    if kind == "application/json":
+        body = await read_limited(request, limit * 4 // 3 + 1024)
+        return image_from_json(parse_json(body), limit), "image_base64"
+    content_type = request.headers.get("content-type", "")
+    raise UnsupportedMediaType(
+        f"content type must be multipart/form-data (field `file`) or application/json (`image_base64`), "
+        f"got {content_type or 'none'!r}"
+    )
+
+
+IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image_base64"],
+                    "additionalProperties": False,
+                    "properties": {"image_base64": {"type": "string", "contentEncoding": "base64"}},
+                }
+            },
+        },
+    }
+}
+
+
+def image_router(documents: DocumentService | None, damage: DamageService | None) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["images"])
+
+    if documents is not None:
+
+        @router.post("/documents/ocr", response_model=DocumentResponse, responses=ERRORS, openapi_extra=IMAGE_BODY)
+        async def read_document(request: Request, settings: SettingsDep) -> Response:
+            """Text lines (text, confidence, box) of a JPEG/PNG document and the fields read from them:
+            VIN (check digit verified), plate, resident ID number (checksum verified), amount, date."""
+
+            async def handle() -> dict[str, Any]:
+                image, field = await read_image(request, settings)
+                return await documents.read(image, field, request.headers.get("x-request-id"))
+
+            return await timed("/v1/documents/ocr", settings, handle)
+
+    if damage is not None:
+
+        @router.post("/vehicles/damage", response_model=DamageResponse, responses=ERRORS, openapi_extra=IMAGE_BODY)
+        async def assess_damage(request: Request, settings: SettingsDep) -> Response:
+            """Damage type (none, scratch, dent, crack) and severity of a JPEG/PNG photo of a car panel."""
+
+            async def handle() -> dict[str, Any]:
+                image, field = await read_image(request, settings)
+                return await damage.assess(image, field, request.headers.get("x-request-id"))
+
+            return await timed("/v1/vehicles/damage", settings, handle)
+
+    return router
 
 
 def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
@@ -225,22 +328,29 @@ def create_app(
     settings: Settings,
     fraud: FraudService | None = None,
     intent: IntentService | None = None,
+    documents: DocumentService | None = None,
+    damage: DamageService | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="finfer",
         version=__version__,
-        description="Credit-risk, fraud-ring and customer-intent models served by NVIDIA Triton",
+        description=(
+            "Credit-risk, fraud-ring, customer-intent, document-OCR and vehicle-damage models served by NVIDIA Triton"
+        ),
     )
     app.state.service = service
     app.state.fraud = fraud
     app.state.intent = intent
     app.state.settings = settings
-    app.state.pipelines = (RISK_MODEL,) + ((FRAUD_MODEL,) if fraud else ()) + ((INTENT_MODEL,) if intent else ())
+    optional = ((FRAUD_MODEL, fraud), (INTENT_MODEL, intent), (DOCUMENT_MODEL, documents), (DAMAGE_MODEL, damage))
+    app.state.pipelines = (RISK_MODEL, *(name for name, service in optional if service is not None))
     app.include_router(risk_router(service.validator.json_schema(), settings.max_batch_rows))
     if fraud is not None:
         app.include_router(fraud_router(fraud.validator.json_schema()))
     if intent is not None:
         app.include_router(intent_router(intent.json_schema(), settings.max_batch_rows))
+    if documents is not None or damage is not None:
+        app.include_router(image_router(documents, damage))
     app.include_router(health_router())
 
     @app.exception_handler(StarletteHTTPException)

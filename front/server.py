@@ -10,6 +10,7 @@ import uvicorn
 from finfer.front.fraud_service import FraudService
 from finfer.front.grpc_server import create_server
 from finfer.front.http_app import create_app
+from finfer.front.image_service import DamageService, DocumentService
 from finfer.front.intent_service import IntentService
 from finfer.front.service import RiskService
 from finfer.front.upstream import TritonUpstream
@@ -28,7 +29,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     service = RiskService.from_repository(settings, upstream)
     fraud = FraudService.from_repository(settings.model_repository, upstream)
     intent = IntentService.from_repository(settings, upstream)
-    app = create_app(service, settings, fraud, intent)
+    documents = DocumentService.from_repository(settings, upstream)
+    damage = DamageService.from_repository(settings, upstream)
+    app = create_app(service, settings, fraud, intent, documents, damage)
     http = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -44,7 +47,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     # uvicorn would install its own signal handlers and swallow ours.
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     grpc_server = create_server(
-        service, f"{settings.front_host}:{settings.grpc_port}", settings.max_body_bytes, fraud, intent
+        service,
+        f"{settings.front_host}:{settings.grpc_port}",
+        settings.max_image_bytes + 64 * 1024,
+        fraud,
+        intent,
+        documents,
+        damage,
     )
     await grpc_server.start()
     http_task = asyncio.create_task(http.serve())

@@ -14,11 +14,11 @@ import numpy as np
 _LENGTH = struct.Struct("<I")
 
 
-def pack_strings(values: Sequence[str]) -> bytes:
+def pack_strings(values: Sequence[str | bytes]) -> bytes:
     """Triton's BYTES layout: each element a little-endian uint32 length, then its bytes."""
     out = bytearray()
     for value in values:
-        data = value.encode()
+        data = value.encode() if isinstance(value, str) else value
         out += _LENGTH.pack(len(data))
         out += data
     return bytes(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from finfer.settings import Settings
 RISK_MODEL = "risk_score"
 FRAUD_MODEL = "fraud_score"
 INTENT_MODEL = "customer_intent"
+DOCUMENT_MODEL = "document_ocr"
+DAMAGE_MODEL = "vehicle_damage"
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 
 
@@ -39,6 +42,20 @@ class IntentResult:
     amount: int | None
     term_months: int | None
     needs_human: bool
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    lines: list[tuple[str, float, list[list[float]]]]  # text, confidence, four [x, y] corners
+    fields: dict  # field name → {value, valid, confidence, box} or None
+
+
+@dataclass(frozen=True)
+class DamageResult:
+    damage_type: str
+    severity: str
+    type_probabilities: list[float]
+    severity_probabilities: list[float]
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,17 @@ class TritonUpstream:
         response = await self._infer(FRAUD_MODEL, fraud_request(row, max_links), 1)
         return decode_fraud(response, row)
 
+    async def document(self, image: bytes) -> DocumentResult:
+        """One document through `document_ocr` (a request per document: each has its own line count)."""
+        response = await self._infer(DOCUMENT_MODEL, image_request(DOCUMENT_MODEL, [image], batched=False), 1)
+        return decode_document(response)
+
+    async def damage(self, image: bytes) -> DamageResult:
+        """One photo through `vehicle_damage`. Not coalesced: in a merged request one corrupt photo
+        would fail every photo with it; Triton's dynamic batcher merges them and isolates failures."""
+        response = await self._infer(DAMAGE_MODEL, image_request(DAMAGE_MODEL, [image], batched=True), 1)
+        return decode_damage(response, 1)[0]
+
     async def _infer_intent(self, texts: list[str]) -> list[IntentResult]:
         response = await self._infer(INTENT_MODEL, intent_request(texts), len(texts))
         return decode_intent(response, len(texts))
@@ -161,6 +189,39 @@ def intent_request(texts: list[str]) -> service_pb2.ModelInferRequest:
     request.inputs.add(name="text", datatype="BYTES", shape=[len(texts), 1])
     request.raw_input_contents.append(pack_strings(texts))
     return request
+
+
+def image_request(model: str, images: list[bytes], batched: bool) -> service_pb2.ModelInferRequest:
+    request = service_pb2.ModelInferRequest(model_name=model)
+    shape = [len(images), 1] if batched else [1]
+    request.inputs.add(name="image", datatype="BYTES", shape=shape)
+    request.raw_input_contents.append(pack_strings(images))
+    return request
+
+
+def decode_document(response: service_pb2.ModelInferResponse) -> DocumentResult:
+    tensors = _tensors(response)
+    boxes = tensors["box"]
+    lines = [
+        (text, confidence, [boxes[8 * i + 2 * k : 8 * i + 2 * k + 2] for k in range(4)])
+        for i, (text, confidence) in enumerate(zip(tensors["text"], tensors["confidence"], strict=True))
+    ]
+    return DocumentResult(lines, json.loads(tensors["fields"][0]))
+
+
+def decode_damage(response: service_pb2.ModelInferResponse, n: int) -> list[DamageResult]:
+    tensors = _tensors(response)
+    types, severities = tensors["type_probabilities"], tensors["severity_probabilities"]
+    k, s = len(types) // n, len(severities) // n
+    return [
+        DamageResult(
+            tensors["damage_type"][i],
+            tensors["severity"][i],
+            types[i * k : (i + 1) * k],
+            severities[i * s : (i + 1) * s],
+        )
+        for i in range(n)
+    ]
 
 
 def decode_intent(response: service_pb2.ModelInferResponse, n: int) -> list[IntentResult]:

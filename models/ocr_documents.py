@@ -134,7 +134,7 @@ def render(kind: str, rng: random.Random) -> Document:
     draw = ImageDraw.Draw(page)
     boxes = []
     if kind == "vin_plate":
-        (text, size), = texts
+        ((text, size),) = texts
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font(size))
         x, y = rng.randint(60, width - (right - left) - 60), rng.randint(150, height - 200)
         draw.rectangle((x - 40, y - 40, x + right + 40, y + bottom + 40), fill=(200, 202, 205), outline=(60, 60, 60))
@@ -171,9 +171,7 @@ def _photograph(
     image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=rng.randint(70, 95))
-    lines = tuple(
-        TruthLine(text, _rotate_box(box, angle, centre)) for (text, _), box in zip(texts, boxes, strict=True)
-    )
+    lines = tuple(TruthLine(text, _rotate_box(box, angle, centre)) for (text, _), box in zip(texts, boxes, strict=True))
     return Document(kind, buffer.getvalue(), lines, fields)
 
 

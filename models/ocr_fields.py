@@ -6,36 +6,35 @@ lines and keeps, for each field, the best candidate with the confidence and box 
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 # ISO 3779: letters are transliterated to numbers; I, O and Q are never used.
-VIN_LETTER_VALUES = dict(zip("ABCDEFGHJKLMNPRSTUVWXYZ", (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9)))
+VIN_LETTER_VALUES = dict(
+    zip("ABCDEFGHJKLMNPRSTUVWXYZ", (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)
+)
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
-# Characters OCR mixes up on VIN plates: each maps to the characters it may really be.
+# Letters a VIN never holds: OCR read a digit as them.
+VIN_ILLEGAL = {"I": "1", "O": "0", "Q": "0"}
+# Pairs OCR mixes up on VIN plates: each character maps to what it may really be.
 VIN_CONFUSIONS: dict[str, str] = {
-    "0": "DQ",
+    "0": "D",
     "D": "0",
-    "O": "0D",
-    "Q": "0",
-    "I": "1",
-    "1": "IL",
+    "1": "L",
     "L": "1",
-    "Z": "2",
     "2": "Z",
-    "S": "5",
+    "Z": "2",
     "5": "S",
-    "B": "8",
+    "S": "5",
     "8": "B",
-    "G": "6",
+    "B": "8",
     "6": "G",
+    "G": "6",
     "U": "V",
     "V": "U",
 }
-MAX_VIN_CORRECTIONS = 2
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
@@ -82,25 +81,27 @@ def vin_is_valid(vin: str) -> bool:
 
 
 def correct_vin(candidate: str) -> tuple[str, bool]:
-    """The candidate itself when it validates, else the first variant that validates after swapping at
-    most MAX_VIN_CORRECTIONS characters for their usual OCR confusions; (candidate, False) when none does.
+    """The VIN as read when it validates; else repaired, and reported valid only if the repair is certain.
 
-    Only confusable characters are tried, so a VIN is never "corrected" into an arbitrary valid one.
+    I, O and Q cannot be in a VIN, so they become 1, 0 and 0. Then, if the check digit still fails,
+    each single swap of a usual OCR confusion (8↔B, 5↔S, 2↔Z, ...) is tried; a swap is taken only
+    when exactly one validates. The check digit catches a random error with probability 10/11 only,
+    so trying more (two swaps, any character) would "validate" wrong VINs.
     """
-    if vin_is_valid(candidate):
-        return candidate, True
-    positions = [i for i, c in enumerate(candidate) if c in VIN_CONFUSIONS or c not in VIN_ALPHABET]
-    for count in range(1, MAX_VIN_CORRECTIONS + 1):
-        for chosen in itertools.combinations(positions, count):
-            options = [VIN_CONFUSIONS.get(candidate[i], "") for i in chosen]
-            for replacement in itertools.product(*options):
-                chars = list(candidate)
-                for i, c in zip(chosen, replacement, strict=True):
-                    chars[i] = c
-                fixed = "".join(chars)
-                if vin_is_valid(fixed):
-                    return fixed, True
-    return candidate, False
+    fixed = "".join(VIN_ILLEGAL.get(c, c) for c in candidate)
+    if vin_is_valid(fixed):
+        return fixed, True
+    if len(fixed) != 17:
+        return fixed, False
+    repairs = {
+        fixed[:i] + other + fixed[i + 1 :]
+        for i, char in enumerate(fixed)
+        for other in VIN_CONFUSIONS.get(char, "")
+        if vin_is_valid(fixed[:i] + other + fixed[i + 1 :])
+    }
+    if len(repairs) == 1:
+        return repairs.pop(), True
+    return fixed, False
 
 
 def id_check_char(first17: str) -> str:
@@ -142,7 +143,8 @@ def normalise(text: str) -> str:
 def find_vin(text: str) -> tuple[str, bool] | None:
     """A 17-character run of VIN characters in one line, corrected if needed. Runs of other lengths
     (an 18-digit ID number) and all-digit runs are not VINs: every manufacturer code has a letter."""
-    upper = normalise(text).upper()
+    # Recognisers drop spaces, so a label sticks to the number; "VIN" holds an I, so no VIN contains it.
+    upper = normalise(text).upper().replace("VIN", " ")
     for match in re.finditer(r"(?<![A-Z0-9])[A-Z0-9]{17}(?![A-Z0-9])", upper):
         run = match.group(0)
         if not any(c.isalpha() for c in run):

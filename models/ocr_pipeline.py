@@ -39,8 +39,9 @@ class ImageError(ValueError):
     """The upload is not an image finfer can read; the message is for the client."""
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """Encoded JPEG/PNG bytes → BGR uint8 pixels, or ImageError saying what is wrong."""
+def check_image(data: bytes) -> tuple[int, int]:
+    """Width and height of a JPEG/PNG, from its header and end marker only (no decode), or ImageError
+    saying what is wrong: cheap enough for the front to refuse bad uploads before the pipeline."""
     if len(data) == 0:
         raise ImageError("image is empty (0 bytes)")
     if len(data) > MAX_IMAGE_BYTES:
@@ -52,9 +53,15 @@ def decode_image(data: bytes) -> np.ndarray:
         raise ImageError(f"image is {width}×{height} pixels; the limit is {MAX_PIXELS} pixels")
     if not _is_complete(data):
         raise ImageError("image is truncated: its end marker is missing")
+    return width, height
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Encoded JPEG/PNG bytes → BGR uint8 pixels, or ImageError saying what is wrong."""
+    width, height = check_image(data)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.shape[0] != height or image.shape[1] != width:
-        raise ImageError("image could not be decoded: corrupt or truncated")
+        raise ImageError("image could not be decoded: corrupt")
     return image
 
 

@@ -1,0 +1,175 @@
+"""document_ocr and vehicle_damage through the real front and Triton: answers, both upload forms,
+gRPC, and bad images (each a 4xx naming the field; the server keeps serving)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import grpc
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from finfer.clients import finfer_pb2, finfer_pb2_grpc
+from finfer.exporters.ocr import CANDIDATES
+from finfer.models import ocr_pipeline as ocr
+from finfer.models.damage_images import DAMAGE_TYPES, SEVERITIES, classifier_input, panels
+from finfer.models.ocr_documents import documents
+from finfer.models.ocr_eval import match_line
+from finfer.models.ocr_fields import normalise
+from finfer.runtime.onnx_session import session_for
+
+DOCUMENTS = list(documents(3, 31))  # a contract, a licence, a VIN plate
+PANELS = list(panels(8, 41))
+
+
+def upload(front, route: str, image: bytes, as_json: bool = False) -> httpx.Response:
+    url = f"{front.http_url}{route}"
+    if as_json:
+        return httpx.post(url, json={"image_base64": base64.b64encode(image).decode()}, timeout=30)
+    return httpx.post(url, files={"file": ("page.jpg", image, "image/jpeg")}, timeout=30)
+
+
+def png(image: Image.Image, kind: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def served_ocr(repository) -> ocr.OcrModels:
+    meta = json.loads((repository / "ocr_read" / "1" / "meta.json").read_text(encoding="utf-8"))
+    return next(c for c in CANDIDATES if meta["model_version"].startswith(f"ocr-{c.name}-")).models()
+
+
+def test_document_lines_and_fields(front):
+    for document in DOCUMENTS:
+        response = upload(front, "/v1/documents/ocr", document.image)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["model_version"].startswith("ocr-") and answer["request_id"]
+        assert len(answer["lines"]) == len(document.lines)
+        lines = [ocr.Line(x["text"], x["confidence"], tuple(map(tuple, x["box"]))) for x in answer["lines"]]
+        for truth in document.lines:
+            found = match_line(truth.box, lines)  # the box lands on the true line
+            assert found is not None and normalise(found.text) == normalise(truth.text)
+        for name, value in document.fields.items():
+            field = answer["fields"][name]
+            assert field["value"] == value and field["valid"] is True
+            assert 0 < field["confidence"] <= 1 and len(field["box"]) == 4
+        missing = set(answer["fields"]) - set(document.fields)
+        assert all(answer["fields"][name] is None for name in missing if name != "amount" and name != "date")
+
+
+def test_the_served_pipeline_reads_like_the_plain_functions(front, served_ocr):
+    for document in DOCUMENTS:
+        answer = upload(front, "/v1/documents/ocr", document.image).json()
+        expected = ocr.read_document(served_ocr, document.image)
+        assert [x["text"] for x in answer["lines"]] == [line.text for line in expected]
+        for got, want in zip(answer["lines"], expected, strict=True):
+            assert got["confidence"] == pytest.approx(want.confidence, abs=1e-3)
+            np.testing.assert_allclose(got["box"], want.box, atol=0.2)
+
+
+def test_base64_json_reads_like_multipart(front):
+    document = DOCUMENTS[1]
+    multipart = upload(front, "/v1/documents/ocr", document.image).json()
+    as_json = upload(front, "/v1/documents/ocr", document.image, as_json=True).json()
+    assert as_json["lines"] == multipart["lines"] and as_json["fields"] == multipart["fields"]
+
+
+def test_a_page_without_text_is_an_empty_answer(front):
+    response = upload(front, "/v1/documents/ocr", png(Image.new("RGB", (640, 480), (230, 230, 230))))
+    assert response.status_code == 200
+    assert response.json()["lines"] == [] and set(response.json()["fields"].values()) == {None}
+
+
+def test_damage_answers_match_the_onnx_model(front, repository):
+    session = session_for(repository / "damage_classifier" / "1" / "model.onnx")
+    for panel in PANELS:
+        response = upload(front, "/v1/vehicles/damage", panel.image)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        pixels = classifier_input(ocr.decode_image(panel.image))[None]
+        types, severities = session.run(None, {"pixels": pixels})
+        assert list(answer["probabilities"]) == list(DAMAGE_TYPES)
+        assert list(answer["severity_probabilities"]) == list(SEVERITIES)
+        np.testing.assert_allclose(list(answer["probabilities"].values()), types[0], atol=1e-5)
+        assert answer["damage_type"] == DAMAGE_TYPES[int(types[0].argmax())]
+        assert answer["severity"] == SEVERITIES[int(severities[0].argmax())]
+        assert answer["model_version"].startswith("damage-")
+
+
+BAD_IMAGES = {
+    "empty": (b"", "empty"),
+    "text file": (b"name,amount\nzhang,100\n", "not an image"),
+    "truncated": (DOCUMENTS[0].image[:20_000], "truncated"),
+    "gif": (png(Image.new("RGB", (8, 8)), "GIF"), "not supported"),
+    "too many pixels": (png(Image.new("L", (4100, 4100))), "the limit is"),
+}
+
+
+@pytest.mark.parametrize("route", ["/v1/documents/ocr", "/v1/vehicles/damage"])
+@pytest.mark.parametrize("case", sorted(BAD_IMAGES))
+def test_bad_images_are_400s_naming_the_field(front, route, case):
+    data, message = BAD_IMAGES[case]
+    for as_json, field in ((False, "file"), (True, "image_base64")):
+        response = upload(front, route, data, as_json=as_json)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["field"] == field and message in error["message"] and error["message"].startswith(field)
+    assert upload(front, route, DOCUMENTS[2].image).status_code == 200  # still serving
+
+
+def test_a_corrupt_body_is_refused_by_the_pipeline(front):
+    corrupt = bytearray(DOCUMENTS[2].image)
+    corrupt[600:-2] = bytes(len(corrupt) - 602)
+    for route in ("/v1/documents/ocr", "/v1/vehicles/damage"):
+        response = upload(front, route, bytes(corrupt))
+        assert response.status_code == 400 and response.json()["error"]["field"] == "file", response.text
+        assert "corrupt" in response.json()["error"]["message"]
+
+
+def test_bad_requests(front):
+    url = f"{front.http_url}/v1/documents/ocr"
+    cases = [
+        (httpx.post(url, content=b"raw", headers={"content-type": "image/jpeg"}), 415, None),
+        (httpx.post(url, files={"picture": ("a.jpg", b"x")}), 400, "file"),
+        (httpx.post(url, json={"image_base64": "not base64!"}), 400, "image_base64"),
+        (httpx.post(url, json={"image_base64": "aGk=", "extra": 1}), 400, "extra"),
+        (httpx.post(url, json={"image": "aGk="}), 400, "image"),
+        (httpx.post(url, json=["aGk="]), 400, None),
+    ]
+    for response, status, field in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["field"] == field
+
+
+def test_an_upload_over_the_byte_limit_is_413(front, settings):
+    big = b"\xff\xd8" + bytes(settings.max_image_bytes + 10)
+    response = httpx.post(f"{front.http_url}/v1/vehicles/damage", files={"file": ("big.jpg", big)}, timeout=30)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_grpc_mirrors_http(front):
+    with grpc.insecure_channel(front.grpc_target, options=[("grpc.max_send_message_length", 1 << 24)]) as channel:
+        documents_stub = finfer_pb2_grpc.DocumentOcrStub(channel)
+        damage_stub = finfer_pb2_grpc.VehicleDamageStub(channel)
+        document = DOCUMENTS[0]
+        answer = documents_stub.Read(finfer_pb2.ImageRequest(image=document.image), timeout=30)
+        http = upload(front, "/v1/documents/ocr", document.image).json()
+        assert [line.text for line in answer.lines] == [line["text"] for line in http["lines"]]
+        assert answer.fields["vin"].value == document.fields["vin"] and answer.fields["vin"].valid
+        assert "plate" not in answer.fields  # gRPC leaves out the fields not found
+        damage = damage_stub.Assess(finfer_pb2.ImageRequest(image=PANELS[1].image), timeout=30)
+        http_damage = upload(front, "/v1/vehicles/damage", PANELS[1].image).json()
+        assert damage.damage_type == http_damage["damage_type"] and damage.severity == http_damage["severity"]
+        assert dict(damage.probabilities) == pytest.approx(http_damage["probabilities"], abs=1e-6)
+        for call in (documents_stub.Read, damage_stub.Assess):
+            with pytest.raises(grpc.RpcError) as error:
+                call(finfer_pb2.ImageRequest(image=b"not an image"), timeout=30)
+            assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert dict(error.value.trailing_metadata())["finfer-error-field"] == "image"
