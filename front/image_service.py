@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from finfer.front.errors import InvalidArgument, PayloadTooLarge
 from finfer.front.service import new_request_id
 from finfer.front.upstream import TritonUpstream
-from finfer.models.ocr_pipeline import ImageError, check_image
+from finfer.models.image_checks import ImageError, check_image
 from finfer.settings import Settings
 
 OCR_META = Path("ocr_read") / "1" / "meta.json"
