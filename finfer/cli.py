@@ -209,7 +209,11 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=int, default=32)
     bench.add_argument("--batch-rows", type=int, default=256)
     bench.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
-    bench.add_argument("--only", action="append", help="run only these scenarios (a..m; see loadtest/bench.py)")
+    bench.add_argument(
+        "--only",
+        action="append",
+        help="run only these scenarios (a..v; see loadtest/bench.py and loadtest/vision_bench.py)",
+    )
     bench.set_defaults(func=cmd_bench)
 
     plan = sub.add_parser("capacity", help="replicas for a request rate and mix, from `finfer bench` results")

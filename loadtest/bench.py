@@ -362,6 +362,11 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
         lines += ["", f"Intent pipeline in-process on all cores (the ceiling): {ceiling:,.0f} messages/s."]
     if "k" in by and "m" in by:
         checks.append(("intent through front > plain FastAPI baseline", by["k"].rows_per_s / by["m"].rows_per_s, 1.0))
+    from finfer.loadtest.vision_bench import peer_markdown, vision_checks
+
+    checks += vision_checks(by, meta.get("ocr_peer"))
+    if meta.get("ocr_peer"):
+        lines += peer_markdown(meta["ocr_peer"])
     if meta.get("fraud_graph_rss_mib"):
         lines += [
             "",
@@ -375,6 +380,7 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from finfer import paths
+    from finfer.loadtest import vision_bench
 
     settings = Settings()
     repository = settings.model_repository
@@ -383,7 +389,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {schema_path} is missing: run `finfer build` first")
         return 1
     schema = FeatureSchema.load(schema_path)
-    only = set(args.only or "abcdefghijklm")
+    only = set(args.only or "abcdefghijklmnopqrstuv")
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000
@@ -396,6 +402,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"bench: {c} concurrent clients, {d}s a scenario, repository {repository}", flush=True)
 
     intent_built = (repository / "intent_decode" / "1" / "meta.json").exists()
+    vision_built = all((repository / m / "1" / "meta.json").exists() for m in ("ocr_read", "damage_labels"))
+    ocr_peer = None
     live = stack.bench_settings(repository, state)
     with stack.triton(live) as server, stack.front(live) as front:
         pids = {"front": front.pid, "triton": server.pid}
@@ -476,25 +484,32 @@ def main(args: argparse.Namespace) -> int:
             fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
         if only & set("jkl") and intent_built:
             results += intent_scenarios(only, live, c, d, pids)
+        if only & set("noprst") and vision_built:
+            results += vision_bench.vision_scenarios(only, live, pids, d)
+        if "v" in only and vision_built:
+            ocr_peer = vision_bench.ocr_peer(http_url)
     intent_ceiling_rate = None
     if only & set("jklm") and intent_built:
         if "m" in only:
             results.append(intent_baseline(repository, c, d))
         intent_ceiling_rate = round(intent_ceiling(repository), 1)
         print(f"  intent ceiling in-process: {intent_ceiling_rate:,.0f} messages/s", flush=True)
-    if "d" in only:
+    if only & set("dqu"):
         plain = stack.bench_settings(stack.without_dynamic_batching(repository, state / "no_batching"), state)
         with stack.triton(plain) as server:
-            results.append(
-                run_scenario(
-                    "d",
-                    "Triton direct, gRPC, no dynamic batching",
-                    grpc_sender(plain.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct),
-                    c,
-                    d,
-                    {"triton": server.pid},
+            if "d" in only:
+                results.append(
+                    run_scenario(
+                        "d",
+                        "Triton direct, gRPC, no dynamic batching",
+                        grpc_sender(plain.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct),
+                        c,
+                        d,
+                        {"triton": server.pid},
+                    )
                 )
-            )
+            if vision_built:
+                results += vision_bench.vision_without_batching(only, plain, server.pid, d)
     results.sort(key=lambda r: r.scenario)
     ort_rates = (
         onnxruntime_rows_per_s(repository / "risk_model" / "1" / "model.onnx", schema, args.batch_rows)
@@ -508,6 +523,7 @@ def main(args: argparse.Namespace) -> int:
         "duration_s": d,
         "fraud_graph_rss_mib": fraud_rss,
         "intent_ceiling_messages_per_s": intent_ceiling_rate,
+        "ocr_peer": ocr_peer,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {
