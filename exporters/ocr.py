@@ -119,7 +119,9 @@ class OcrExporter(Exporter):
         image = ocr_pipeline.decode_image(test_set[0].image)
         pixels, scale = ocr_pipeline.detector_input(image)
         boxes, _ = ocr_pipeline.boxes_from_probability(models.detect(pixels)[0, 0], scale)
-        lines = ocr_pipeline.recognizer_batch([ocr_pipeline.crop(image, box) for box in boxes])
+        lines = ocr_pipeline.recognizer_batch(
+            [ocr_pipeline.crop(image, box) for box in boxes]
+        )  # one batch: parity only
         detector = served_graph(chosen.path(chosen.detector), "detector_input", "text_probability")
         characters = chosen.characters()
         digest = hashlib.sha256(chosen.path(chosen.recognizer).read_bytes() + chosen.path(chosen.detector).read_bytes())
@@ -140,6 +142,7 @@ class OcrExporter(Exporter):
                     "recognizer_height": ocr_pipeline.REC_HEIGHT,
                     "recognizer_width_scale": ocr_pipeline.REC_WIDTH_SCALE,
                     "recognizer_width_buckets": list(ocr_pipeline.REC_WIDTH_BUCKETS),
+                    "recognizer_groups": ocr_pipeline.REC_GROUPS,
                     "max_lines": ocr_pipeline.MAX_LINES,
                 },
             },
@@ -162,6 +165,7 @@ class OcrExporter(Exporter):
         pixels = Tensor("pixels", "UINT8", (-1, -1, 3))
         boxes = Tensor("boxes", "FP32", (-1, 4, 2))
         threads = (("intra_op_threads", str(THREADS)),) if flavour is Flavour.EMBEDDED else ()
+        groups = range(ocr_pipeline.REC_GROUPS)
         # One document is one request (max_batch_size 0): each has its own number of lines. The two
         # networks batch across documents: same-size pages, and crops in the same width bucket.
         return [
@@ -183,7 +187,12 @@ class OcrExporter(Exporter):
             ModelSpec(
                 name="ocr_crop",
                 inputs=(Tensor("text_probability", "FP32", (1, 1, -1, -1)), pixels, scale),
-                outputs=(Tensor("line_pixels", "FP32", (-1, 3, ocr_pipeline.REC_HEIGHT, -1)), boxes),
+                outputs=(
+                    *(Tensor(f"line_pixels_{i}", "FP32", (-1, 3, ocr_pipeline.REC_HEIGHT, -1)) for i in groups),
+                    Tensor("line_order", "INT64", (-1,)),
+                    Tensor("group_sizes", "INT64", (ocr_pipeline.REC_GROUPS,)),
+                    boxes,
+                ),
                 max_batch_size=0,
             ),
             onnx_spec(
@@ -197,7 +206,12 @@ class OcrExporter(Exporter):
             ),
             ModelSpec(
                 name="ocr_read",
-                inputs=(Tensor("char_probabilities", "FP32", (-1, -1, classes)), boxes),
+                inputs=(
+                    *(Tensor(f"char_probabilities_{i}", "FP32", (-1, -1, classes)) for i in groups),
+                    Tensor("line_order", "INT64", (-1,)),
+                    Tensor("group_sizes", "INT64", (ocr_pipeline.REC_GROUPS,)),
+                    boxes,
+                ),
                 outputs=(
                     Tensor("text", "STRING", (-1,)),
                     Tensor("confidence", "FP32", (-1,)),

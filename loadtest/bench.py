@@ -330,11 +330,12 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
             f"| {r.scenario} | {r.description} | {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} | "
             f"{r.p50_ms:.2f} | {f'{r.p95_ms:.2f}' if r.p95_ms else '—'} | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
         )
-    lines += [
-        "",
-        "onnxruntime in-process, one thread: "
-        + ", ".join(f"{k.replace('rows_per_s_batch_', 'batch ')}: {v:,.0f} rows/s" for k, v in ort_rates.items()),
-    ]
+    if ort_rates:
+        lines += [
+            "",
+            "onnxruntime in-process, one thread: "
+            + ", ".join(f"{k.replace('rows_per_s_batch_', 'batch ')}: {v:,.0f} rows/s" for k, v in ort_rates.items()),
+        ]
     by = {r.scenario[0]: r for r in results}
     checks = []
     if "c" in by and "d" in by:

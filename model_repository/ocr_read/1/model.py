@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from finfer.models.ocr_fields import extract_fields
-from finfer.models.ocr_pipeline import ctc_decode, to_lines
+from finfer.models.ocr_pipeline import REC_GROUPS, decode_groups, to_lines
 from finfer.runtime.python_model import BatchedPythonModel
 
 
@@ -14,9 +14,9 @@ class TritonPythonModel(BatchedPythonModel):
         self.characters = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))["characters"]
 
     def compute(self, inputs):
-        boxes = inputs["boxes"]
-        decoded = ctc_decode(inputs["char_probabilities"][: len(boxes)], self.characters)
-        lines = to_lines(decoded, boxes)
+        probabilities = [inputs[f"char_probabilities_{i}"] for i in range(REC_GROUPS)]
+        decoded = decode_groups(probabilities, inputs["line_order"], inputs["group_sizes"], self.characters)
+        lines = to_lines(decoded, inputs["boxes"])
         fields = {name: field.to_dict() if field else None for name, field in extract_fields(lines).items()}
         return {
             "text": np.array([line.text.encode() for line in lines], dtype=np.object_),
