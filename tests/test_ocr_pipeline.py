@@ -111,3 +111,24 @@ def test_served_models_read_rendered_documents(repository):
     report = evaluate(lambda data: ocr.read_document(models, data), list(documents(6, 77)))
     assert report["line_exact_match"] >= 0.9 and report["character_error_rate"] <= 0.02
     assert report["field_exact_match"]["vin@vin_plate"] == 1.0
+
+
+def test_lines_are_recognised_in_width_groups_and_put_back_in_order():
+    widths = [300, 60, 500, 120, 90]
+    lines = [np.full((40, w, 3), 200, np.uint8) for w in widths]
+    batches, order, sizes = ocr.recognizer_groups(lines)
+    assert len(batches) == ocr.REC_GROUPS and sizes.sum() == len(lines)
+    assert [ocr.rec_width(lines[i]) for i in order] == sorted(ocr.rec_width(line) for line in lines)
+    assert batches[0].shape[-1] < batches[1].shape[-1]  # the narrow batch is padded less
+    # Each line's "text" is its original index: decoding must put every line back in its place.
+    characters = ("", *map(str, range(len(lines))))
+    probabilities = []
+    for batch, size in zip(batches, sizes, strict=True):
+        probs = np.zeros((len(batch), 3, len(characters)), np.float32)
+        for row, index in enumerate(order[sum(sizes[: len(probabilities)]) :][:size]):
+            probs[row, :, index + 1] = 1.0
+        probabilities.append(probs)
+    decoded = ocr.decode_groups(probabilities, order, sizes, characters)
+    assert [text for text, _ in decoded] == [str(i) for i in range(len(lines))]
+    one = ocr.recognizer_groups(lines[:1])
+    assert list(one[2]) == [1, 0] and one[0][1].shape[0] == 1  # an empty group holds one blank line
