@@ -106,16 +106,17 @@ class OcrExporter(Exporter):
     def train(self, profile: Profile, progress: Progress) -> Trained:
         test_set = list(documents(TEST_DOCUMENTS[profile], TEST_SEED))
         progress(f"[ocr] measuring {len(CANDIDATES)} pretrained models on {len(test_set)} rendered documents")
-        report = {}
+        report, loaded = {}, {}
         for candidate in CANDIDATES:
-            models = candidate.models()
-            report[candidate.name] = evaluate(lambda data, m=models: ocr_pipeline.read_document(m, data), test_set)
+            loaded[candidate.name] = candidate.models()
+            read = lambda data, m=loaded[candidate.name]: ocr_pipeline.read_document(m, data)  # noqa: E731
+            report[candidate.name] = evaluate(read, test_set)
             progress(f"[ocr] {candidate.name}: {json.dumps(report[candidate.name])}")
         chosen = next(c for c in CANDIDATES if c.name == choose(report))
         progress(f"[ocr] serving {chosen.name}")
 
         # Parity: the renamed graph must answer like the wheel's own file on real crops.
-        models = chosen.models()
+        models = loaded[chosen.name]
         image = ocr_pipeline.decode_image(test_set[0].image)
         pixels, scale = ocr_pipeline.detector_input(image)
         boxes, _ = ocr_pipeline.boxes_from_probability(models.detect(pixels)[0, 0], scale)
@@ -123,7 +124,7 @@ class OcrExporter(Exporter):
             [ocr_pipeline.crop(image, box) for box in boxes]
         )  # one batch: parity only
         detector = served_graph(chosen.path(chosen.detector), "detector_input", "text_probability")
-        characters = chosen.characters()
+        characters = models.characters
         digest = hashlib.sha256(chosen.path(chosen.recognizer).read_bytes() + chosen.path(chosen.detector).read_bytes())
         version = f"ocr-{chosen.name}-{digest.hexdigest()[:12]}"
         meta = {"model_version": version, "characters": list(characters)}
