@@ -95,8 +95,7 @@ async def _with_field(field: str, call):
     try:
         return await call
     except InvalidArgument as error:
-        message = error.message.split(", ", 1)[-1] if error.message.startswith("in ensemble") else error.message
-        raise InvalidArgument(f"{field}: {message}", field) from None
+        raise InvalidArgument(f"{field}: {error.message}", field) from None
 
 
 class DocumentService:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -166,7 +167,9 @@ def upstream_error(exc: grpc.aio.AioRpcError) -> Exception:
     if exc.code() in _TRANSIENT:
         return Unavailable(f"the model server is unavailable ({exc.code().name.lower()}); retry later")
     if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidArgument(exc.details() or "the model rejected the input")
+        # Triton prefixes a composing model's refusal with "in ensemble '<name>', "; the client wants the reason.
+        details = re.sub(r"^in ensemble '[^']*', ", "", exc.details() or "")
+        return InvalidArgument(details or "the model rejected the input")
     return UpstreamError(f"the model server failed: {exc.code().name}: {exc.details()}")
 
 
