@@ -32,8 +32,8 @@ class DamageNet(nn.Module):
         self.severity = nn.Linear(channels, len(SEVERITIES))
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled = self.features(pixels).mean(dim=(2, 3))
-        return self.damage_type(pooled).softmax(-1), self.severity(pooled).softmax(-1)
+        type_logits, severity_logits = self.logits(pixels)
+        return type_logits.softmax(-1), severity_logits.softmax(-1)
 
     def logits(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pooled = self.features(pixels).mean(dim=(2, 3))
