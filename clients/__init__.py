@@ -2,7 +2,8 @@
 
 from finfer.clients import HttpClient, GrpcClient
 with HttpClient("http://127.0.0.1:8080") as client:
-    score = client.score(applicant)
+    score = client.score(applicant)          # RiskScore: probability_of_default, grade, reasons, ...
+    fraud = client.score_fraud(application)  # also classify, classify_batch, read_document, assess_damage
 
 Names load on first use: the front imports only the protobuf modules from here, and its image does not
 carry the SDK's HTTP stack (httpx).
@@ -23,6 +24,10 @@ _WHERE = {
     "GrpcClient": "grpc_client",
     "AsyncHttpClient": "http_client",
     "HttpClient": "http_client",
+    "Damage": "types",
+    "Document": "types",
+    "FraudScore": "types",
+    "Intent": "types",
     "Reason": "types",
     "RiskScore": "types",
 }
@@ -30,9 +35,13 @@ _WHERE = {
 __all__ = [
     "AsyncGrpcClient",
     "AsyncHttpClient",
+    "Damage",
+    "Document",
     "FinferClientError",
+    "FraudScore",
     "GrpcClient",
     "HttpClient",
+    "Intent",
     "InvalidRequest",
     "Reason",
     "RiskScore",
@@ -57,4 +66,4 @@ if TYPE_CHECKING:
     from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
     from finfer.clients.grpc_client import AsyncGrpcClient, GrpcClient
     from finfer.clients.http_client import AsyncHttpClient, HttpClient
-    from finfer.clients.types import Reason, RiskScore
+    from finfer.clients.types import Damage, Document, FraudScore, Intent, Reason, RiskScore

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import json_format, struct_pb2
+from pydantic import BaseModel
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
+from finfer.clients import finfer_pb2
+from finfer.clients.api import Api, AsyncApi, Body
 from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
 from finfer.clients.retry import RetryPolicy
-from finfer.clients.types import RiskScore
+from finfer.pipelines.declaration import Pipeline
 
 ERROR_FIELD_KEY = "finfer-error-field"
+M = TypeVar("M", bound=BaseModel)
 
 
 def to_struct(applicant: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -36,34 +39,65 @@ def _error(exc: grpc.RpcError) -> FinferClientError:
     return ServerError(message, code.name.lower(), field)
 
 
-def _score(message: finfer_pb2.ScoreResponse) -> RiskScore:
-    return RiskScore.from_dict(
-        json_format.MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+def _as_dict(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
 
 
-class GrpcClient:
+class _Calls:
+    """The pipeline's gRPC method and its batch twin on one channel, with request building from HTTP bodies."""
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+        self._methods: dict[str, tuple[Any, type]] = {}
+
+    def method(self, pipeline: Pipeline, batch: bool) -> tuple[Any, type]:
+        name = pipeline.batch.grpc_method if batch and pipeline.batch else pipeline.grpc_method
+        if batch and pipeline.batch is None:
+            raise ValueError(f"{pipeline.name} has no batch route")
+        path = f"/finfer.v1.{pipeline.grpc_service}/{name}"
+        if path not in self._methods:
+            descriptor = finfer_pb2.DESCRIPTOR.services_by_name[pipeline.grpc_service].methods_by_name[name]
+            request = getattr(finfer_pb2, descriptor.input_type.name)
+            response = getattr(finfer_pb2, descriptor.output_type.name)
+            call = self._channel.unary_unary(
+                path, request_serializer=request.SerializeToString, response_deserializer=response.FromString
+            )
+            self._methods[path] = (call, request)
+        return self._methods[path]
+
+    def one(self, pipeline: Pipeline, body: Body) -> tuple[Any, Any]:
+        call, request = self.method(pipeline, batch=False)
+        return call, json_format.ParseDict(pipeline.proto_body(body), request())
+
+    def many(self, pipeline: Pipeline, items: list[Any]) -> tuple[Any, Any]:
+        call, request = self.method(pipeline, batch=True)
+        return call, json_format.ParseDict({pipeline.batch.field: items}, request())  # type: ignore[union-attr]
+
+
+class GrpcClient(Api):
     def __init__(self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
         self._channel = grpc.insecure_channel(target)
-        self._stub = finfer_pb2_grpc.RiskScoringStub(self._channel)
+        self._calls = _Calls(self._channel)
         self.timeout_s = timeout_s
         self.retry = retry
 
-    def _call(self, method: Any, request: Any) -> Any:
-        return self.retry.run(lambda: self._once(method, request))
+    def _invoke(self, call: Any, request: Any) -> Any:
+        def once() -> Any:
+            try:
+                return call(request, timeout=self.timeout_s)
+            except grpc.RpcError as exc:
+                raise _error(exc) from None
 
-    def _once(self, method: Any, request: Any) -> Any:
-        try:
-            return method(request, timeout=self.timeout_s)
-        except grpc.RpcError as exc:
-            raise _error(exc) from None
+        return self.retry.run(once)
 
-    def score(self, applicant: Mapping[str, Any]) -> RiskScore:
-        return _score(self._call(self._stub.Score, finfer_pb2.ScoreRequest(applicant=to_struct(applicant))))
+    def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
+        return model.model_validate(_as_dict(self._invoke(*self._calls.one(pipeline, body))))
 
-    def score_batch(self, applicants: list[Mapping[str, Any]]) -> list[RiskScore]:
-        request = finfer_pb2.ScoreBatchRequest(applicants=[to_struct(a) for a in applicants])
-        return [_score(r) for r in self._call(self._stub.ScoreBatch, request).results]
+    def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:
+        answer = self._invoke(*self._calls.many(pipeline, items))
+        return [model.model_validate(_as_dict(r)) for r in answer.results]
 
     def close(self) -> None:
         self._channel.close()
@@ -75,28 +109,28 @@ class GrpcClient:
         self.close()
 
 
-class AsyncGrpcClient:
+class AsyncGrpcClient(AsyncApi):
     def __init__(self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
         self._channel = grpc.aio.insecure_channel(target)
-        self._stub = finfer_pb2_grpc.RiskScoringStub(self._channel)
+        self._calls = _Calls(self._channel)
         self.timeout_s = timeout_s
         self.retry = retry
 
-    async def _call(self, method: Any, request: Any) -> Any:
-        return await self.retry.run_async(lambda: self._once(method, request))
+    async def _invoke(self, call: Any, request: Any) -> Any:
+        async def once() -> Any:
+            try:
+                return await call(request, timeout=self.timeout_s)
+            except grpc.aio.AioRpcError as exc:
+                raise _error(exc) from None
 
-    async def _once(self, method: Any, request: Any) -> Any:
-        try:
-            return await method(request, timeout=self.timeout_s)
-        except grpc.aio.AioRpcError as exc:
-            raise _error(exc) from None
+        return await self.retry.run_async(once)
 
-    async def score(self, applicant: Mapping[str, Any]) -> RiskScore:
-        return _score(await self._call(self._stub.Score, finfer_pb2.ScoreRequest(applicant=to_struct(applicant))))
+    async def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
+        return model.model_validate(_as_dict(await self._invoke(*self._calls.one(pipeline, body))))
 
-    async def score_batch(self, applicants: list[Mapping[str, Any]]) -> list[RiskScore]:
-        request = finfer_pb2.ScoreBatchRequest(applicants=[to_struct(a) for a in applicants])
-        return [_score(r) for r in (await self._call(self._stub.ScoreBatch, request)).results]
+    async def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:
+        answer = await self._invoke(*self._calls.many(pipeline, items))
+        return [model.model_validate(_as_dict(r)) for r in answer.results]
 
     async def close(self) -> None:
         await self._channel.close()

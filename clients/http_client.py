@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
+from finfer.clients.api import Api, AsyncApi, Body
 from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
 from finfer.clients.retry import RetryPolicy
-from finfer.clients.types import RiskScore
+from finfer.pipelines.declaration import Pipeline
 
-SCORE = "/v1/risk/score"
-SCORE_BATCH = "/v1/risk/score:batch"
+M = TypeVar("M", bound=BaseModel)
 
 
 def _error(response: httpx.Response) -> FinferClientError:
@@ -34,15 +34,21 @@ def _decode(response: httpx.Response) -> dict[str, Any]:
     return response.json()
 
 
-class HttpClient:
+def _batch(pipeline: Pipeline, items: list[Any]) -> tuple[str, Body]:
+    if pipeline.batch is None:
+        raise ValueError(f"{pipeline.name} has no batch route")
+    return pipeline.batch.http_path, {pipeline.batch.field: items}
+
+
+class HttpClient(Api):
     def __init__(self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
         self._client = httpx.Client(base_url=url, timeout=timeout_s)
         self.retry = retry
 
-    def _post(self, path: str, body: Any) -> dict[str, Any]:
+    def _post(self, path: str, body: Body) -> dict[str, Any]:
         return self.retry.run(lambda: self._post_once(path, body))
 
-    def _post_once(self, path: str, body: Any) -> dict[str, Any]:
+    def _post_once(self, path: str, body: Body) -> dict[str, Any]:
         try:
             return _decode(self._client.post(path, json=body))
         except httpx.TimeoutException as exc:
@@ -50,12 +56,12 @@ class HttpClient:
         except httpx.ConnectError as exc:
             raise Unavailable(str(exc)) from exc
 
-    def score(self, applicant: Mapping[str, Any]) -> RiskScore:
-        return RiskScore.from_dict(self._post(SCORE, dict(applicant)))
+    def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
+        return model.model_validate(self._post(pipeline.http_path, body))
 
-    def score_batch(self, applicants: list[Mapping[str, Any]]) -> list[RiskScore]:
-        body = self._post(SCORE_BATCH, {"applicants": [dict(a) for a in applicants]})
-        return [RiskScore.from_dict(r) for r in body["results"]]
+    def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:
+        answer = self._post(*_batch(pipeline, items))
+        return [model.model_validate(r) for r in answer["results"]]
 
     def close(self) -> None:
         self._client.close()
@@ -67,15 +73,15 @@ class HttpClient:
         self.close()
 
 
-class AsyncHttpClient:
+class AsyncHttpClient(AsyncApi):
     def __init__(self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
         self._client = httpx.AsyncClient(base_url=url, timeout=timeout_s)
         self.retry = retry
 
-    async def _post(self, path: str, body: Any) -> dict[str, Any]:
+    async def _post(self, path: str, body: Body) -> dict[str, Any]:
         return await self.retry.run_async(lambda: self._post_once(path, body))
 
-    async def _post_once(self, path: str, body: Any) -> dict[str, Any]:
+    async def _post_once(self, path: str, body: Body) -> dict[str, Any]:
         try:
             return _decode(await self._client.post(path, json=body))
         except httpx.TimeoutException as exc:
@@ -83,12 +89,12 @@ class AsyncHttpClient:
         except httpx.ConnectError as exc:
             raise Unavailable(str(exc)) from exc
 
-    async def score(self, applicant: Mapping[str, Any]) -> RiskScore:
-        return RiskScore.from_dict(await self._post(SCORE, dict(applicant)))
+    async def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
+        return model.model_validate(await self._post(pipeline.http_path, body))
 
-    async def score_batch(self, applicants: list[Mapping[str, Any]]) -> list[RiskScore]:
-        body = await self._post(SCORE_BATCH, {"applicants": [dict(a) for a in applicants]})
-        return [RiskScore.from_dict(r) for r in body["results"]]
+    async def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:
+        answer = await self._post(*_batch(pipeline, items))
+        return [model.model_validate(r) for r in answer["results"]]
 
     async def aclose(self) -> None:
         await self._client.aclose()

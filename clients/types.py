@@ -1,35 +1,15 @@
-"""Typed answers of the SDK."""
+"""Typed answers of the SDK: the same models the front's OpenAPI documents, from the pipeline declarations."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.pipelines.declaration import response_models
 
+Reason = risk.Reason
+RiskScore = response_models(risk.PIPELINE)[0]
+FraudScore = response_models(fraud.PIPELINE)[0]
+Intent = response_models(intent.PIPELINE)[0]
+Document = response_models(documents.PIPELINE)[0]
+Damage = response_models(damage.PIPELINE)[0]
 
-@dataclass(frozen=True)
-class Reason:
-    feature: str
-    value: str
-    contribution: float
-    text: str
-
-
-@dataclass(frozen=True)
-class RiskScore:
-    probability_of_default: float
-    grade: str
-    reasons: tuple[Reason, ...]
-    model_version: str
-    request_id: str
-    cached: bool
-
-    @classmethod
-    def from_dict(cls, body: dict[str, Any]) -> RiskScore:
-        return cls(
-            probability_of_default=body["probability_of_default"],
-            grade=body["grade"],
-            reasons=tuple(Reason(**r) for r in body["reasons"]),
-            model_version=body["model_version"],
-            request_id=body["request_id"],
-            cached=body["cached"],
-        )
+__all__ = ["Damage", "Document", "FraudScore", "Intent", "Reason", "RiskScore"]

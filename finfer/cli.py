@@ -46,8 +46,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from finfer.exporters.base import BuildOptions, Profile
     from finfer.exporters.damage import DamageExporter
     from finfer.exporters.model_config import Flavour
-    from finfer.exporters.registry import FAMILIES
     from finfer.exporters.risk import RiskExporter
+    from finfer.pipelines import BY_FAMILY
 
     flavour = Flavour(args.flavour)
     out = args.out or (
@@ -65,22 +65,23 @@ def cmd_build(args: argparse.Namespace) -> int:
         "risk": (lambda: RiskExporter(Path(args.csv), args.target, args.positive_label)) if args.csv else None,
         "damage": (lambda: DamageExporter(args.damage_checkpoint)) if args.damage_checkpoint else None,
     }
-    exporters = [(custom.get(family) or FAMILIES[family])() for family in args.family or list(FAMILIES)]
+    families = args.family or list(BY_FAMILY)
+    exporters = [(custom.get(family) or BY_FAMILY[family].make_exporter)() for family in families]
     build(options, exporters)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from finfer.exporters.base import BuildOptions, Profile
-    from finfer.exporters.registry import FAMILIES
     from finfer.front.server import run
+    from finfer.pipelines import REGISTRY
     from finfer.runtime.triton import TritonError, TritonServer
     from finfer.settings import Settings
 
     settings = Settings()
     if not args.no_build:
         options = BuildOptions(out=settings.model_repository, profile=Profile(args.profile))
-        build(options, [make() for make in FAMILIES.values()])
+        build(options, [pipeline.make_exporter() for pipeline in REGISTRY])
     triton = TritonServer(settings)
     try:
         triton.start(_progress)
@@ -111,7 +112,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     except FinferClientError as exc:
         print(f"error: {exc.message}" + (f" (field {exc.field})" if exc.field else ""), file=sys.stderr)
         return 2
-    print(json.dumps(result.__dict__, default=lambda o: o.__dict__, indent=2))
+    print(result.model_dump_json(indent=2))
     return 0
 
 
@@ -164,8 +165,9 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="train and export models into the Triton model repository")
-    families = ["risk", "fraud", "intent", "ocr", "damage"]
-    build.add_argument("--family", action="append", choices=families, help="model family (default: all)")
+    from finfer.pipelines import BY_FAMILY
+
+    build.add_argument("--family", action="append", choices=list(BY_FAMILY), help="model family (default: all)")
     build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
     build.add_argument("--flavour", choices=["embedded", "native", "native-cpu"], default="embedded")
     build.add_argument("--profile", choices=["full", "small"], default="full")

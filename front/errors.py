@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from pydantic import BaseModel, ConfigDict
 
 
 class FrontError(Exception):
@@ -61,3 +62,14 @@ class UpstreamError(FrontError):
     http_status = 502
     grpc_code = grpc.StatusCode.INTERNAL
     code = "upstream_error"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(title="Error")
+    error: ErrorDetail

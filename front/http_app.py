@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import UploadFile
@@ -16,7 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finfer import __version__
 from finfer.front import metrics
+from finfer.front.dataplane import DataPlane, Served
 from finfer.front.errors import (
+    ErrorResponse,
     FrontError,
     InvalidArgument,
     InvalidJson,
@@ -24,13 +28,8 @@ from finfer.front.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from finfer.front.fraud_schemas import FraudScoreResponse
-from finfer.front.fraud_service import FraudService
-from finfer.front.image_service import DamageResponse, DamageService, DocumentResponse, DocumentService, image_from_json
-from finfer.front.intent_service import IntentBatchResponse, IntentResponse, IntentService
-from finfer.front.schemas import ErrorResponse, ScoreBatchResponse, ScoreResponse
-from finfer.front.service import RiskService, new_request_id
-from finfer.front.upstream import DAMAGE_MODEL, DOCUMENT_MODEL, FRAUD_MODEL, INTENT_MODEL, RISK_MODEL
+from finfer.pipelines.declaration import response_models
+from finfer.pipelines.validation import Upload, object_with
 from finfer.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -89,33 +88,10 @@ def parse_json(body: bytes) -> object:
         raise InvalidJson(f"body is not valid JSON: {strict_error}") from None
 
 
-# Async on purpose: FastAPI runs sync dependencies in a thread pool, a thread hop per request.
-async def _service(request: Request) -> RiskService:
-    return request.app.state.service
-
-
-async def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-async def _fraud(request: Request) -> FraudService:
-    return request.app.state.fraud
-
-
-async def _intent(request: Request) -> IntentService:
-    return request.app.state.intent
-
-
-ServiceDep = Annotated[RiskService, Depends(_service)]
-FraudDep = Annotated[FraudService, Depends(_fraud)]
-IntentDep = Annotated[IntentService, Depends(_intent)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-
-
-async def timed(route: str, settings: Settings, handler: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
+async def timed(route: str, settings: Settings, handler: Callable[[], Awaitable[bytes]]) -> Response:
     started = time.perf_counter()
     try:
-        response = json_response(await handler())
+        response = Response(await handler(), media_type="application/json")
     except FrontError as error:
         response = error_response(error, settings)
     metrics.REQUESTS.labels(route, "http", str(response.status_code)).inc()
@@ -136,6 +112,21 @@ def batch_body(field: str, item_schema: dict[str, Any], max_rows: int) -> dict[s
 
 
 MULTIPART_OVERHEAD = 64 * 1024
+
+
+def image_from_json(payload: object, limit: int) -> bytes:
+    """The bytes of `{"image_base64": str}`, or a 400 naming the field."""
+    body = object_with(payload, {"image_base64"}, "the string `image_base64`")
+    value = body.get("image_base64")
+    if not isinstance(value, str):
+        raise InvalidArgument("image_base64: is required and must be a base64 string", "image_base64")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument("image_base64: is not valid base64", "image_base64") from None
+    if len(data) > limit:
+        raise PayloadTooLarge(f"image_base64: the image is {len(data)} bytes; the limit is {limit}", "image_base64")
+    return data
 
 
 async def read_image(request: Request, settings: Settings) -> tuple[bytes, str]:
@@ -190,118 +181,65 @@ IMAGE_BODY = {
 }
 
 
-def image_router(documents: DocumentService | None, damage: DamageService | None) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["images"])
+def pipeline_router(served: Served, plane: DataPlane, settings: Settings) -> APIRouter:
+    """The routes of one declared pipeline: its POST route, and its batch twin where it has one."""
+    pipeline, codec = served.pipeline, served.codec
+    router = APIRouter(tags=[pipeline.tag or pipeline.name])
+    single_model, batch_model = response_models(pipeline)
+    schema = codec.request_schema()
+    body = IMAGE_BODY if pipeline.body == "image" else json_body(schema or {})
+    summary, _, _ = pipeline.summary.partition("\n")
 
-    if documents is not None:
+    async def answer(request: Request) -> bytes:
+        request_id = request.headers.get("x-request-id")
+        if pipeline.body == "image":
+            image, field = await read_image(request, settings)
+            upload = Upload(image, field)
+            return (await plane.answer(pipeline.name, lambda: upload, request_id)).json()
+        data = await read_body(request, settings.max_body_bytes)
+        raw = data if pipeline.cached else None
+        return (await plane.answer(pipeline.name, lambda: parse_json(data), request_id, raw)).json()
 
-        @router.post("/documents/ocr", response_model=DocumentResponse, responses=ERRORS, openapi_extra=IMAGE_BODY)
-        async def read_document(request: Request, settings: SettingsDep) -> Response:
-            """Text lines (text, confidence, box) of a JPEG/PNG document and the fields read from them:
-            VIN (check digit verified), plate, resident ID number (checksum verified), amount, date."""
+    async def single(request: Request) -> Response:
+        return await timed(pipeline.http_path, settings, lambda: answer(request))
 
-            async def handle() -> dict[str, Any]:
-                image, field = await read_image(request, settings)
-                return await documents.read(image, field, request.headers.get("x-request-id"))
+    router.add_api_route(
+        pipeline.http_path,
+        single,
+        methods=["POST"],
+        response_model=single_model,
+        responses=ERRORS,
+        openapi_extra=body,
+        summary=summary,
+        description=pipeline.summary,
+        name=pipeline.name,
+    )
+    batch = pipeline.batch
+    if batch is not None:
 
-            return await timed("/v1/documents/ocr", settings, handle)
+        async def answer_batch(request: Request) -> bytes:
+            data = await read_body(request, settings.max_body_bytes)
+            return (
+                await plane.answer_batch(pipeline.name, parse_json(data), request.headers.get("x-request-id"))
+            ).json()
 
-    if damage is not None:
+        async def many(request: Request) -> Response:
+            return await timed(batch.http_path, settings, lambda: answer_batch(request))
 
-        @router.post("/vehicles/damage", response_model=DamageResponse, responses=ERRORS, openapi_extra=IMAGE_BODY)
-        async def assess_damage(request: Request, settings: SettingsDep) -> Response:
-            """Damage type (none, scratch, dent, crack) and severity of a JPEG/PNG photo of a car panel."""
-
-            async def handle() -> dict[str, Any]:
-                image, field = await read_image(request, settings)
-                return await damage.assess(image, field, request.headers.get("x-request-id"))
-
-            return await timed("/v1/vehicles/damage", settings, handle)
-
+        router.add_api_route(
+            batch.http_path,
+            many,
+            methods=["POST"],
+            response_model=batch_model,
+            responses=ERRORS,
+            openapi_extra=batch_body(batch.field, batch.item_schema(codec), settings.max_batch_rows),
+            summary=batch.summary,
+            name=f"{pipeline.name}_batch",
+        )
     return router
 
 
-def risk_router(applicant_schema: dict[str, Any], max_rows: int) -> APIRouter:
-    router = APIRouter(prefix="/v1/risk", tags=["risk"])
-    single = json_body(applicant_schema)
-    batch = batch_body("applicants", applicant_schema, max_rows)
-
-    @router.post("/score", response_model=ScoreResponse, responses=ERRORS, openapi_extra=single)
-    async def score(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-        """Score one applicant: probability of default, grade and adverse-action reasons."""
-
-        async def handle() -> dict[str, Any]:
-            body = await read_body(request, settings.max_body_bytes)
-            request_id = request.headers.get("x-request-id")
-            return service.cached(body, request_id) or await service.score(parse_json(body), request_id, raw=body)
-
-        return await timed("/v1/risk/score", settings, handle)
-
-    @router.post("/score:batch", response_model=ScoreBatchResponse, responses=ERRORS, openapi_extra=batch)
-    async def score_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-        """Score up to `max_batch_rows` applicants; results come back in order."""
-
-        async def handle() -> dict[str, Any]:
-            body = await read_body(request, settings.max_body_bytes)
-            return await service.score_batch(parse_json(body), request.headers.get("x-request-id"))
-
-        return await timed("/v1/risk/score:batch", settings, handle)
-
-    return router
-
-
-def fraud_router(request_schema: dict[str, Any]) -> APIRouter:
-    router = APIRouter(prefix="/v1/fraud", tags=["fraud"])
-    body = json_body(request_schema)
-
-    @router.post("/score", response_model=FraudScoreResponse, responses=ERRORS, openapi_extra=body)
-    async def score(request: Request, fraud: FraudDep, settings: SettingsDep) -> Response:
-        """Fraud-ring probability of one application from its device/phone/IP neighbourhood, with evidence.
-
-        `persist: true` adds the application and its links to the graph, so later applications see it.
-        """
-
-        async def handle() -> dict[str, Any]:
-            payload = parse_json(await read_body(request, settings.max_body_bytes))
-            return await fraud.score(payload, request.headers.get("x-request-id"))
-
-        return await timed("/v1/fraud/score", settings, handle)
-
-    return router
-
-
-def intent_router(request_schema: dict[str, Any], max_rows: int) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["intent"])
-    single = json_body(request_schema)
-    batch = batch_body("texts", {"type": "string"}, max_rows)
-
-    @router.post("/intent", response_model=IntentResponse, responses=ERRORS, openapi_extra=single)
-    async def classify(request: Request, intent: IntentDep, settings: SettingsDep) -> Response:
-        """Intent, amount and term of one Chinese customer message; `needs_human` when the model is unsure."""
-
-        async def handle() -> dict[str, Any]:
-            body = await read_body(request, settings.max_body_bytes)
-            request_id = request.headers.get("x-request-id")
-            return intent.answers.raw_hit(body, request_id or new_request_id()) or await intent.classify(
-                parse_json(body), request_id, raw=body
-            )
-
-        return await timed("/v1/intent", settings, handle)
-
-    @router.post("/intent:batch", response_model=IntentBatchResponse, responses=ERRORS, openapi_extra=batch)
-    async def classify_batch(request: Request, intent: IntentDep, settings: SettingsDep) -> Response:
-        """Up to `max_batch_rows` messages; results come back in order."""
-
-        async def handle() -> dict[str, Any]:
-            body = await read_body(request, settings.max_body_bytes)
-            return await intent.classify_batch(parse_json(body), request.headers.get("x-request-id"))
-
-        return await timed("/v1/intent:batch", settings, handle)
-
-    return router
-
-
-def health_router() -> APIRouter:
+def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -310,10 +248,12 @@ def health_router() -> APIRouter:
         return json_response({"status": "live"})
 
     @router.get("/readyz")
-    async def readyz(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+    async def readyz() -> Response:
         """Ready only when Triton and every pipeline the front serves are ready."""
-        if await service.upstream.ready(request.app.state.pipelines):
-            return json_response({"status": "ready", "model_version": service.model_version})
+        versions = {name: served.model_version for name, served in plane.served.items()}
+        if await plane.ready():
+            first = next(iter(versions.values()))
+            return json_response({"status": "ready", "model_version": first, "pipelines": versions})
         return json_response({"status": "not ready"}, 503, {"Retry-After": str(settings.retry_after_s)})
 
     @router.get("/metrics")
@@ -323,14 +263,7 @@ def health_router() -> APIRouter:
     return router
 
 
-def create_app(
-    service: RiskService,
-    settings: Settings,
-    fraud: FraudService | None = None,
-    intent: IntentService | None = None,
-    documents: DocumentService | None = None,
-    damage: DamageService | None = None,
-) -> FastAPI:
+def create_app(plane: DataPlane, settings: Settings) -> FastAPI:
     app = FastAPI(
         title="finfer",
         version=__version__,
@@ -338,20 +271,9 @@ def create_app(
             "Credit-risk, fraud-ring, customer-intent, document-OCR and vehicle-damage models served by NVIDIA Triton"
         ),
     )
-    app.state.service = service
-    app.state.fraud = fraud
-    app.state.intent = intent
-    app.state.settings = settings
-    optional = ((FRAUD_MODEL, fraud), (INTENT_MODEL, intent), (DOCUMENT_MODEL, documents), (DAMAGE_MODEL, damage))
-    app.state.pipelines = (RISK_MODEL, *(name for name, service in optional if service is not None))
-    app.include_router(risk_router(service.validator.json_schema(), settings.max_batch_rows))
-    if fraud is not None:
-        app.include_router(fraud_router(fraud.validator.json_schema()))
-    if intent is not None:
-        app.include_router(intent_router(intent.json_schema(), settings.max_batch_rows))
-    if documents is not None or damage is not None:
-        app.include_router(image_router(documents, damage))
-    app.include_router(health_router())
+    for served in plane.served.values():
+        app.include_router(pipeline_router(served, plane, settings))
+    app.include_router(health_router(plane, settings))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

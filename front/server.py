@@ -1,4 +1,4 @@
-"""Run the front: the HTTP app and the gRPC server in one asyncio loop, sharing one service layer."""
+"""Run the front: the HTTP app and the gRPC server in one asyncio loop, sharing one data plane."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ import signal
 
 import uvicorn
 
-from finfer.front.fraud_service import FraudService
+from finfer.front.dataplane import DataPlane
 from finfer.front.grpc_server import create_server
 from finfer.front.http_app import create_app
-from finfer.front.image_service import DamageService, DocumentService
-from finfer.front.intent_service import IntentService
-from finfer.front.service import RiskService
 from finfer.front.upstream import TritonUpstream
 from finfer.settings import Settings
 
@@ -26,12 +23,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
     upstream = TritonUpstream(settings)
     await upstream.start()
-    service = RiskService.from_repository(settings, upstream)
-    fraud = FraudService.from_repository(settings.model_repository, upstream)
-    intent = IntentService.from_repository(settings, upstream)
-    documents = DocumentService.from_repository(settings, upstream)
-    damage = DamageService.from_repository(settings, upstream)
-    app = create_app(service, settings, fraud, intent, documents, damage)
+    plane = DataPlane.from_repository(settings, upstream)
+    app = create_app(plane, settings)
     http = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -47,13 +40,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     # uvicorn would install its own signal handlers and swallow ours.
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     grpc_server = create_server(
-        service,
-        f"{settings.front_host}:{settings.grpc_port}",
-        settings.max_image_bytes + 64 * 1024,
-        fraud,
-        intent,
-        documents,
-        damage,
+        plane, f"{settings.front_host}:{settings.grpc_port}", settings.max_image_bytes + 64 * 1024
     )
     await grpc_server.start()
     http_task = asyncio.create_task(http.serve())
@@ -67,9 +54,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     http.should_exit = True
     await grpc_server.stop(grace=5)
     await http_task
-    await service.close()
-    if intent is not None:
-        await intent.close()
+    await plane.close()
     await upstream.close()
 
 

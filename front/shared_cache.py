@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypeVar
 
 import orjson
 from redis import asyncio as redis
@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from finfer.front import metrics
 
 KEY_PREFIX = b"finfer:"
+T = TypeVar("T")
 
 
 class SharedCache:
@@ -46,7 +47,8 @@ class SharedCache:
     def available(self) -> bool:
         return self._clock() >= self._paused_until
 
-    async def get_many(self, keys: Sequence[bytes]) -> list[dict[str, Any] | None]:
+    async def get_many(self, keys: Sequence[bytes], decode: Callable[[bytes], T] = orjson.loads) -> list[T | None]:
+        """The values under `keys`, each through `decode`; a value it cannot read (ValueError) is a miss."""
         if not keys or not self.available:
             return [None] * len(keys)
         try:
@@ -54,25 +56,25 @@ class SharedCache:
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return [None] * len(keys)
-        return [self._decode(v) for v in values]
+        return [self._decode(v, decode) for v in values]
 
     @staticmethod
-    def _decode(value: bytes | None) -> dict[str, Any] | None:
+    def _decode(value: bytes | None, decode: Callable[[bytes], T]) -> T | None:
         # Only finfer writes under its prefix; anything unreadable there is treated as a miss, not a 500.
         if value is None:
             return None
         try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
+            return decode(value)
+        except ValueError:
             return None
 
-    async def put_many(self, items: Sequence[tuple[bytes, dict[str, Any]]]) -> None:
+    async def put_many(self, items: Sequence[tuple[bytes, bytes]]) -> None:
         if not items or not self.available:
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key, value in items:
-                    pipe.set(self.redis_key(key), orjson.dumps(value), px=self.ttl_ms)
+                    pipe.set(self.redis_key(key), value, px=self.ttl_ms)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             self._failed(exc)

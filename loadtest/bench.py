@@ -32,6 +32,8 @@ from finfer.clients.grpc_client import to_struct
 from finfer.loadtest import stack
 from finfer.loadtest.requests import intent_messages, unique_applicants
 from finfer.models.risk import FeatureSchema
+from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.pipelines.declaration import Pipeline
 from finfer.settings import Settings
 
 Send = Callable[[int], Awaitable[None]]
@@ -172,32 +174,18 @@ def grpc_sender(target: str, stub_class: type, method: str, requests: list):
     return make
 
 
-def triton_requests(schema: FeatureSchema, applicants: list[dict]) -> list:
-    from tritonclient.grpc import service_pb2
+def direct_requests(pipeline: Pipeline, repository: Path, payloads: list) -> list:
+    """Triton requests for `payloads`, encoded by the pipeline's own codec (what the front sends on a miss)."""
+    from finfer.front.upstream import infer_request
 
-    from finfer.front.triton_codec import pack_floats, pack_strings
-
-    out = []
-    for a in applicants:
-        request = service_pb2.ModelInferRequest(model_name="risk_score")
-        request.inputs.add(name="categorical_features", datatype="BYTES", shape=[1, len(schema.categorical)])
-        request.inputs.add(name="numeric_features", datatype="FP32", shape=[1, len(schema.numeric)])
-        request.raw_input_contents.append(pack_strings([a[c] for c in schema.categorical]))
-        request.raw_input_contents.append(pack_floats([[a[n] for n in schema.numeric]]))
-        out.append(request)
-    return out
+    codec = pipeline.load(repository)
+    return [infer_request(pipeline.triton_model, codec.encode([codec.row(p)])) for p in payloads]
 
 
-def fraud_scenarios(only: set[str], live: Settings, meta: Path, concurrency: int, duration: float, pids: dict) -> list:
+def fraud_scenarios(only: set[str], live: Settings, concurrency: int, duration: float, pids: dict) -> list:
     """Fraud-ring scoring against the graph the repository holds: unique applications, not persisted."""
-    from finfer.front.fraud_schemas import FraudValidator
-    from finfer.front.upstream import fraud_request
-    from finfer.models.fraud_data import scoring_requests
-    from finfer.models.fraud_scoring import FraudConfig
-
-    config = FraudConfig.load(meta)
     http_url = f"http://{live.front_host}:{live.http_port}"
-    requests = scoring_requests(30_000, seed=2)
+    requests = fraud.PIPELINE.examples(30_000, 2)
     bodies = [orjson.dumps(r) for r in requests]
     out = []
     if "g" in only:
@@ -211,8 +199,7 @@ def fraud_scenarios(only: set[str], live: Settings, meta: Path, concurrency: int
             )
         )
     if "i" in only:
-        validator = FraudValidator(config)
-        direct = [fraud_request(validator.row(r), config.max_links) for r in requests[20_000:]]
+        direct = direct_requests(fraud.PIPELINE, live.model_repository, requests[20_000:])
         send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct)
         out.append(
             run_scenario(
@@ -230,8 +217,6 @@ def fraud_scenarios(only: set[str], live: Settings, meta: Path, concurrency: int
 
 
 def intent_scenarios(only: set[str], live: Settings, concurrency: int, duration: float, pids: dict) -> list:
-    from finfer.front.upstream import intent_request
-
     http_url = f"http://{live.front_host}:{live.http_port}"
     messages = intent_messages(60_000, seed=21)
     bodies = [orjson.dumps({"text": t}) for t in messages]
@@ -247,7 +232,7 @@ def intent_scenarios(only: set[str], live: Settings, concurrency: int, duration:
             )
         )
     if "l" in only:
-        direct = [intent_request([t]) for t in messages[50_000:]]
+        direct = direct_requests(intent.PIPELINE, live.model_repository, [{"text": t} for t in messages[50_000:]])
         send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct)
         out.append(
             run_scenario(
@@ -385,25 +370,24 @@ def main(args: argparse.Namespace) -> int:
 
     settings = Settings()
     repository = settings.model_repository
-    schema_path = repository / "risk_features" / "1" / "schema.json"
-    if not schema_path.exists():
-        print(f"error: {schema_path} is missing: run `finfer build` first")
+    if not risk.PIPELINE.is_built(repository):
+        print(f"error: {repository / risk.PIPELINE.meta} is missing: run `finfer build` first")
         return 1
-    schema = FeatureSchema.load(schema_path)
+    schema = FeatureSchema.load(repository / risk.PIPELINE.meta)
     only = set(args.only or "abcdefghijklmnopqrstuv")
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000
     applicants = unique_applicants(n, seed=1)
     bodies = [orjson.dumps(a) for a in applicants]
-    direct = triton_requests(schema, applicants[:20_000])
+    direct = direct_requests(risk.PIPELINE, repository, applicants[:20_000])
     results: list[Result] = []
     fraud_rss = None
     c, d = args.concurrency, args.duration
     print(f"bench: {c} concurrent clients, {d}s a scenario, repository {repository}", flush=True)
 
-    intent_built = (repository / "intent_decode" / "1" / "meta.json").exists()
-    vision_built = all((repository / m / "1" / "meta.json").exists() for m in ("ocr_read", "damage_labels"))
+    intent_built = intent.PIPELINE.is_built(repository)
+    vision_built = documents.PIPELINE.is_built(repository) and damage.PIPELINE.is_built(repository)
     ocr_peer = None
     live = stack.bench_settings(repository, state)
     with stack.triton(live) as server, stack.front(live) as front:
@@ -478,9 +462,8 @@ def main(args: argparse.Namespace) -> int:
                     rows_per_request=rows,
                 )
             )
-        fraud_meta = repository / "fraud_score" / "1" / "meta.json"
-        if only & set("ghi") and fraud_meta.exists():
-            results += fraud_scenarios(only, live, fraud_meta, c, d, pids)
+        if only & set("ghi") and fraud.PIPELINE.is_built(repository):
+            results += fraud_scenarios(only, live, c, d, pids)
             graph_process = stack.find_child(server.pid, "fraud_score")
             fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
         if only & set("jkl") and intent_built:

@@ -13,14 +13,17 @@ import httpx
 import orjson
 from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
-from finfer.front.upstream import DAMAGE_MODEL, DOCUMENT_MODEL, image_request
-from finfer.loadtest.bench import Result, grpc_sender, http_sender, run_scenario
+from finfer.loadtest.bench import Result, direct_requests, grpc_sender, http_sender, run_scenario
+from finfer.models import ocr_documents
 from finfer.models.damage_images import panels
-from finfer.models.ocr_documents import documents
 from finfer.models.ocr_eval import evaluate
 from finfer.models.ocr_fields import Line
+from finfer.pipelines import damage, documents
+from finfer.pipelines.declaration import Pipeline
+from finfer.pipelines.validation import Upload
 from finfer.settings import Settings
 
+OCR, DAMAGE = documents.PIPELINE, damage.PIPELINE
 PEER_DOCUMENTS = 30
 OCR_CLIENTS = 4
 DAMAGE_CLIENTS = 16
@@ -31,7 +34,7 @@ def _bodies(images: list[bytes]) -> list[bytes]:
 
 
 def pages(count: int = 30, seed: int = 404) -> list[bytes]:
-    return [d.image for d in documents(count, seed)]
+    return [d.image for d in ocr_documents.documents(count, seed)]
 
 
 def photos(count: int = 200, seed: int = 405) -> list[bytes]:
@@ -50,7 +53,7 @@ def vision_scenarios(only: set[str], live: Settings, pids: dict[str, int], durat
         description = f"front, HTTP, document_ocr, {OCR_CLIENTS} clients"
         out.append(run_scenario("o", description, send, OCR_CLIENTS, duration, pids, tier="front-miss", model="ocr"))
     if "p" in only:
-        out.append(triton_direct("p", live, DOCUMENT_MODEL, docs, OCR_CLIENTS, duration, pids, "dynamic batching"))
+        out.append(triton_direct("p", live, OCR, docs, OCR_CLIENTS, duration, pids, "dynamic batching"))
     if "r" in only:
         send = http_sender(http_url, "/v1/vehicles/damage", _bodies(shots), 1)
         out.append(run_scenario("r", "front, HTTP, vehicle_damage, 1 client", send, 1, duration, pids))
@@ -61,7 +64,7 @@ def vision_scenarios(only: set[str], live: Settings, pids: dict[str, int], durat
             run_scenario("s", description, send, DAMAGE_CLIENTS, duration, pids, tier="front-miss", model="damage")
         )
     if "t" in only:
-        out.append(triton_direct("t", live, DAMAGE_MODEL, shots, DAMAGE_CLIENTS, duration, pids, "dynamic batching"))
+        out.append(triton_direct("t", live, DAMAGE, shots, DAMAGE_CLIENTS, duration, pids, "dynamic batching"))
     return out
 
 
@@ -69,17 +72,27 @@ def vision_without_batching(only: set[str], plain: Settings, pid: int, duration:
     """The same Triton-direct load as p and t on a repository whose configs have no dynamic batching."""
     out = []
     if "q" in only:
-        out.append(triton_direct("q", plain, DOCUMENT_MODEL, pages(), OCR_CLIENTS, duration, {"triton": pid}, "none"))
+        pid_of = {"triton": pid}
+        out.append(triton_direct("q", plain, OCR, pages(), OCR_CLIENTS, duration, pid_of, "none"))
     if "u" in only:
-        out.append(triton_direct("u", plain, DAMAGE_MODEL, photos(), DAMAGE_CLIENTS, duration, {"triton": pid}, "none"))
+        pid_of = {"triton": pid}
+        out.append(triton_direct("u", plain, DAMAGE, photos(), DAMAGE_CLIENTS, duration, pid_of, "none"))
     return out
 
 
 def triton_direct(
-    name: str, live: Settings, model: str, images: list[bytes], clients: int, duration: float, pids: dict, batching: str
+    name: str,
+    live: Settings,
+    pipeline: Pipeline,
+    images: list[bytes],
+    clients: int,
+    duration: float,
+    pids: dict,
+    batching: str,
 ) -> Result:
-    requests = [image_request(model, [image], batched=model == DAMAGE_MODEL) for image in images]
+    requests = direct_requests(pipeline, live.model_repository, [Upload(image, "image") for image in images])
     send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", requests)
+    model = pipeline.triton_model
     description = f"Triton direct, {model}, {clients} clients, batching: {batching}"
     return run_scenario(name, description, send, clients, duration, pids, tier="triton", model=model)
 
@@ -109,7 +122,7 @@ def rapidocr_reader():
 
 def ocr_peer(http_url: str) -> dict:
     """Accuracy and median seconds per image of finfer (through the front, one client) and RapidOCR."""
-    test_set = list(documents(PEER_DOCUMENTS, 2026))  # the build's held-out seed: the same pages
+    test_set = list(ocr_documents.documents(PEER_DOCUMENTS, 2026))  # the build's held-out seed: the same pages
     readers = {"finfer": front_reader(http_url), "rapidocr": rapidocr_reader()}
     report = {}
     for name, read in readers.items():

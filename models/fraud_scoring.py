@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,10 @@ class FraudConfig:
 
     @classmethod
     def from_json(cls, text: str) -> FraudConfig:
-        body = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> FraudConfig:
         if body["features"] != list(FEATURES) or body["kinds"] != list(KINDS):
             raise ValueError("the fraud model was built for other features or link kinds than this finfer")
         return cls(

@@ -91,7 +91,11 @@ class FeatureSchema:
 
     @classmethod
     def from_json(cls, text: str) -> FeatureSchema:
-        raw: dict[str, Any] = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> FeatureSchema:
+        raw = dict(body)
         raw["categorical"] = {k: tuple(v) for k, v in raw["categorical"].items()}
         raw["numeric"] = tuple(raw["numeric"])
         raw["grades"] = tuple((g, float(b)) for g, b in raw["grades"])

@@ -15,13 +15,9 @@ from pathlib import Path
 import pytest
 
 from finfer.exporters.base import BuildOptions, Profile, export
-from finfer.exporters.damage import DamageExporter
-from finfer.exporters.fraud import FraudExporter
-from finfer.exporters.intent import IntentExporter
-from finfer.exporters.ocr import OcrExporter
-from finfer.exporters.risk import RiskExporter
 from finfer.loadtest import stack
 from finfer.loadtest.stack import free_ports
+from finfer.pipelines import REGISTRY
 from finfer.runtime.triton import TritonServer
 from finfer.settings import Settings
 
@@ -48,8 +44,8 @@ def http_status(url: str) -> int:
 @pytest.fixture(scope="session")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model_repository")
-    for exporter in (RiskExporter(), FraudExporter(), IntentExporter(), OcrExporter(), DamageExporter()):
-        export(exporter, BuildOptions(out=out, profile=Profile.SMALL), progress=lambda _: None)
+    for pipeline in REGISTRY:
+        export(pipeline.make_exporter(), BuildOptions(out=out, profile=Profile.SMALL), progress=lambda _: None)
     return out
 
 

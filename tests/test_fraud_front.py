@@ -151,7 +151,7 @@ def test_grpc_mirrors_http(front):
         assert answer.fraud_probability == pytest.approx(http_answer["fraud_probability"], abs=1e-6)
         assert list(answer.evidence.shared.phone) == http_answer["evidence"]["shared"]["phone"]
         assert list(answer.evidence.suspicious_neighbours) == http_answer["evidence"]["suspicious_neighbours"]
-        counted = {"route": "FraudScore", "protocol": "grpc"}
+        counted = {"route": "FraudScoring/Score", "protocol": "grpc"}
         ok_before = metric(f"{front.http_url}/metrics", "finfer_requests_total", status="OK", **counted)
         bad_before = metric(f"{front.http_url}/metrics", "finfer_requests_total", status="INVALID_ARGUMENT", **counted)
         with pytest.raises(grpc.RpcError) as error:

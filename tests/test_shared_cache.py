@@ -10,9 +10,11 @@ import pytest
 import redis
 
 from finfer.front import metrics
+from finfer.front.cache import cache_key
 from finfer.front.shared_cache import KEY_PREFIX, SharedCache
 from finfer.loadtest import stack
 from finfer.loadtest.stack import free_ports
+from finfer.pipelines import risk
 from tests.helpers import fresh_applicant, metric
 
 
@@ -31,7 +33,7 @@ def errors() -> float:
 def test_values_round_trip_under_hashed_keys_with_a_ttl(redis_url):
     async def scenario() -> list:
         cache = SharedCache(redis_url, ttl_s=30, timeout_s=1, pause_s=5)
-        await cache.put_many([(b"\x01" * 16, {"grade": "B", "p": 0.25}), (b"\x02" * 16, {"grade": "C"})])
+        await cache.put_many([(b"\x01" * 16, b'{"grade":"B","p":0.25}'), (b"\x02" * 16, b'{"grade":"C"}')])
         found = await cache.get_many([b"\x01" * 16, b"\x03" * 16, b"\x02" * 16])
         await cache.close()
         return found
@@ -51,7 +53,7 @@ def test_an_unreachable_redis_is_a_miss_and_is_left_alone_for_the_pause():
     async def scenario() -> list:
         cache = SharedCache(f"redis://127.0.0.1:{closed_port}/0", ttl_s=30, timeout_s=0.2, pause_s=5, clock=clock)
         first = await cache.get_many([b"k" * 16])
-        await cache.put_many([(b"k" * 16, {"x": 1})])  # paused: not even tried
+        await cache.put_many([(b"k" * 16, b'{"x":1}')])  # paused: not even tried
         clock.now = 4.9
         second = await cache.get_many([b"k" * 16])
         paused_errors = errors()
@@ -95,7 +97,7 @@ def post(url: str, body: dict) -> dict:
         return json.loads(response.read())
 
 
-def test_a_score_from_one_replica_is_a_hit_on_the_other(two_fronts, redis_url):
+def test_a_score_from_one_replica_is_a_hit_on_the_other(two_fronts, redis_url, settings):
     first, second = two_fronts
     applicant = fresh_applicant()
     scored = post(first, applicant)
@@ -106,12 +108,18 @@ def test_a_score_from_one_replica_is_a_hit_on_the_other(two_fronts, redis_url):
     assert again["probability_of_default"] == scored["probability_of_default"]
     assert again["reasons"] == scored["reasons"]
     assert metric(f"{second}/metrics", "finfer_cache_lookups_total", result="shared_hit") == shared_before + 1
-    # The keys in Redis are digests: no applicant value appears in them.
+    # The key in Redis is the salted digest of the model version and the validated row, nothing in clear.
+    codec = risk.PIPELINE.load(settings.model_repository)
+    digest = cache_key(settings.cache_salt.encode(), codec.model_version, codec.key(codec.row(applicant)))
     client = redis.Redis.from_url(redis_url)
-    keys = [k.decode() for k in client.scan_iter(match="finfer:*")]
+    keys = set(client.scan_iter(match="finfer:*"))
+    stored = client.get(SharedCache.redis_key(digest))
     client.close()
-    assert keys and all(len(k) == len("finfer:") + 32 for k in keys)
-    assert not any(str(applicant["credit_amount"]) in k for k in keys)
+    assert SharedCache.redis_key(digest) in keys
+    assert all(len(k) == len(KEY_PREFIX) + 32 for k in keys)
+    # What Redis holds under it is the result alone: the same reasons, no applicant field.
+    assert json.loads(stored)["reasons"] == scored["reasons"]
+    assert not set(json.loads(stored)) & set(applicant)
 
 
 def test_an_unreadable_value_is_a_miss(redis_url):

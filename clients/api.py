@@ -1,0 +1,87 @@
+"""The SDK's typed methods, one per declared route; each client supplies the transport (`_one`, `_many`).
+
+Bodies are built in the HTTP API's shape; the gRPC clients turn them into the matching request
+message with the declaration's `proto_body`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from finfer.clients.types import Damage, Document, FraudScore, Intent, RiskScore
+from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.pipelines.declaration import Pipeline
+
+M = TypeVar("M", bound=BaseModel)
+Body = dict[str, Any]
+
+
+def _image(data: bytes) -> Body:
+    return {"image_base64": base64.b64encode(data).decode()}
+
+
+class Api:
+    def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
+        raise NotImplementedError
+
+    def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:
+        raise NotImplementedError
+
+    def score(self, applicant: Mapping[str, Any]) -> RiskScore:
+        """Probability of default, grade and reason codes of one applicant (raw fields by name)."""
+        return self._one(risk.PIPELINE, dict(applicant), RiskScore)
+
+    def score_batch(self, applicants: Sequence[Mapping[str, Any]]) -> list[RiskScore]:
+        return self._many(risk.PIPELINE, [dict(a) for a in applicants], RiskScore)
+
+    def score_fraud(self, application: Mapping[str, Any]) -> FraudScore:
+        """Fraud-ring probability and evidence: `application_id`, `features`, `links`, `persist`."""
+        return self._one(fraud.PIPELINE, dict(application), FraudScore)
+
+    def classify(self, text: str) -> Intent:
+        """Intent, slots and `needs_human` of one Chinese customer message."""
+        return self._one(intent.PIPELINE, {"text": text}, Intent)
+
+    def classify_batch(self, texts: Sequence[str]) -> list[Intent]:
+        return self._many(intent.PIPELINE, list(texts), Intent)
+
+    def read_document(self, image: bytes) -> Document:
+        """Text lines and fields (VIN, plate, ID number, amount, date) of a JPEG/PNG document."""
+        return self._one(documents.PIPELINE, _image(image), Document)
+
+    def assess_damage(self, image: bytes) -> Damage:
+        """Damage type and severity of a JPEG/PNG photo of a car panel."""
+        return self._one(damage.PIPELINE, _image(image), Damage)
+
+
+class AsyncApi:
+    async def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
+        raise NotImplementedError
+
+    async def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:
+        raise NotImplementedError
+
+    def score(self, applicant: Mapping[str, Any]) -> Awaitable[RiskScore]:
+        return self._one(risk.PIPELINE, dict(applicant), RiskScore)
+
+    def score_batch(self, applicants: Sequence[Mapping[str, Any]]) -> Awaitable[list[RiskScore]]:
+        return self._many(risk.PIPELINE, [dict(a) for a in applicants], RiskScore)
+
+    def score_fraud(self, application: Mapping[str, Any]) -> Awaitable[FraudScore]:
+        return self._one(fraud.PIPELINE, dict(application), FraudScore)
+
+    def classify(self, text: str) -> Awaitable[Intent]:
+        return self._one(intent.PIPELINE, {"text": text}, Intent)
+
+    def classify_batch(self, texts: Sequence[str]) -> Awaitable[list[Intent]]:
+        return self._many(intent.PIPELINE, list(texts), Intent)
+
+    def read_document(self, image: bytes) -> Awaitable[Document]:
+        return self._one(documents.PIPELINE, _image(image), Document)
+
+    def assess_damage(self, image: bytes) -> Awaitable[Damage]:
+        return self._one(damage.PIPELINE, _image(image), Damage)

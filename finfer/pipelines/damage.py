@@ -1,0 +1,82 @@
+"""Vehicle damage: one JPEG/PNG photo of a car panel → damage type (none, scratch, dent, crack) and severity.
+
+Served by the `vehicle_damage` ensemble. Not coalesced in the front: in a merged request one corrupt
+photo would fail every photo with it; Triton's dynamic batcher merges photos and isolates failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from finfer.clients import finfer_pb2
+from finfer.front.triton_codec import pack_strings
+from finfer.pipelines.declaration import Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.validation import Upload, checked_image, name_image_field
+
+
+class Damage(BaseModel):
+    damage_type: str
+    severity: str
+    probabilities: dict[str, float]
+    severity_probabilities: dict[str, float]
+
+
+class DamageCodec(Codec[Upload, Damage]):
+    def __init__(self, meta: dict[str, Any]) -> None:
+        super().__init__(meta)
+        self.damage_types: list[str] = meta["damage_types"]
+        self.severities: list[str] = meta["severities"]
+
+    def row(self, payload: object) -> Upload:
+        return checked_image(payload)
+
+    def encode(self, rows: Sequence[Upload]) -> list[InferInput]:
+        return [InferInput("image", "BYTES", (len(rows), 1), pack_strings([r.data for r in rows]))]
+
+    def decode(self, outputs: Outputs, rows: Sequence[Upload]) -> list[Damage]:
+        types, severities = outputs["type_probabilities"], outputs["severity_probabilities"]
+        k, s = len(self.damage_types), len(self.severities)
+        return [
+            Damage.model_construct(
+                damage_type=outputs["damage_type"][i],
+                severity=outputs["severity"][i],
+                probabilities=dict(zip(self.damage_types, types[i * k : (i + 1) * k], strict=True)),
+                severity_probabilities=dict(zip(self.severities, severities[i * s : (i + 1) * s], strict=True)),
+            )
+            for i in range(len(rows))
+        ]
+
+    def refused(self, error, rows):
+        return name_image_field(error, list(rows))
+
+
+def examples(n: int, seed: int) -> list[dict[str, Any]]:
+    import base64
+
+    from finfer.models.damage_images import panels
+
+    return [{"image_base64": base64.b64encode(p.image).decode()} for p in panels(n, seed=seed)]
+
+
+PIPELINE = Pipeline(
+    name="damage",
+    triton_model="vehicle_damage",
+    family="damage",
+    exporter="finfer.exporters.damage:DamageExporter",
+    meta="damage_labels/1/meta.json",
+    codec=DamageCodec,
+    result=Damage,
+    http_path="/v1/vehicles/damage",
+    grpc_service="VehicleDamage",
+    grpc_method="Assess",
+    summary="Damage type (none, scratch, dent, crack) and severity of a JPEG/PNG photo of a car panel.",
+    from_proto=lambda request: Upload(request.image, "image"),
+    to_proto=lambda answer: finfer_pb2.DamageResponse(**answer.result.__dict__, **answer.envelope()),
+    examples=examples,
+    proto_body=lambda body: {"image": body["image_base64"]},
+    body="image",
+    tag="images",
+)

@@ -1,0 +1,198 @@
+"""The shape of a served pipeline, stated once: what every layer of finfer reads about it.
+
+A `Pipeline` is static (names, routes, types); a `Codec` is the same pipeline bound to what its build
+wrote into the model repository (model version, feature schema, label names), which validation and
+the Triton tensors depend on.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, create_model
+
+from finfer.front.errors import InvalidArgument
+
+Row = TypeVar("Row")
+Result = TypeVar("Result", bound=BaseModel)
+Message = Any  # a generated protobuf message of clients/finfer.proto
+
+
+@dataclass(frozen=True)
+class InferInput:
+    """One input tensor of a Triton request, already in KServe v2's raw layout."""
+
+    name: str
+    datatype: str  # KServe v2 names: BYTES, FP32, INT64, BOOL
+    shape: tuple[int, ...]
+    raw: bytes
+
+
+# Every output of a Triton answer as a flat, row-major list.
+Outputs = dict[str, list]
+
+
+class Codec(ABC, Generic[Row, Result]):
+    """A pipeline bound to its built model: request → validated rows → Triton tensors → typed results."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+        self.model_version: str = meta["model_version"]
+
+    @abstractmethod
+    def row(self, payload: object) -> Row:
+        """One request body (decoded JSON, or its gRPC twin in the same shape) as a validated row."""
+
+    def batch_row(self, item: object, where: str) -> Row:
+        """One item of a batch body; `where` (`applicants[3]`) prefixes the field named in errors."""
+        raise NotImplementedError
+
+    def key(self, row: Row) -> tuple:
+        """The row's values that determine its answer (hashed with the model version into cache keys)."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def encode(self, rows: Sequence[Row]) -> list[InferInput]: ...
+
+    @abstractmethod
+    def decode(self, outputs: Outputs, rows: Sequence[Row]) -> list[Result]: ...
+
+    def refused(self, error: InvalidArgument, rows: Sequence[Row]) -> InvalidArgument:
+        """Triton's refusal of `rows` as the client should read it (default: as Triton said it)."""
+        return error
+
+    def request_schema(self) -> dict[str, Any] | None:
+        """JSON Schema of the request body for OpenAPI (None: the body is an image upload)."""
+        return None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The batch twin of a pipeline's route: `{field: [item, ...]}` answered in order."""
+
+    http_path: str
+    grpc_method: str
+    field: str
+    items: str  # what the items are, for errors: "applicant objects"
+    item_schema: Callable[[Codec], dict[str, Any]]
+    from_proto: Callable[[Message], object]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One served pipeline: everything the front, the build, the SDK, the bench and the tests need."""
+
+    name: str  # registry key, metric label, `finfer build --family`
+    triton_model: str  # the ensemble or BLS model the front calls
+    family: str  # the exporter family that builds its models
+    exporter: str  # "module:Class" of that family's exporter (imported only when building)
+    meta: str  # repository path of the JSON holding `model_version` and what the codec needs
+    codec: type[Codec]
+    result: type[BaseModel]  # one answer's fields; the response adds the envelope
+    http_path: str
+    grpc_service: str  # service of clients/finfer.proto
+    grpc_method: str
+    summary: str  # the route's description in OpenAPI
+    from_proto: Callable[[Message], object]  # gRPC request → the HTTP body's shape
+    to_proto: Callable[[Any], Message]  # Answer → gRPC response
+    examples: Callable[[int, int], list[dict[str, Any]]]  # (n, seed) → distinct HTTP JSON bodies
+    # The HTTP body as the JSON form of the gRPC request (the SDK sends one body over either protocol).
+    proto_body: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
+    body: Literal["json", "image"] = "json"
+    batch: Batch | None = None
+    cached: bool = False
+    coalesced: bool = False
+    tag: str = ""
+
+    def make_exporter(self) -> Any:
+        module, _, name = self.exporter.partition(":")
+        return getattr(importlib.import_module(module), name)()
+
+    def is_built(self, repository: Path) -> bool:
+        return (repository / self.meta).exists()
+
+    def load(self, repository: Path) -> Codec:
+        path = repository / self.meta
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `finfer build --family {self.family}` first")
+        return self.codec(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True, slots=True)
+class Stored(Generic[Result]):
+    """A computed result and its JSON, serialised once: what the caches hold."""
+
+    result: Result
+    json: bytes
+
+    @classmethod
+    def of(cls, result: Result) -> Stored[Result]:
+        return cls(result, result.__pydantic_serializer__.to_json(result))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[Result]):
+    """One answer as every route returns it: the result's fields, then the envelope."""
+
+    stored: Stored[Result]
+    model_version: str
+    request_id: str
+    cached: bool | None = None  # None: a pipeline that is never cached, whose answers carry no `cached`
+
+    @property
+    def result(self) -> Result:
+        return self.stored.result
+
+    def envelope(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model_version": self.model_version, "request_id": self.request_id}
+        if self.cached is not None:
+            out["cached"] = self.cached
+        return out
+
+    def json(self) -> bytes:
+        # The result's stored JSON object with the envelope's keys appended: no re-serialising on a hit.
+        return splice(self.stored.json, self.envelope())
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnswer(Generic[Result]):
+    answers: list[Answer[Result]]
+    model_version: str
+    request_id: str
+
+    def json(self) -> bytes:
+        results = b"[" + b",".join(a.json() for a in self.answers) + b"]"
+        return splice(
+            b'{"results":' + results + b"}", {"model_version": self.model_version, "request_id": self.request_id}
+        )
+
+
+def splice(json_object: bytes, extra: dict[str, Any]) -> bytes:
+    """`json_object` (a serialised JSON object) with `extra`'s keys added at its end."""
+    tail = orjson.dumps(extra)
+    if json_object == b"{}":
+        return tail
+    return json_object[:-1] + b"," + tail[1:]
+
+
+@functools.cache
+def response_models(pipeline: Pipeline) -> tuple[type[BaseModel], type[BaseModel]]:
+    """An answer's model and a batch answer's: the result's fields, then the envelope (OpenAPI and the SDK)."""
+    envelope: dict[str, Any] = {"model_version": (str, ...), "request_id": (str, ...)}
+    if pipeline.cached:
+        envelope["cached"] = (bool, ...)
+    name = pipeline.result.__name__
+    single = create_model(f"{name}Response", __base__=pipeline.result, **envelope)
+    batch = create_model(
+        f"{name}BatchResponse", results=(list[single], ...), model_version=(str, ...), request_id=(str, ...)
+    )
+    return single, batch

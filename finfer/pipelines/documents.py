@@ -1,0 +1,128 @@
+"""Document OCR: one JPEG/PNG page → its text lines (text, confidence, box) and the fields read from them.
+
+Served by the `document_ocr` ensemble, one document a request (each has its own line count). Not
+cached: the same photo is rarely uploaded twice, and the key would cost a hash of megabytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator
+
+from finfer.clients import finfer_pb2
+from finfer.front.triton_codec import pack_strings
+from finfer.pipelines.declaration import Answer, Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.validation import Upload, checked_image, name_image_field
+
+
+def _pairs(value: Any) -> Any:
+    """Corners as [x, y] pairs; the gRPC API's Point messages ({x, y}) read the same."""
+    if isinstance(value, list):
+        return [[p["x"], p["y"]] if isinstance(p, dict) else p for p in value]
+    return value
+
+
+# Four corners, clockwise from top-left, in image pixels.
+Box = Annotated[list[list[float]], BeforeValidator(_pairs)]
+
+
+class Field(BaseModel):
+    value: str
+    valid: bool
+    confidence: float
+    box: Box
+
+
+class Fields(BaseModel):
+    vin: Field | None = None
+    plate: Field | None = None
+    id_number: Field | None = None
+    amount: Field | None = None
+    date: Field | None = None
+
+
+class DocumentLine(BaseModel):
+    text: str
+    confidence: float
+    box: Box
+
+
+class Document(BaseModel):
+    lines: list[DocumentLine]
+    fields: Fields
+
+
+class DocumentCodec(Codec[Upload, Document]):
+    def row(self, payload: object) -> Upload:
+        return checked_image(payload)
+
+    def encode(self, rows: Sequence[Upload]) -> list[InferInput]:
+        (upload,) = rows  # the ensemble has no batch dimension: one document a request
+        return [InferInput("image", "BYTES", (1,), pack_strings([upload.data]))]
+
+    def decode(self, outputs: Outputs, rows: Sequence[Upload]) -> list[Document]:
+        boxes = outputs["box"]
+        lines = [
+            DocumentLine.model_construct(
+                text=text, confidence=confidence, box=[boxes[8 * i + 2 * k : 8 * i + 2 * k + 2] for k in range(4)]
+            )
+            for i, (text, confidence) in enumerate(zip(outputs["text"], outputs["confidence"], strict=True))
+        ]
+        return [Document.model_construct(lines=lines, fields=Fields.model_validate_json(outputs["fields"][0]))]
+
+    def refused(self, error, rows):
+        return name_image_field(error, list(rows))
+
+
+def _points(box: list[list[float]]) -> list[finfer_pb2.Point]:
+    return [finfer_pb2.Point(x=x, y=y) for x, y in box]
+
+
+def to_proto(answer: Answer[Document]) -> finfer_pb2.DocumentResponse:
+    result = answer.result
+    return finfer_pb2.DocumentResponse(
+        lines=[
+            finfer_pb2.DocumentLine(text=line.text, confidence=line.confidence, box=_points(line.box))
+            for line in result.lines
+        ],
+        fields={
+            name: finfer_pb2.DocumentField(value=f.value, valid=f.valid, confidence=f.confidence, box=_points(f.box))
+            for name, f in result.fields
+            if f is not None
+        },
+        **answer.envelope(),
+    )
+
+
+def examples(n: int, seed: int) -> list[dict[str, Any]]:
+    import base64
+
+    from finfer.models.ocr_documents import documents
+
+    return [{"image_base64": base64.b64encode(d.image).decode()} for d in documents(n, seed=seed)]
+
+
+PIPELINE = Pipeline(
+    name="documents",
+    triton_model="document_ocr",
+    family="ocr",
+    exporter="finfer.exporters.ocr:OcrExporter",
+    meta="ocr_read/1/meta.json",
+    codec=DocumentCodec,
+    result=Document,
+    http_path="/v1/documents/ocr",
+    grpc_service="DocumentOcr",
+    grpc_method="Read",
+    summary=(
+        "Text lines (text, confidence, box) of a JPEG/PNG document and the fields read from them: "
+        "VIN (check digit verified), plate, resident ID number (checksum verified), amount, date."
+    ),
+    from_proto=lambda request: Upload(request.image, "image"),
+    to_proto=to_proto,
+    examples=examples,
+    proto_body=lambda body: {"image": body["image_base64"]},
+    body="image",
+    tag="images",
+)

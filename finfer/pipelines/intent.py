@@ -1,0 +1,125 @@
+"""Customer intent: one Chinese message → intent, confidence, amount and term, and whether a person should read it.
+
+Served by the `customer_intent` ensemble. Answers are deterministic for a model version and a
+message, so they are cached like risk scores; keys are salted hashes, so a message (which may hold a
+name or a phone number) is never stored in clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from finfer.clients import finfer_pb2
+from finfer.front.errors import InvalidArgument
+from finfer.front.triton_codec import pack_strings
+from finfer.pipelines.declaration import Answer, Batch, Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.validation import object_with, valid_text
+
+
+class Slots(BaseModel):
+    amount: int | None = None
+    term_months: int | None = None
+
+
+class Intent(BaseModel):
+    intent: str
+    confidence: float
+    slots: Slots
+    needs_human: bool
+
+
+def _slot(value: int) -> int | None:
+    return None if value < 0 else int(value)  # intent_decode writes -1 for "none named"
+
+
+class IntentCodec(Codec[str, Intent]):
+    def __init__(self, meta: dict[str, Any]) -> None:
+        super().__init__(meta)
+        self.max_chars: int = meta["max_chars"]
+
+    def row(self, payload: object) -> str:
+        body = object_with(payload, {"text"}, "the string `text`")
+        if "text" not in body:
+            raise InvalidArgument("text: is required", "text")
+        return valid_text(body["text"], "text", self.max_chars)
+
+    def batch_row(self, item: object, where: str) -> str:
+        return valid_text(item, where, self.max_chars)
+
+    def key(self, row: str) -> tuple:
+        return (row,)
+
+    def encode(self, rows: Sequence[str]) -> list[InferInput]:
+        return [InferInput("text", "BYTES", (len(rows), 1), pack_strings(rows))]
+
+    def decode(self, outputs: Outputs, rows: Sequence[str]) -> list[Intent]:
+        return [
+            Intent.model_construct(
+                intent=outputs["intent"][i],
+                confidence=outputs["confidence"][i],
+                slots=Slots.model_construct(
+                    amount=_slot(outputs["amount"][i]), term_months=_slot(outputs["term_months"][i])
+                ),
+                needs_human=bool(outputs["needs_human"][i]),
+            )
+            for i in range(len(rows))
+        ]
+
+    def request_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["text"],
+            "additionalProperties": False,
+            "properties": {"text": {"type": "string", "minLength": 1, "maxLength": self.max_chars}},
+        }
+
+
+def to_proto(answer: Answer[Intent]) -> finfer_pb2.IntentResponse:
+    result = answer.result
+    slots = {k: v for k, v in result.slots.__dict__.items() if v is not None}
+    return finfer_pb2.IntentResponse(
+        intent=result.intent,
+        confidence=result.confidence,
+        slots=finfer_pb2.IntentSlots(**slots),
+        needs_human=result.needs_human,
+        **answer.envelope(),
+    )
+
+
+def examples(n: int, seed: int) -> list[dict[str, Any]]:
+    from finfer.loadtest.requests import intent_messages
+
+    return [{"text": text} for text in intent_messages(n, seed)]
+
+
+PIPELINE = Pipeline(
+    name="intent",
+    triton_model="customer_intent",
+    family="intent",
+    exporter="finfer.exporters.intent:IntentExporter",
+    meta="intent_decode/1/meta.json",
+    codec=IntentCodec,
+    result=Intent,
+    http_path="/v1/intent",
+    grpc_service="CustomerIntent",
+    grpc_method="Classify",
+    summary="Intent, amount and term of one Chinese customer message; `needs_human` when the model is unsure.",
+    from_proto=lambda request: {"text": request.text},
+    to_proto=to_proto,
+    examples=examples,
+    batch=Batch(
+        http_path="/v1/intent:batch",
+        grpc_method="ClassifyBatch",
+        field="texts",
+        items="strings",
+        item_schema=lambda codec: {"type": "string"},
+        from_proto=lambda request: {"texts": list(request.texts)},
+        summary="Up to `max_batch_rows` messages; results come back in order.",
+    ),
+    cached=True,
+    coalesced=True,
+    tag="intent",
+)

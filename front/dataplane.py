@@ -1,0 +1,130 @@
+"""The data plane: the one flow every request takes, whatever its pipeline or protocol.
+
+raw-bytes hit → parse and validate → keyed cache → coalescer → upstream.infer → decode → envelope.
+The HTTP and gRPC adapters only translate bodies and messages; this is the only place that knows
+the flow, and the pipeline declarations (finfer.pipelines) are the only place that knows a family.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from finfer.front.answer_cache import AnswerCache, shared_cache
+from finfer.front.coalescer import Coalescer
+from finfer.front.errors import InvalidArgument
+from finfer.front.upstream import TritonUpstream
+from finfer.pipelines import REGISTRY
+from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored
+from finfer.pipelines.validation import batch_items
+from finfer.settings import Settings
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Served:
+    """A declared pipeline bound to the built repository and to this front's cache and coalescer."""
+
+    def __init__(self, pipeline: Pipeline, codec: Codec, settings: Settings, upstream: TritonUpstream) -> None:
+        self.pipeline = pipeline
+        self.codec = codec
+        self.model_version = codec.model_version
+        self.upstream = upstream
+        self.answers = (
+            AnswerCache(pipeline.name, self.model_version, settings, shared_cache(settings), pipeline.result)
+            if pipeline.cached
+            else None
+        )
+        self.coalescer = (
+            Coalescer(self._infer, settings.max_batch_rows, settings.upstream_max_inflight)
+            if pipeline.coalesced
+            else None
+        )
+
+    async def _infer(self, rows: Sequence[Any]) -> list[Stored]:
+        try:
+            outputs = await self.upstream.infer(self.pipeline.triton_model, self.codec.encode(rows), len(rows))
+        except InvalidArgument as error:
+            raise self.codec.refused(error, rows) from None
+        return [Stored.of(result) for result in self.codec.decode(outputs, rows)]
+
+    async def compute(self, rows: Sequence[Any]) -> list[Stored]:
+        if self.coalescer is not None:
+            return await self.coalescer.submit(rows)
+        if len(rows) == 1:
+            return await self._infer(rows)
+        # Uncoalesced rows go one request each, so that one bad row fails alone.
+        answers = await asyncio.gather(*(self._infer([row]) for row in rows))
+        return [stored for (stored,) in answers]
+
+    async def results(self, rows: Sequence[Any]) -> list[tuple[Stored, bool | None]]:
+        """Each row's result and whether a cache answered it (None: the pipeline is never cached)."""
+        if self.answers is None:
+            return [(stored, None) for stored in await self.compute(rows)]
+        keys = [self.answers.key(self.codec.key(row)) for row in rows]
+        return await self.answers.answer(keys, lambda missing: self.compute([rows[i] for i in missing]))
+
+    async def close(self) -> None:
+        if self.answers is not None:
+            await self.answers.close()
+
+
+class DataPlane:
+    def __init__(self, settings: Settings, upstream: TritonUpstream, served: dict[str, Served]) -> None:
+        self.settings = settings
+        self.upstream = upstream
+        self.served = served
+
+    @classmethod
+    def from_repository(cls, settings: Settings, upstream: TritonUpstream) -> DataPlane:
+        """Every registered pipeline whose models the repository holds."""
+        repository = settings.model_repository
+        served = {p.name: Served(p, p.load(repository), settings, upstream) for p in REGISTRY if p.is_built(repository)}
+        if not served:
+            raise FileNotFoundError(f"{repository} holds no built pipeline: run `finfer build` first")
+        return cls(settings, upstream, served)
+
+    async def answer(
+        self,
+        name: str,
+        parse: Callable[[], object],
+        request_id: str | None = None,
+        raw: bytes | None = None,
+        protocol: str = "http",
+    ) -> Answer:
+        """One request: `parse()` gives its body; `raw` (its bytes as received over `protocol`) lets a
+        byte-identical repeat skip parsing and validation."""
+        served = self.served[name]
+        request_id = request_id or new_request_id()
+        if raw is not None and served.answers is not None:
+            hit = served.answers.raw_get(protocol, raw)
+            if hit is not None:
+                return Answer(hit, served.model_version, request_id, True)
+        row = served.codec.row(parse())
+        ((stored, cached),) = await served.results([row])
+        if raw is not None and served.answers is not None:
+            served.answers.remember_raw(protocol, raw, stored)
+        return Answer(stored, served.model_version, request_id, cached)
+
+    async def answer_batch(self, name: str, payload: object, request_id: str | None = None) -> BatchAnswer:
+        served = self.served[name]
+        batch = served.pipeline.batch
+        assert batch is not None, f"{name} has no batch route"
+        items = batch_items(payload, batch.field, batch.items, self.settings.max_batch_rows)
+        rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
+        request_id = request_id or new_request_id()
+        answers = [
+            Answer(stored, served.model_version, request_id, cached) for stored, cached in await served.results(rows)
+        ]
+        return BatchAnswer(answers, served.model_version, request_id)
+
+    async def ready(self) -> bool:
+        return await self.upstream.ready(tuple(s.pipeline.triton_model for s in self.served.values()))
+
+    async def close(self) -> None:
+        for served in self.served.values():
+            await served.close()
