@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "finfer needs Python 3.11, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first and pinned: it resolves to the CPU wheel on disk (design.md), not gigabytes of CUDA.
+	# torch first and pinned: that spec resolves to a CPU wheel; any other (or a package whose torch
+	# range admits a newer release, installed first) pulls gigabytes of CUDA.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)

@@ -75,8 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from finfer.exporters.base import BuildOptions, Profile
     from finfer.front.server import run
     from finfer.pipelines import REGISTRY
-    from finfer.runtime.triton import TritonError, TritonServer
     from finfer.settings import Settings
+    from finfer.triton_server import TritonError, TritonServer
 
     settings = Settings()
     if not args.no_build:

@@ -17,8 +17,8 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from finfer.exporters import model_config
-from finfer.runtime.triton import TritonServer
 from finfer.settings import Settings
+from finfer.triton_server import TritonServer
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 

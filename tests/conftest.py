@@ -18,8 +18,8 @@ from finfer.exporters.base import BuildOptions, Profile, export
 from finfer.loadtest import stack
 from finfer.loadtest.stack import free_ports
 from finfer.pipelines import REGISTRY
-from finfer.runtime.triton import TritonServer
 from finfer.settings import Settings
+from finfer.triton_server import TritonServer
 
 
 def wait_until(check, timeout: float, what: str) -> None:

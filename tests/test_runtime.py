@@ -1,10 +1,12 @@
 """The embedded Triton: where it is, how it is started, and how failures are reported."""
 
+import subprocess
+
 import pytest
 
 from finfer.loadtest import stack
-from finfer.runtime.triton import TritonError, TritonServer, locate, server_arguments, server_environment
 from finfer.settings import Settings
+from finfer.triton_server import TritonError, TritonServer, locate, server_arguments, server_environment
 
 
 def test_the_wheel_ships_server_backend_and_stub():
@@ -49,6 +51,18 @@ def test_a_broken_model_shows_the_log_tail(tmp_path):
             server.wait_ready(timeout=60)
     finally:
         server.stop()
+    assert not server.running
+
+
+def test_not_ready_in_time_names_the_limit_it_waited(tmp_path):
+    """Without a timeout argument the settings' startup limit applies, and the error says which."""
+    (tmp_path / "triton.log").write_text("still loading\n")
+    settings = stack.bench_settings(tmp_path, tmp_path).model_copy(update={"triton_startup_timeout_s": 0.3})
+    server = TritonServer(settings)
+    # A process that answers no health check stands in for a Triton still loading its models.
+    server._process = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    with pytest.raises(TritonError, match=r"not ready after 0\.3s:\nstill loading"):
+        server.wait_ready()
     assert not server.running
 
 

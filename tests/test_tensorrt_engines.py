@@ -1,6 +1,6 @@
 """Deploy-time TensorRT engines: the exporter's hand-off and deploy/tensorrt/build_engines.py.
 
-trtexec needs a GPU and TensorRT, neither of which exists here (design.md), so these tests put a fake
+trtexec needs a GPU and TensorRT; CI has no GPU and TensorRT has no installable wheel, so these tests put a fake
 `trtexec` on the command line: a script that writes an engine file, or fails. That is the one boundary
 faked; the caching, the config swap and the fallback are the real code.
 """

@@ -1,4 +1,4 @@
-"""risk_reasons: probability → grade, and TreeSHAP contributions → adverse-action reason codes."""
+"""The risk pipeline's Python steps, as Triton runs them (the build points each model folder here)."""
 
 import xgboost
 
@@ -6,7 +6,20 @@ from finfer.models import risk
 from finfer.runtime.python_model import BatchedPythonModel
 
 
-class TritonPythonModel(BatchedPythonModel):
+class RiskFeatures(BatchedPythonModel):
+    """risk_features: raw applicant columns → the model's one-hot feature vector (finfer.models.risk.encode)."""
+
+    def setup(self, version_dir, parameters, args):
+        self.schema = risk.FeatureSchema.load(version_dir / "schema.json")
+
+    def compute(self, inputs):
+        features = risk.encode(self.schema, inputs["categorical_features"], inputs["numeric_features"])
+        return {"features": features}
+
+
+class RiskReasons(BatchedPythonModel):
+    """risk_reasons: probability → grade, and TreeSHAP contributions → adverse-action reason codes."""
+
     def setup(self, version_dir, parameters, args):
         self.schema = risk.FeatureSchema.load(version_dir / "schema.json")
         self.k = int(parameters["reasons_k"])

@@ -1,7 +1,9 @@
 """Locate, start, supervise and stop the embedded Triton server shipped in the nvidia-pytriton wheel.
 
-The Python backend's stub embeds a libpython and finds its packages through PATH, so the
-environment is built here once (design.md, "Facts about this machine").
+The Python backend's stub embeds a libpython and finds its packages through PATH (PYTHONPATH alone
+is not enough), and needs the wheel's libraries and this interpreter's libpython on LD_LIBRARY_PATH;
+otherwise it loads the system's libpython and model loading fails (`No module named numpy`). So the
+environment is built here once. This module runs on the host; what runs inside Triton is runtime/.
 """
 
 from __future__ import annotations
@@ -181,7 +183,8 @@ class TritonServer:
         atexit.register(self.stop)
 
     def wait_ready(self, timeout: float | None = None, progress: Callable[[str], None] = lambda _: None) -> None:
-        deadline = time.monotonic() + (timeout or self.settings.triton_startup_timeout_s)
+        limit = timeout or self.settings.triton_startup_timeout_s
+        deadline = time.monotonic() + limit
         last_note = 0.0
         while time.monotonic() < deadline:
             if not self.running:
@@ -195,7 +198,7 @@ class TritonServer:
                 last_note = time.monotonic()
             time.sleep(0.2)
         self.stop()
-        raise TritonError(f"Triton was not ready after {timeout}s:\n{self.log_tail()}")
+        raise TritonError(f"Triton was not ready after {limit:g}s:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGINT to the whole group (server and Python stubs), a bounded wait, then SIGKILL."""

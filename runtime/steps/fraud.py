@@ -1,9 +1,4 @@
-"""fraud_score: the graph store in memory; insert, sample and gather evidence, then the GNN over BLS.
-
-One instance only (config.pbtxt): the graph lives in this process, and a second instance would
-hold a second, diverging copy. With FINFER_STATE_DIR set (finfer's Triton sets it), persisted
-applications are journaled there per model version and replayed at start.
-"""
+"""The fraud pipeline's Python steps, as Triton runs them (the build points each model folder here)."""
 
 import os
 from pathlib import Path
@@ -21,7 +16,14 @@ class GnnUnavailable(RuntimeError):
     """The BLS call to the GNN failed: a server problem, not a bad request."""
 
 
-class TritonPythonModel(BatchedPythonModel):
+class FraudScore(BatchedPythonModel):
+    """fraud_score: the graph store in memory; insert, sample and gather evidence, then the GNN over BLS.
+
+    One instance only (config.pbtxt): the graph lives in this process, and a second instance would
+    hold a second, diverging copy. With FINFER_STATE_DIR set (finfer's Triton sets it), persisted
+    applications are journaled there per model version and replayed at start.
+    """
+
     def setup(self, version_dir, parameters, args):
         self.config = fraud_scoring.FraudConfig.load(version_dir / "meta.json")
         self.secret = (version_dir / "link_key.bin").read_bytes()
