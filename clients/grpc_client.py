@@ -45,7 +45,7 @@ def _as_dict(message: Any) -> dict[str, Any]:
     )
 
 
-class _Calls:
+class Calls:
     """The pipeline's gRPC method and its batch twin on one channel, with request building from HTTP bodies."""
 
     def __init__(self, channel: Any) -> None:
@@ -79,7 +79,7 @@ class _Calls:
 class GrpcClient(Api):
     def __init__(self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
         self._channel = grpc.insecure_channel(target)
-        self._calls = _Calls(self._channel)
+        self._calls = Calls(self._channel)
         self.timeout_s = timeout_s
         self.retry = retry
 
@@ -112,7 +112,7 @@ class GrpcClient(Api):
 class AsyncGrpcClient(AsyncApi):
     def __init__(self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
         self._channel = grpc.aio.insecure_channel(target)
-        self._calls = _Calls(self._channel)
+        self._calls = Calls(self._channel)
         self.timeout_s = timeout_s
         self.retry = retry
 

@@ -200,6 +200,9 @@ def parser() -> argparse.ArgumentParser:
     loadtest.add_argument("--host", default="http://127.0.0.1:8080", help="front HTTP URL")
     loadtest.add_argument("--grpc-host", default="127.0.0.1:8081", help="front gRPC address")
     loadtest.add_argument("--protocol", choices=["http", "grpc", "both"], default="http")
+    loadtest.add_argument(
+        "--mix", default="risk=10,risk:batch=1,fraud=3,intent=5", help="PIPELINE[:batch]=WEIGHT,... (registry names)"
+    )
     loadtest.add_argument("--users", type=int, default=32)
     loadtest.add_argument("--spawn-rate", type=float, default=16)
     loadtest.add_argument("--duration", default="30s", help="e.g. 30s, 2m")
@@ -223,7 +226,8 @@ def parser() -> argparse.ArgumentParser:
     rate.add_argument("--rps", type=float, help="peak requests per second to plan for")
     rate.add_argument("--per-day", type=float, help="requests a day (planned at --peak-factor times the average)")
     plan.add_argument("--peak-factor", type=float, default=3.0, help="peak over average rate (default 3)")
-    plan.add_argument("--mix", type=_mix, default={"risk_score": 1.0}, help="PIPELINE=SHARE,... (default risk_score=1)")
+    first = next(iter(BY_FAMILY.values())).triton_model
+    plan.add_argument("--mix", type=_mix, default={first: 1.0}, help=f"PIPELINE=SHARE,... (default {first}=1)")
     plan.add_argument("--cache-hit-ratio", type=float, default=0.0, help="share answered by the front's cache")
     plan.add_argument("--p99-ms", type=float, default=200.0, help="p99 target; slower measurements warn")
     plan.add_argument("--utilization", type=float, default=0.7, help="planned share of measured throughput")

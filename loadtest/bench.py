@@ -3,8 +3,8 @@
 (a) front over HTTP, (b) front over gRPC, (c) Triton directly over gRPC, (d) Triton without
 dynamic batching, (e) cache hits through the front, (f) the batch endpoint against onnxruntime
 in-process; fraud rings: (g) one application at a time through the front (latency), (h) the
-front under load, (i) Triton's `fraud_score` directly; customer intent: (j) one message at a time
-through the front (latency), (k) the front under load, (l) Triton's `customer_intent` directly,
+front under load, (i) Triton's fraud model directly; customer intent: (j) one message at a time
+through the front (latency), (k) the front under load, (l) Triton's intent ensemble directly,
 (m) a plain FastAPI endpoint running the same ONNX model per request (the baseline), beside the
 in-process onnxruntime ceiling of the same pipeline on the same cores. Each scenario reports requests/s, latency
 percentiles and CPU µs per request of each process (the load generator shares the 2 cores, so
@@ -204,13 +204,13 @@ def fraud_scenarios(only: set[str], live: Settings, concurrency: int, duration: 
         out.append(
             run_scenario(
                 "i",
-                "Triton direct, fraud_score, dynamic batching",
+                f"Triton direct, {fraud.PIPELINE.triton_model}, dynamic batching",
                 send,
                 concurrency,
                 duration,
                 pids,
                 tier="triton",
-                model="fraud_score",
+                model=fraud.PIPELINE.triton_model,
             )
         )
     return out
@@ -237,13 +237,13 @@ def intent_scenarios(only: set[str], live: Settings, concurrency: int, duration:
         out.append(
             run_scenario(
                 "l",
-                "Triton direct, customer_intent, dynamic batching",
+                f"Triton direct, {intent.PIPELINE.triton_model}, dynamic batching",
                 send,
                 concurrency,
                 duration,
                 pids,
                 tier="triton",
-                model="customer_intent",
+                model=intent.PIPELINE.triton_model,
             )
         )
     return out
@@ -356,7 +356,7 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
     if meta.get("fraud_graph_rss_mib"):
         lines += [
             "",
-            f"Memory of Triton's `fraud_score` model process (graph loaded): {meta['fraud_graph_rss_mib']} MiB RSS.",
+            f"Memory of Triton's fraud graph process (graph loaded): {meta['fraud_graph_rss_mib']} MiB RSS.",
         ]
     if checks:
         lines += ["", "| target | measured ratio | goal | met |", "| --- | ---: | ---: | --- |"]
@@ -429,7 +429,7 @@ def main(args: argparse.Namespace) -> int:
                     d,
                     pids,
                     tier="triton",
-                    model="risk_score",
+                    model=risk.PIPELINE.triton_model,
                 )
             )
         if "e" in only:
@@ -464,7 +464,7 @@ def main(args: argparse.Namespace) -> int:
             )
         if only & set("ghi") and fraud.PIPELINE.is_built(repository):
             results += fraud_scenarios(only, live, c, d, pids)
-            graph_process = stack.find_child(server.pid, "fraud_score")
+            graph_process = stack.find_child(server.pid, fraud.PIPELINE.triton_model)
             fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
         if only & set("jkl") and intent_built:
             results += intent_scenarios(only, live, c, d, pids)

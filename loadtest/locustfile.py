@@ -1,6 +1,5 @@
-"""Locust users for finfer's risk, fraud-ring and customer-intent endpoints: HTTP (FastHttpUser) and gRPC
-(an interceptor firing events.request). The HTTP user mixes single and batch risk scores, fraud scores
-and customer messages.
+"""Locust users for every pipeline in the registry: HTTP (FastHttpUser) and gRPC (an interceptor firing
+events.request). Both draw requests from the declarations' own generators and mix pipelines by `--mix`.
 
     locust -f loadtest/locustfile.py --host http://127.0.0.1:8080 --grpc-host 127.0.0.1:8081
 or `finfer loadtest`, which runs it headless and summarises the CSV.
@@ -18,27 +17,32 @@ import grpc
 import grpc.experimental.gevent as grpc_gevent
 from locust import FastHttpUser, User, events, task
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
-from finfer.clients.grpc_client import to_struct
-from finfer.loadtest.requests import intent_messages, load_applicants
-from finfer.models.fraud_data import scoring_requests
+from finfer.clients.grpc_client import Calls
+from finfer.pipelines import BY_NAME
+from finfer.pipelines.declaration import Pipeline
 
 grpc_gevent.init_gevent()
 
-_BASE = load_applicants()
-_UNIQUE = itertools.count(1_000_000)
-_FRAUD_SEEDS = itertools.count(random.randrange(1 << 20) * 1000)
-_MESSAGES = intent_messages(20_000, seed=random.randrange(1 << 20))
+# Images cost ~100× a tabular request; mix them in with `--mix documents=1,damage=1`.
+DEFAULT_MIX = "risk=10,risk:batch=1,fraud=3,intent=5"
+BATCH_ROWS = 16
+CHUNK = 2_000
+HOT = 20
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     parser.add_argument("--grpc-host", default="127.0.0.1:8081", help="finfer front gRPC address")
     parser.add_argument(
+        "--mix",
+        default=DEFAULT_MIX,
+        help="PIPELINE[:batch]=WEIGHT,... over the registry's pipelines (default: %(default)s)",
+    )
+    parser.add_argument(
         "--hot-share",
         type=float,
         default=0.2,
-        help="share of requests repeating a small hot set (cache hits)",
+        help="share of requests of cached pipelines that repeat a small hot set (cache hits)",
     )
     parser.add_argument(
         "--persist-share",
@@ -48,44 +52,83 @@ def _options(parser: Any) -> None:
     )
 
 
-def next_fraud_request(persist_share: float) -> dict[str, Any]:
-    """A never-seen application, half its links on entities the built graph holds."""
-    (request,) = scoring_requests(1, seed=next(_FRAUD_SEEDS))
-    request["persist"] = random.random() < persist_share
-    return request
+def parse_mix(text: str) -> list[tuple[Pipeline, bool, float]]:
+    """(pipeline, batch route?, weight) for each `name[:batch]=weight` of the mix."""
+    out = []
+    for item in filter(None, text.split(",")):
+        key, _, weight = item.partition("=")
+        name, _, route = key.strip().partition(":")
+        if name not in BY_NAME or route not in ("", "batch") or (route and BY_NAME[name].batch is None):
+            raise ValueError(f"--mix: unknown route {key!r}; pipelines: {', '.join(BY_NAME)}")
+        out.append((BY_NAME[name], route == "batch", float(weight or 1)))
+    return out
 
 
-def next_applicant(hot_share: float) -> dict[str, Any]:
-    """Mostly never-seen applicants (cache misses) with a share of repeats from the data set (hits)."""
-    if random.random() < hot_share:
-        return _BASE[random.randrange(50)]
-    applicant = dict(random.choice(_BASE))
-    applicant["credit_amount"] = next(_UNIQUE)
-    return applicant
+class Stream:
+    """Endless distinct bodies of one pipeline, from its declaration's generator a chunk at a time."""
+
+    _seeds = itertools.count(random.randrange(900))
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.hot = pipeline.examples(HOT, next(self._seeds))
+        self.fresh: list[dict[str, Any]] = []
+
+    def next(self, hot_share: float, persist_share: float) -> dict[str, Any]:
+        if self.pipeline.cached and random.random() < hot_share:
+            return self.hot[random.randrange(HOT)]
+        if not self.fresh:
+            self.fresh = self.pipeline.examples(CHUNK if self.pipeline.body == "json" else HOT, next(self._seeds))
+        body = self.fresh.pop()
+        if "persist" in body:
+            body["persist"] = random.random() < persist_share
+        return body
 
 
-class RiskHttpUser(FastHttpUser):
-    @task(10)
-    def score(self) -> None:
-        self.client.post("/v1/risk/score", json=next_applicant(self.environment.parsed_options.hot_share))
+class FinferUser(User):
+    """What both protocols share: the mix, the streams, and one call a task."""
 
-    @task(1)
-    def score_batch(self) -> None:
-        share = self.environment.parsed_options.hot_share
-        self.client.post("/v1/risk/score:batch", json={"applicants": [next_applicant(share) for _ in range(16)]})
+    abstract = True
 
-    @task(3)
-    def fraud_score(self) -> None:
-        self.client.post("/v1/fraud/score", json=next_fraud_request(self.environment.parsed_options.persist_share))
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        options = environment.parsed_options
+        self.routes = parse_mix(options.mix)
+        self.weights = [w for *_, w in self.routes]
+        self.streams = {p.name: Stream(p) for p, *_ in self.routes}
 
-    @task(5)
-    def intent(self) -> None:
-        self.client.post("/v1/intent", json={"text": next_message(self.environment.parsed_options.hot_share)})
+    def body(self, pipeline: Pipeline) -> dict[str, Any]:
+        options = self.environment.parsed_options
+        return self.streams[pipeline.name].next(options.hot_share, options.persist_share)
+
+    def item(self, pipeline: Pipeline) -> Any:
+        """One item of a batch body: the single body itself, or its only field (intent's `text`)."""
+        body = self.body(pipeline)
+        return next(iter(body.values())) if len(body) == 1 else body
+
+    @task
+    def request(self) -> None:
+        ((pipeline, batch, _),) = random.choices(self.routes, self.weights)
+        if batch:
+            self.send_batch(pipeline, [self.item(pipeline) for _ in range(BATCH_ROWS)])
+        else:
+            self.send(pipeline, self.body(pipeline))
+
+    def send(self, pipeline: Pipeline, body: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def send_batch(self, pipeline: Pipeline, items: list[Any]) -> None:
+        raise NotImplementedError
 
 
-def next_message(hot_share: float) -> str:
-    """Mostly unique customer messages, with a share of repeats of a few common ones (cache hits)."""
-    return random.choice(_MESSAGES[:20] if random.random() < hot_share else _MESSAGES)
+class HttpUser(FinferUser, FastHttpUser):
+    abstract = False
+
+    def send(self, pipeline: Pipeline, body: dict[str, Any]) -> None:
+        self.client.post(pipeline.http_path, json=body)
+
+    def send_batch(self, pipeline: Pipeline, items: list[Any]) -> None:
+        self.client.post(pipeline.batch.http_path, json={pipeline.batch.field: items})  # type: ignore[union-attr]
 
 
 class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
@@ -115,56 +158,22 @@ class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
         return response
 
 
-class GrpcUser(User):
-    abstract = True
-    stub_class: Any = None
+class GrpcUser(FinferUser):
+    abstract = False
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         channel = grpc.insecure_channel(environment.parsed_options.grpc_host)
-        channel = grpc.intercept_channel(channel, LocustInterceptor(environment))
-        self.stub = self.stub_class(channel)
+        # The SDK's request building over an intercepted channel: the same messages a client sends.
+        self.calls = Calls(grpc.intercept_channel(channel, LocustInterceptor(environment)))
 
-
-class RiskGrpcUser(GrpcUser):
-    stub_class = finfer_pb2_grpc.RiskScoringStub
-
-    @task(10)
-    def score(self) -> None:
-        applicant = next_applicant(self.environment.parsed_options.hot_share)
+    def send(self, pipeline: Pipeline, body: dict[str, Any]) -> None:
+        call, request = self.calls.one(pipeline, body)
         # Failures are already reported to Locust by the interceptor.
         with contextlib.suppress(grpc.RpcError):
-            self.stub.Score(finfer_pb2.ScoreRequest(applicant=to_struct(applicant)), timeout=10)
+            call(request, timeout=10)
 
-    @task(1)
-    def score_batch(self) -> None:
-        share = self.environment.parsed_options.hot_share
-        request = finfer_pb2.ScoreBatchRequest(applicants=[to_struct(next_applicant(share)) for _ in range(16)])
+    def send_batch(self, pipeline: Pipeline, items: list[Any]) -> None:
+        call, request = self.calls.many(pipeline, items)
         with contextlib.suppress(grpc.RpcError):
-            self.stub.ScoreBatch(request, timeout=10)
-
-
-class FraudGrpcUser(GrpcUser):
-    stub_class = finfer_pb2_grpc.FraudScoringStub
-
-    @task
-    def score(self) -> None:
-        body = next_fraud_request(self.environment.parsed_options.persist_share)
-        request = finfer_pb2.FraudScoreRequest(
-            application_id=body["application_id"],
-            features=body["features"],
-            links=finfer_pb2.FraudLinks(**body["links"]),
-            persist=body["persist"],
-        )
-        with contextlib.suppress(grpc.RpcError):
-            self.stub.Score(request, timeout=10)
-
-
-class IntentGrpcUser(GrpcUser):
-    stub_class = finfer_pb2_grpc.CustomerIntentStub
-
-    @task
-    def classify(self) -> None:
-        request = finfer_pb2.IntentRequest(text=next_message(self.environment.parsed_options.hot_share))
-        with contextlib.suppress(grpc.RpcError):
-            self.stub.Classify(request, timeout=10)
+            call(request, timeout=10)

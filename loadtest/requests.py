@@ -32,13 +32,16 @@ def load_applicants(csv_path: Path = paths.GERMAN_CREDIT_CSV, target: str = "cre
 
 
 def unique_applicants(n: int, seed: int = 0, amount_field: str = "credit_amount") -> list[dict[str, Any]]:
-    """n distinct applicants: real rows with the amount moved, so no two requests share a cache key."""
+    """n distinct applicants: real rows with the amount moved, so no two requests share a cache key.
+
+    Seeds below 1,000 give disjoint amounts for the same n, so streams drawn chunk by chunk stay distinct.
+    """
     base = load_applicants()
     rng = random.Random(seed)
     out = []
     for i in range(n):
         applicant = dict(rng.choice(base))
-        applicant[amount_field] = 250 + i
+        applicant[amount_field] = 250 + n * (seed % 1000) + i
         out.append(applicant)
     return out
 

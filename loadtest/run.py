@@ -9,11 +9,7 @@ import sys
 from pathlib import Path
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-USERS = {
-    "http": ["RiskHttpUser"],
-    "grpc": ["RiskGrpcUser", "FraudGrpcUser", "IntentGrpcUser"],
-    "both": ["RiskHttpUser", "RiskGrpcUser", "FraudGrpcUser", "IntentGrpcUser"],
-}
+USERS = {"http": ["HttpUser"], "grpc": ["GrpcUser"], "both": ["HttpUser", "GrpcUser"]}
 
 
 def locust_command(args: argparse.Namespace, prefix: Path) -> list[str]:
@@ -34,6 +30,8 @@ def locust_command(args: argparse.Namespace, prefix: Path) -> list[str]:
         args.host,
         "--grpc-host",
         args.grpc_host,
+        "--mix",
+        args.mix,
         "--csv",
         str(prefix),
         "--html",

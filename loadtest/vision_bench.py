@@ -1,4 +1,4 @@
-"""Bench scenarios n–u (document_ocr and vehicle_damage) and the OCR peer: RapidOCR in-process.
+"""Bench scenarios n–u (documents and vehicle damage) and the OCR peer: RapidOCR in-process.
 
 Documents are the rendered 1000×700 test pages (contracts, licences, VIN plates); photos are
 generated car panels. Both are sent as JSON base64, the form most HTTP clients use.
@@ -47,19 +47,19 @@ def vision_scenarios(only: set[str], live: Settings, pids: dict[str, int], durat
     out = []
     if "n" in only:
         send = http_sender(http_url, "/v1/documents/ocr", _bodies(docs), 1)
-        out.append(run_scenario("n", "front, HTTP, document_ocr, 1 client", send, 1, duration, pids))
+        out.append(run_scenario("n", f"front, HTTP, {OCR.triton_model}, 1 client", send, 1, duration, pids))
     if "o" in only:
         send = http_sender(http_url, "/v1/documents/ocr", _bodies(docs), OCR_CLIENTS)
-        description = f"front, HTTP, document_ocr, {OCR_CLIENTS} clients"
+        description = f"front, HTTP, {OCR.triton_model}, {OCR_CLIENTS} clients"
         out.append(run_scenario("o", description, send, OCR_CLIENTS, duration, pids, tier="front-miss", model="ocr"))
     if "p" in only:
         out.append(triton_direct("p", live, OCR, docs, OCR_CLIENTS, duration, pids, "dynamic batching"))
     if "r" in only:
         send = http_sender(http_url, "/v1/vehicles/damage", _bodies(shots), 1)
-        out.append(run_scenario("r", "front, HTTP, vehicle_damage, 1 client", send, 1, duration, pids))
+        out.append(run_scenario("r", f"front, HTTP, {DAMAGE.triton_model}, 1 client", send, 1, duration, pids))
     if "s" in only:
         send = http_sender(http_url, "/v1/vehicles/damage", _bodies(shots), DAMAGE_CLIENTS)
-        description = f"front, HTTP, vehicle_damage, {DAMAGE_CLIENTS} clients"
+        description = f"front, HTTP, {DAMAGE.triton_model}, {DAMAGE_CLIENTS} clients"
         out.append(
             run_scenario("s", description, send, DAMAGE_CLIENTS, duration, pids, tier="front-miss", model="damage")
         )
@@ -161,14 +161,14 @@ def vision_checks(by: dict[str, Result], peer: dict | None) -> list[tuple[str, f
     checks = []
     if "n" in by:
         checks.append(
-            ("document_ocr, 1000×700, one at a time: p95 ≤ 400 ms (ratio 400 / p95)", 400 / by["n"].p95_ms, 1.0)
+            (f"{OCR.triton_model}, 1000×700, one at a time: p95 ≤ 400 ms (ratio 400 / p95)", 400 / by["n"].p95_ms, 1.0)
         )
     if "r" in by:
-        checks.append(("vehicle_damage, one at a time: p95 ≤ 30 ms (ratio 30 / p95)", 30 / by["r"].p95_ms, 1.0))
+        checks.append((f"{DAMAGE.triton_model}, one at a time: p95 ≤ 30 ms (ratio 30 / p95)", 30 / by["r"].p95_ms, 1.0))
     if "p" in by and "q" in by:
         checks.append(
             (
-                "document_ocr dynamic batching vs none (Triton direct)",
+                f"{OCR.triton_model} dynamic batching vs none (Triton direct)",
                 by["p"].requests_per_s / by["q"].requests_per_s,
                 1.0,
             )
@@ -176,7 +176,7 @@ def vision_checks(by: dict[str, Result], peer: dict | None) -> list[tuple[str, f
     if "t" in by and "u" in by:
         checks.append(
             (
-                "vehicle_damage dynamic batching vs none (Triton direct)",
+                f"{DAMAGE.triton_model} dynamic batching vs none (Triton direct)",
                 by["t"].requests_per_s / by["u"].requests_per_s,
                 1.0,
             )

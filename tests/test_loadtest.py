@@ -10,6 +10,7 @@ def test_locust_headless_http_and_grpc(front, tmp_path):
         host=front.http_url,
         grpc_host=front.grpc_target,
         protocol="both",
+        mix="risk=4,risk:batch=1,fraud=2,intent=2,damage=1",
         users=6,
         spawn_rate=6,
         duration="4s",
@@ -21,5 +22,8 @@ def test_locust_headless_http_and_grpc(front, tmp_path):
     assert int(rows["/finfer.v1.RiskScoring/Score"]["Request Count"]) > 0
     assert int(rows["/v1/fraud/score"]["Request Count"]) > 0
     assert int(rows["/finfer.v1.FraudScoring/Score"]["Request Count"]) > 0
+    assert (
+        int(rows["/v1/intent"]["Request Count"]) + int(rows["/finfer.v1.CustomerIntent/Classify"]["Request Count"]) > 0
+    )
     assert all(row["Failure Count"] == "0" for row in rows.values())
     assert (tmp_path / "report.html").stat().st_size > 0
