@@ -47,7 +47,8 @@ class Served:
 
     async def _infer(self, rows: Sequence[Any]) -> list[Stored]:
         try:
-            outputs = await self.upstream.infer(self.pipeline.triton_model, self.codec.encode(rows), len(rows))
+            inputs = self.pipeline.infer_inputs(self.codec.encode(rows))
+            outputs = await self.upstream.infer(self.pipeline.triton_model, inputs, len(rows))
         except InvalidArgument as error:
             raise self.codec.refused(error, rows) from None
         return [Stored.of(result) for result in self.codec.decode(outputs, rows)]

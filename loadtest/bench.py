@@ -179,7 +179,7 @@ def direct_requests(pipeline: Pipeline, repository: Path, payloads: list) -> lis
     from finfer.front.upstream import infer_request
 
     codec = pipeline.load(repository)
-    return [infer_request(pipeline.triton_model, codec.encode([codec.row(p)])) for p in payloads]
+    return [infer_request(pipeline.triton_model, pipeline.infer_inputs(codec.encode([codec.row(p)]))) for p in payloads]
 
 
 def fraud_scenarios(only: set[str], live: Settings, concurrency: int, duration: float, pids: dict) -> list:
@@ -218,7 +218,7 @@ def fraud_scenarios(only: set[str], live: Settings, concurrency: int, duration: 
 
 def intent_scenarios(only: set[str], live: Settings, concurrency: int, duration: float, pids: dict) -> list:
     http_url = f"http://{live.front_host}:{live.http_port}"
-    messages = intent_messages(60_000, seed=21)
+    messages = [body["text"] for body in intent.PIPELINE.examples(60_000, 21)]
     bodies = [orjson.dumps({"text": t}) for t in messages]
     out = []
     if "j" in only:
@@ -378,7 +378,7 @@ def main(args: argparse.Namespace) -> int:
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000
-    applicants = unique_applicants(n, seed=1)
+    applicants = risk.PIPELINE.examples(n, 1)
     bodies = [orjson.dumps(a) for a in applicants]
     direct = direct_requests(risk.PIPELINE, repository, applicants[:20_000])
     results: list[Result] = []

@@ -79,17 +79,30 @@ def test_every_ensemble_step_matches_its_model(pipeline, repository):
         assert carried.get(output.name) == output.data_type, f"nothing produces {output.name} as declared"
 
 
+def _declared(tensors) -> list[tuple[str, str]]:
+    return [(t.name, model_config.model_config_pb2.DataType.Name(t.data_type)) for t in tensors]
+
+
 @pytest.mark.parametrize("pipeline", REGISTRY, ids=NAMES)
-def test_the_codec_speaks_the_models_tensors(pipeline, repository):
-    """What the front encodes is exactly the model's inputs, in name, type and rank."""
+def test_the_declared_tensors_are_the_models(pipeline, repository):
+    """The declaration's tensor contract is the built model's inputs and outputs, in name, order and type."""
+    config = _config(repository, pipeline.triton_model)
+    assert [(t.name, WIRE[t.datatype]) for t in pipeline.inputs] == _declared(config.input)
+    assert [(t.name, WIRE[t.datatype]) for t in pipeline.outputs] == _declared(config.output)
+
+
+@pytest.mark.parametrize("pipeline", REGISTRY, ids=NAMES)
+def test_the_codec_encodes_every_declared_input_in_the_models_shape(pipeline, repository):
+    """Each input with the batch axis first (where the model batches) and the model's rank."""
     codec = pipeline.load(repository)
     config = _config(repository, pipeline.triton_model)
-    (body,) = pipeline.examples(1, 5)
-    payload = Upload(base64.b64decode(body["image_base64"]), "file") if pipeline.body == "image" else body
-    inputs = codec.encode([codec.row(payload)])
-    declared = {t.name: t for t in config.input}
-    assert [t.name for t in inputs] == list(declared)
+    bodies = pipeline.examples(2, 5)
+    payloads = [Upload(base64.b64decode(b["image_base64"]), "file") if pipeline.body == "image" else b for b in bodies]
+    rows = [codec.row(p) for p in payloads][: 2 if config.max_batch_size > 0 else 1]
+    inputs = pipeline.infer_inputs(codec.encode(rows))
+    dims = {t.name: list(t.dims) for t in config.input}
     for tensor in inputs:
-        assert WIRE[tensor.datatype] == model_config.model_config_pb2.DataType.Name(declared[tensor.name].data_type)
-        batch_axis = 1 if config.max_batch_size > 0 else 0
-        assert len(tensor.shape) == batch_axis + len(declared[tensor.name].dims)
+        batch = [len(rows)] if config.max_batch_size > 0 else []
+        fixed = [d for d in dims[tensor.name] if d > 0]
+        assert len(tensor.shape) == len(batch) + len(dims[tensor.name]), tensor.name
+        assert list(tensor.shape[: len(batch)]) == batch and all(d in tensor.shape for d in fixed), tensor.name

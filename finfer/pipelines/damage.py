@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from finfer.clients import finfer_pb2
 from finfer.front.triton_codec import pack_strings
-from finfer.pipelines.declaration import Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 
 
@@ -33,8 +33,8 @@ class DamageCodec(Codec[Upload, Damage]):
     def row(self, payload: object) -> Upload:
         return checked_image(payload)
 
-    def encode(self, rows: Sequence[Upload]) -> list[InferInput]:
-        return [InferInput("image", "BYTES", (len(rows), 1), pack_strings([r.data for r in rows]))]
+    def encode(self, rows: Sequence[Upload]) -> Encoded:
+        return {"image": ((len(rows), 1), pack_strings([r.data for r in rows]))}
 
     def decode(self, outputs: Outputs, rows: Sequence[Upload]) -> list[Damage]:
         types, severities = outputs["type_probabilities"], outputs["severity_probabilities"]
@@ -64,6 +64,13 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
 PIPELINE = Pipeline(
     name="damage",
     triton_model="vehicle_damage",
+    inputs=(Tensor("image", "BYTES"),),
+    outputs=(
+        Tensor("damage_type", "BYTES"),
+        Tensor("severity", "BYTES"),
+        Tensor("type_probabilities", "FP32"),
+        Tensor("severity_probabilities", "FP32"),
+    ),
     family="damage",
     exporter="finfer.exporters.damage:DamageExporter",
     meta="damage_labels/1/meta.json",

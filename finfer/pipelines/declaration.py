@@ -27,6 +27,14 @@ Message = Any  # a generated protobuf message of clients/finfer.proto
 
 
 @dataclass(frozen=True)
+class Tensor:
+    """One tensor of a pipeline's Triton model, as the declaration states it."""
+
+    name: str
+    datatype: str  # KServe v2 names: BYTES, FP32, INT64, BOOL
+
+
+@dataclass(frozen=True)
 class InferInput:
     """One input tensor of a Triton request, already in KServe v2's raw layout."""
 
@@ -36,6 +44,8 @@ class InferInput:
     raw: bytes
 
 
+# An input's shape and its bytes in KServe v2's raw layout, by input name.
+Encoded = dict[str, tuple[tuple[int, ...], bytes]]
 # Every output of a Triton answer as a flat, row-major list.
 Outputs = dict[str, list]
 
@@ -60,7 +70,8 @@ class Codec(ABC, Generic[Row, Result]):
         raise NotImplementedError
 
     @abstractmethod
-    def encode(self, rows: Sequence[Row]) -> list[InferInput]: ...
+    def encode(self, rows: Sequence[Row]) -> Encoded:
+        """Every declared input of the model for `rows`, batch dimension first."""
 
     @abstractmethod
     def decode(self, outputs: Outputs, rows: Sequence[Row]) -> list[Result]: ...
@@ -93,6 +104,8 @@ class Pipeline:
 
     name: str  # registry key, metric label, `finfer build --family`
     triton_model: str  # the ensemble or BLS model the front calls
+    inputs: tuple[Tensor, ...]  # its tensor contract (checked against the model's config by the tests)
+    outputs: tuple[Tensor, ...]
     family: str  # the exporter family that builds its models
     exporter: str  # "module:Class" of that family's exporter (imported only when building)
     meta: str  # repository path of the JSON holding `model_version` and what the codec needs
@@ -112,6 +125,9 @@ class Pipeline:
     cached: bool = False
     coalesced: bool = False
     tag: str = ""
+
+    def infer_inputs(self, encoded: Encoded) -> list[InferInput]:
+        return [InferInput(t.name, t.datatype, *encoded[t.name]) for t in self.inputs]
 
     def make_exporter(self) -> Any:
         module, _, name = self.exporter.partition(":")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator
 
 from finfer.clients import finfer_pb2
 from finfer.front.triton_codec import pack_strings
-from finfer.pipelines.declaration import Answer, Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 
 
@@ -58,9 +58,9 @@ class DocumentCodec(Codec[Upload, Document]):
     def row(self, payload: object) -> Upload:
         return checked_image(payload)
 
-    def encode(self, rows: Sequence[Upload]) -> list[InferInput]:
+    def encode(self, rows: Sequence[Upload]) -> Encoded:
         (upload,) = rows  # the ensemble has no batch dimension: one document a request
-        return [InferInput("image", "BYTES", (1,), pack_strings([upload.data]))]
+        return {"image": ((1,), pack_strings([upload.data]))}
 
     def decode(self, outputs: Outputs, rows: Sequence[Upload]) -> list[Document]:
         boxes = outputs["box"]
@@ -107,6 +107,13 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
 PIPELINE = Pipeline(
     name="documents",
     triton_model="document_ocr",
+    inputs=(Tensor("image", "BYTES"),),
+    outputs=(
+        Tensor("text", "BYTES"),
+        Tensor("confidence", "FP32"),
+        Tensor("box", "FP32"),
+        Tensor("fields", "BYTES"),
+    ),
     family="ocr",
     exporter="finfer.exporters.ocr:OcrExporter",
     meta="ocr_read/1/meta.json",

@@ -19,7 +19,7 @@ from finfer.front.errors import InvalidArgument
 from finfer.front.triton_codec import pack_floats, pack_strings
 from finfer.models.fraud_data import FEATURE_BOUNDS, FEATURES, KINDS
 from finfer.models.fraud_scoring import FraudConfig
-from finfer.pipelines.declaration import Answer, Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import first_error
 
 _APPLICATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -143,16 +143,16 @@ class FraudCodec(Codec[FraudRow, FraudScore]):
             persist=request.persist,
         )
 
-    def encode(self, rows: Sequence[FraudRow]) -> list[InferInput]:
+    def encode(self, rows: Sequence[FraudRow]) -> Encoded:
         width = self.config.max_links
         padded = [v for row in rows for ids in row.links.values() for v in (*ids, *[""] * (width - len(ids)))]
         n = len(rows)
-        return [
-            InferInput("application_id", "BYTES", (n, 1), pack_strings([r.application_id for r in rows])),
-            InferInput("features", "FP32", (n, len(FEATURES)), pack_floats([r.features for r in rows])),
-            InferInput("link_ids", "BYTES", (n, len(KINDS), width), pack_strings(padded)),
-            InferInput("persist", "BOOL", (n, 1), bytes([r.persist for r in rows])),
-        ]
+        return {
+            "application_id": ((n, 1), pack_strings([r.application_id for r in rows])),
+            "features": ((n, len(FEATURES)), pack_floats([r.features for r in rows])),
+            "link_ids": ((n, len(KINDS), width), pack_strings(padded)),
+            "persist": ((n, 1), bytes([r.persist for r in rows])),
+        }
 
     def decode(self, outputs: Outputs, rows: Sequence[FraudRow]) -> list[FraudScore]:
         n = len(rows)
@@ -222,6 +222,19 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
 PIPELINE = Pipeline(
     name="fraud",
     triton_model="fraud_score",
+    inputs=(
+        Tensor("application_id", "BYTES"),
+        Tensor("features", "FP32"),
+        Tensor("link_ids", "BYTES"),
+        Tensor("persist", "BOOL"),
+    ),
+    outputs=(
+        Tensor("fraud_probability", "FP32"),
+        Tensor("shared_counts", "INT64"),
+        Tensor("neighbours", "INT64"),
+        Tensor("known_fraud_neighbours", "INT64"),
+        Tensor("suspicious_neighbours", "BYTES"),
+    ),
     family="fraud",
     exporter="finfer.exporters.fraud:FraudExporter",
     meta="fraud_score/1/meta.json",

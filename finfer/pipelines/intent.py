@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from finfer.clients import finfer_pb2
 from finfer.front.errors import InvalidArgument
 from finfer.front.triton_codec import pack_strings
-from finfer.pipelines.declaration import Answer, Batch, Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.declaration import Answer, Batch, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import object_with, valid_text
 
 
@@ -52,8 +52,8 @@ class IntentCodec(Codec[str, Intent]):
     def key(self, row: str) -> tuple:
         return (row,)
 
-    def encode(self, rows: Sequence[str]) -> list[InferInput]:
-        return [InferInput("text", "BYTES", (len(rows), 1), pack_strings(rows))]
+    def encode(self, rows: Sequence[str]) -> Encoded:
+        return {"text": ((len(rows), 1), pack_strings(rows))}
 
     def decode(self, outputs: Outputs, rows: Sequence[str]) -> list[Intent]:
         return [
@@ -98,6 +98,14 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
 PIPELINE = Pipeline(
     name="intent",
     triton_model="customer_intent",
+    inputs=(Tensor("text", "BYTES"),),
+    outputs=(
+        Tensor("intent", "BYTES"),
+        Tensor("confidence", "FP32"),
+        Tensor("amount", "INT64"),
+        Tensor("term_months", "INT64"),
+        Tensor("needs_human", "BOOL"),
+    ),
     family="intent",
     exporter="finfer.exporters.intent:IntentExporter",
     meta="intent_decode/1/meta.json",

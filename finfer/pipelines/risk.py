@@ -17,7 +17,7 @@ from finfer.clients import finfer_pb2
 from finfer.front.errors import InvalidArgument
 from finfer.front.triton_codec import pack_floats, pack_strings
 from finfer.models.risk import FeatureSchema
-from finfer.pipelines.declaration import Answer, Batch, Codec, InferInput, Outputs, Pipeline
+from finfer.pipelines.declaration import Answer, Batch, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import first_error
 
 
@@ -78,19 +78,15 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
     def key(self, row: ApplicantRow) -> tuple:
         return (*row.categorical, *row.numeric)
 
-    def encode(self, rows: Sequence[ApplicantRow]) -> list[InferInput]:
+    def encode(self, rows: Sequence[ApplicantRow]) -> Encoded:
         n = len(rows)
-        return [
-            InferInput(
-                "categorical_features",
-                "BYTES",
+        return {
+            "categorical_features": (
                 (n, len(self.schema.categorical)),
                 pack_strings([v for r in rows for v in r.categorical]),
             ),
-            InferInput(
-                "numeric_features", "FP32", (n, len(self.schema.numeric)), pack_floats([r.numeric for r in rows])
-            ),
-        ]
+            "numeric_features": ((n, len(self.schema.numeric)), pack_floats([r.numeric for r in rows])),
+        }
 
     def decode(self, outputs: Outputs, rows: Sequence[ApplicantRow]) -> list[RiskScore]:
         n = len(rows)
@@ -169,6 +165,15 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
 PIPELINE = Pipeline(
     name="risk",
     triton_model="risk_score",
+    inputs=(Tensor("categorical_features", "BYTES"), Tensor("numeric_features", "FP32")),
+    outputs=(
+        Tensor("probability_of_default", "FP32"),
+        Tensor("grade", "BYTES"),
+        Tensor("reason_feature", "BYTES"),
+        Tensor("reason_value", "BYTES"),
+        Tensor("reason_contribution", "FP32"),
+        Tensor("reason_text", "BYTES"),
+    ),
     family="risk",
     exporter="finfer.exporters.risk:RiskExporter",
     meta="risk_features/1/schema.json",
