@@ -181,13 +181,23 @@ IMAGE_BODY = {
 }
 
 
+def add_post(
+    router: APIRouter, path: str, answer: Callable[[Request], Awaitable[bytes]], settings: Settings, **openapi: Any
+) -> None:
+    """A timed POST route whose answer is already JSON."""
+
+    async def route(request: Request) -> Response:
+        return await timed(path, settings, lambda: answer(request))
+
+    router.add_api_route(path, route, methods=["POST"], responses=ERRORS, **openapi)
+
+
 def pipeline_router(served: Served, plane: DataPlane, settings: Settings) -> APIRouter:
     """The routes of one declared pipeline: its POST route, and its batch twin where it has one."""
     pipeline, codec = served.pipeline, served.codec
     router = APIRouter(tags=[pipeline.tag or pipeline.name])
     single_model, batch_model = response_models(pipeline)
-    schema = codec.request_schema()
-    body = IMAGE_BODY if pipeline.body == "image" else json_body(schema or {})
+    body = IMAGE_BODY if pipeline.body == "image" else json_body(codec.request_schema() or {})
     summary, _, _ = pipeline.summary.partition("\n")
 
     async def answer(request: Request) -> bytes:
@@ -200,15 +210,12 @@ def pipeline_router(served: Served, plane: DataPlane, settings: Settings) -> API
         raw = data if pipeline.cached else None
         return (await plane.answer(pipeline.name, lambda: parse_json(data), request_id, raw)).json()
 
-    async def single(request: Request) -> Response:
-        return await timed(pipeline.http_path, settings, lambda: answer(request))
-
-    router.add_api_route(
+    add_post(
+        router,
         pipeline.http_path,
-        single,
-        methods=["POST"],
+        answer,
+        settings,
         response_model=single_model,
-        responses=ERRORS,
         openapi_extra=body,
         summary=summary,
         description=pipeline.summary,
@@ -218,20 +225,15 @@ def pipeline_router(served: Served, plane: DataPlane, settings: Settings) -> API
     if batch is not None:
 
         async def answer_batch(request: Request) -> bytes:
-            data = await read_body(request, settings.max_body_bytes)
-            return (
-                await plane.answer_batch(pipeline.name, parse_json(data), request.headers.get("x-request-id"))
-            ).json()
+            payload = parse_json(await read_body(request, settings.max_body_bytes))
+            return (await plane.answer_batch(pipeline.name, payload, request.headers.get("x-request-id"))).json()
 
-        async def many(request: Request) -> Response:
-            return await timed(batch.http_path, settings, lambda: answer_batch(request))
-
-        router.add_api_route(
+        add_post(
+            router,
             batch.http_path,
-            many,
-            methods=["POST"],
+            answer_batch,
+            settings,
             response_model=batch_model,
-            responses=ERRORS,
             openapi_extra=batch_body(batch.field, batch.item_schema(codec), settings.max_batch_rows),
             summary=batch.summary,
             name=f"{pipeline.name}_batch",
