@@ -1,15 +1,15 @@
 """The cache of simple requests: in-process first, Redis second, then the model.
 
 One per cached pipeline; keys are salted hashes of the model version and the validated input, so
-no applicant data or message text sits in a cache in clear. Entries are the typed result with its
-JSON, so a hit is answered without serialising again.
+no applicant data or message text sits in a cache in clear. Entries are the result's JSON, so an
+HTTP hit is answered without serialising again; a gRPC hit reads the typed result back from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
 from finfer.front import metrics
 from finfer.front.cache import TTLCache, cache_key, raw_key
@@ -34,13 +34,13 @@ class AnswerCache:
         model_version: str,
         settings: Settings,
         shared: SharedCache | None,
-        result: type[BaseModel],
+        result: type,
     ) -> None:
         self.pipeline = pipeline
         self.model_version = model_version
         self.local = TTLCache(settings.cache_entries, settings.cache_ttl_s)
         self.shared = shared
-        self.result = result
+        self._parse = TypeAdapter(result).validate_json
         self._salt = settings.cache_salt.encode()
 
     def key(self, parts: Sequence[object]) -> bytes:
@@ -55,12 +55,13 @@ class AnswerCache:
         A body that was valid once is valid again, so repeats skip the most expensive part of a hit.
         """
         hit = self.local.get(self._raw_key(protocol, raw))
-        if hit is not None:
-            metrics.CACHE.labels(self.pipeline, "hit").inc()
-        return hit
+        if hit is None:
+            return None
+        metrics.CACHE.labels(self.pipeline, "hit").inc()
+        return Stored(hit, parse=self._parse)
 
     def remember_raw(self, protocol: str, raw: bytes, stored: Stored) -> None:
-        self.local.put(self._raw_key(protocol, raw), stored)
+        self.local.put(self._raw_key(protocol, raw), stored.json)
 
     async def answer(self, keys: list[bytes], compute: Compute) -> list[tuple[Stored, bool]]:
         """Each key's result and whether a cache held it."""
@@ -69,7 +70,7 @@ class AnswerCache:
         for i, key in enumerate(keys):
             hit = self.local.get(key)
             if hit is not None:
-                answers[i] = (hit, True)
+                answers[i] = (Stored(hit, parse=self._parse), True)
             else:
                 missing.append(i)
         hits = len(keys) - len(missing)
@@ -81,7 +82,7 @@ class AnswerCache:
             metrics.CACHE.labels(self.pipeline, "miss").inc(len(missing))
             fresh = []
             for i, stored in zip(missing, await compute(missing), strict=True):
-                self.local.put(keys[i], stored)
+                self.local.put(keys[i], stored.json)
                 fresh.append((keys[i], stored.json))
                 answers[i] = (stored, False)
             metrics.CACHE_ENTRIES.labels(self.pipeline).set(len(self.local))
@@ -103,7 +104,7 @@ class AnswerCache:
             if stored is None:
                 still_missing.append(i)
             else:
-                self.local.put(keys[i], stored)
+                self.local.put(keys[i], stored.json)
                 answers[i] = (stored, True)
         shared_hits = len(missing) - len(still_missing)
         if shared_hits:
@@ -111,8 +112,8 @@ class AnswerCache:
         return still_missing
 
     def _from_json(self, value: bytes) -> Stored:
-        # Validated: another replica (or anyone with access to Redis) wrote it.
-        return Stored(self.result.model_validate_json(value), value)
+        # Validated at once: another replica (or anyone with access to Redis) wrote it.
+        return Stored(value, self._parse(value))
 
     async def close(self) -> None:
         if self.shared is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from finfer.front.answer_cache import AnswerCache, shared_cache
 from finfer.front.coalescer import Coalescer
-from finfer.front.errors import InvalidArgument
+from finfer.front.errors import InvalidArgument, NotFound
 from finfer.front.upstream import TritonUpstream
 from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored
@@ -114,7 +114,8 @@ class DataPlane:
     async def answer_batch(self, name: str, payload: object, request_id: str | None = None) -> BatchAnswer:
         served = self.served[name]
         batch = served.pipeline.batch
-        assert batch is not None, f"{name} has no batch route"
+        if batch is None:
+            raise NotFound(f"{name} has no batch route")
         items = batch_items(payload, batch.field, batch.items, self.settings.max_batch_rows)
         rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
         request_id = request_id or new_request_id()

@@ -42,7 +42,7 @@ def test_an_answer_is_the_result_then_the_envelope():
     single, _ = response_models(pipeline)
     assert list(single.model_fields)[-3:] == ["model_version", "request_id", "cached"]
     assert splice(b'{"a":1}', {"b": "x"}) == b'{"a":1,"b":"x"}' and splice(b"{}", {"b": 2}) == b'{"b":2}'
-    result = pipeline.result.model_validate({"probability_of_default": 0.25, "grade": "B", "reasons": []})
+    result = pipeline.result(probability_of_default=0.25, grade="B", reasons=[])
     answer = Answer(Stored.of(result), "risk-1", 'id"1', cached=False)
     body = single.model_validate_json(answer.json())
     assert body.request_id == 'id"1' and body.probability_of_default == 0.25 and body.cached is False

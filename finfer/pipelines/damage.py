@@ -7,17 +7,18 @@ photo would fail every photo with it; Triton's dynamic batcher merges photos and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from finfer.clients import finfer_pb2
+from finfer.front.errors import InvalidArgument
 from finfer.front.triton_codec import pack_strings
 from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 
 
-class Damage(BaseModel):
+@dataclass(frozen=True)
+class Damage:
     damage_type: str
     severity: str
     probabilities: dict[str, float]
@@ -40,17 +41,17 @@ class DamageCodec(Codec[Upload, Damage]):
         types, severities = outputs["type_probabilities"], outputs["severity_probabilities"]
         k, s = len(self.damage_types), len(self.severities)
         return [
-            Damage.model_construct(
-                damage_type=outputs["damage_type"][i],
-                severity=outputs["severity"][i],
-                probabilities=dict(zip(self.damage_types, types[i * k : (i + 1) * k], strict=True)),
-                severity_probabilities=dict(zip(self.severities, severities[i * s : (i + 1) * s], strict=True)),
+            Damage(
+                outputs["damage_type"][i],
+                outputs["severity"][i],
+                dict(zip(self.damage_types, types[i * k : (i + 1) * k], strict=True)),
+                dict(zip(self.severities, severities[i * s : (i + 1) * s], strict=True)),
             )
             for i in range(len(rows))
         ]
 
-    def refused(self, error, rows):
-        return name_image_field(error, list(rows))
+    def refused(self, error: InvalidArgument, rows: Sequence[Upload]) -> InvalidArgument:
+        return name_image_field(error, rows)
 
 
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
@@ -81,7 +82,7 @@ PIPELINE = Pipeline(
     grpc_method="Assess",
     summary="Damage type (none, scratch, dent, crack) and severity of a JPEG/PNG photo of a car panel.",
     from_proto=lambda request: Upload(request.image, "image"),
-    to_proto=lambda answer: finfer_pb2.DamageResponse(**answer.result.__dict__, **answer.envelope()),
+    to_proto=lambda answer: finfer_pb2.DamageResponse(**asdict(answer.result), **answer.envelope()),
     examples=examples,
     proto_body=lambda body: {"image": body["image_base64"]},
     body="image",

@@ -7,11 +7,13 @@ cached: the same photo is rarely uploaded twice, and the key would cost a hash o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.clients import finfer_pb2
+from finfer.front.errors import InvalidArgument
 from finfer.front.triton_codec import pack_strings
 from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
@@ -28,30 +30,38 @@ def _pairs(value: Any) -> Any:
 Box = Annotated[list[list[float]], BeforeValidator(_pairs)]
 
 
-class Field(BaseModel):
+@dataclass(frozen=True)
+class DocumentField:
     value: str
     valid: bool
     confidence: float
     box: Box
 
 
-class Fields(BaseModel):
-    vin: Field | None = None
-    plate: Field | None = None
-    id_number: Field | None = None
-    amount: Field | None = None
-    date: Field | None = None
+@dataclass(frozen=True)
+class Fields:
+    vin: DocumentField | None = None
+    plate: DocumentField | None = None
+    id_number: DocumentField | None = None
+    amount: DocumentField | None = None
+    date: DocumentField | None = None
 
 
-class DocumentLine(BaseModel):
+@dataclass(frozen=True)
+class DocumentLine:
     text: str
     confidence: float
     box: Box
 
 
-class Document(BaseModel):
+@dataclass(frozen=True)
+class Document:
     lines: list[DocumentLine]
     fields: Fields
+
+
+# ocr_read writes the fields as one JSON string; read back as typed fields.
+FIELDS = TypeAdapter(Fields)
 
 
 class DocumentCodec(Codec[Upload, Document]):
@@ -65,15 +75,13 @@ class DocumentCodec(Codec[Upload, Document]):
     def decode(self, outputs: Outputs, rows: Sequence[Upload]) -> list[Document]:
         boxes = outputs["box"]
         lines = [
-            DocumentLine.model_construct(
-                text=text, confidence=confidence, box=[boxes[8 * i + 2 * k : 8 * i + 2 * k + 2] for k in range(4)]
-            )
+            DocumentLine(text, confidence, [boxes[8 * i + 2 * k : 8 * i + 2 * k + 2] for k in range(4)])
             for i, (text, confidence) in enumerate(zip(outputs["text"], outputs["confidence"], strict=True))
         ]
-        return [Document.model_construct(lines=lines, fields=Fields.model_validate_json(outputs["fields"][0]))]
+        return [Document(lines, FIELDS.validate_json(outputs["fields"][0]))]
 
-    def refused(self, error, rows):
-        return name_image_field(error, list(rows))
+    def refused(self, error: InvalidArgument, rows: Sequence[Upload]) -> InvalidArgument:
+        return name_image_field(error, rows)
 
 
 def _points(box: list[list[float]]) -> list[finfer_pb2.Point]:
@@ -89,7 +97,7 @@ def to_proto(answer: Answer[Document]) -> finfer_pb2.DocumentResponse:
         ],
         fields={
             name: finfer_pb2.DocumentField(value=f.value, valid=f.valid, confidence=f.confidence, box=_points(f.box))
-            for name, f in result.fields
+            for name, f in ((field.name, getattr(result.fields, field.name)) for field in fields(Fields))
             if f is not None
         },
         **answer.envelope(),

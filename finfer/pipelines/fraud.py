@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError, create_model
@@ -71,22 +71,27 @@ class FraudRow:
         return any(self.links.values())
 
 
-class LinkCounts(BaseModel):
+@dataclass(frozen=True)
+class LinkCounts:
     device: list[int]
     phone: list[int]
     ip: list[int]
 
 
-class FraudEvidence(BaseModel):
-    shared: LinkCounts = Field(description="per link in the request: how many other applications share it")
-    neighbours: int = Field(description="distinct other applications that share any link")
+@dataclass(frozen=True)
+class FraudEvidence:
+    shared: Annotated[LinkCounts, Field(description="per link in the request: how many other applications share it")]
+    neighbours: Annotated[int, Field(description="distinct other applications that share any link")]
     known_fraud_neighbours: int
-    suspicious_neighbours: list[str] = Field(description="application ids: known fraud first, then most links shared")
+    suspicious_neighbours: Annotated[
+        list[str], Field(description="application ids: known fraud first, then most links shared")
+    ]
 
 
-class FraudScore(BaseModel):
+@dataclass(frozen=True)
+class FraudScore:
     fraud_probability: float
-    basis: str = Field(description="`graph`, or `tabular_only` when the request has no links")
+    basis: Annotated[str, Field(description="`graph`, or `tabular_only` when the request has no links")]
     evidence: FraudEvidence
     persisted: bool
 
@@ -167,11 +172,11 @@ class FraudCodec(Codec[FraudRow, FraudScore]):
                 for k, (kind, ids) in enumerate(row.links.items())
             }
             results.append(
-                FraudScore.model_construct(
+                FraudScore(
                     fraud_probability=outputs["fraud_probability"][i],
                     basis="graph" if row.has_links else "tabular_only",
-                    evidence=FraudEvidence.model_construct(
-                        shared=LinkCounts.model_construct(**shared),
+                    evidence=FraudEvidence(
+                        shared=LinkCounts(**shared),
                         neighbours=outputs["neighbours"][i],
                         known_fraud_neighbours=outputs["known_fraud_neighbours"][i],
                         suspicious_neighbours=[s for s in suspicious[i * top : (i + 1) * top] if s],
@@ -203,7 +208,7 @@ def to_proto(answer: Answer[FraudScore]) -> finfer_pb2.FraudScoreResponse:
         fraud_probability=result.fraud_probability,
         basis=result.basis,
         evidence=finfer_pb2.FraudEvidence(
-            shared=finfer_pb2.LinkCounts(**evidence.shared.__dict__),
+            shared=finfer_pb2.LinkCounts(**asdict(evidence.shared)),
             neighbours=evidence.neighbours,
             known_fraud_neighbours=evidence.known_fraud_neighbours,
             suspicious_neighbours=evidence.suspicious_neighbours,

@@ -8,9 +8,8 @@ name or a phone number) is never stored in clear.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel
 
 from finfer.clients import finfer_pb2
 from finfer.front.errors import InvalidArgument
@@ -19,12 +18,14 @@ from finfer.pipelines.declaration import Answer, Batch, Codec, Encoded, Outputs,
 from finfer.pipelines.validation import object_with, valid_text
 
 
-class Slots(BaseModel):
+@dataclass(frozen=True)
+class Slots:
     amount: int | None = None
     term_months: int | None = None
 
 
-class Intent(BaseModel):
+@dataclass(frozen=True)
+class Intent:
     intent: str
     confidence: float
     slots: Slots
@@ -57,13 +58,11 @@ class IntentCodec(Codec[str, Intent]):
 
     def decode(self, outputs: Outputs, rows: Sequence[str]) -> list[Intent]:
         return [
-            Intent.model_construct(
-                intent=outputs["intent"][i],
-                confidence=outputs["confidence"][i],
-                slots=Slots.model_construct(
-                    amount=_slot(outputs["amount"][i]), term_months=_slot(outputs["term_months"][i])
-                ),
-                needs_human=bool(outputs["needs_human"][i]),
+            Intent(
+                outputs["intent"][i],
+                outputs["confidence"][i],
+                Slots(_slot(outputs["amount"][i]), _slot(outputs["term_months"][i])),
+                bool(outputs["needs_human"][i]),
             )
             for i in range(len(rows))
         ]
@@ -79,11 +78,11 @@ class IntentCodec(Codec[str, Intent]):
 
 def to_proto(answer: Answer[Intent]) -> finfer_pb2.IntentResponse:
     result = answer.result
-    slots = {k: v for k, v in result.slots.__dict__.items() if v is not None}
+    slots = {"amount": result.slots.amount, "term_months": result.slots.term_months}
     return finfer_pb2.IntentResponse(
         intent=result.intent,
         confidence=result.confidence,
-        slots=finfer_pb2.IntentSlots(**slots),
+        slots=finfer_pb2.IntentSlots(**{k: v for k, v in slots.items() if v is not None}),
         needs_human=result.needs_human,
         **answer.envelope(),
     )

@@ -29,17 +29,19 @@ class ApplicantRow:
     numeric: tuple[float, ...]
 
 
-class Reason(BaseModel):
+@dataclass(frozen=True)
+class Reason:
     feature: str
     value: str
-    contribution: float = Field(description="log-odds this field added to the risk (TreeSHAP)")
+    contribution: Annotated[float, Field(description="log-odds this field added to the risk (TreeSHAP)")]
     text: str
 
 
-class RiskScore(BaseModel):
+@dataclass(frozen=True)
+class RiskScore:
     probability_of_default: float
     grade: str
-    reasons: list[Reason] = Field(description="the fields that raised the risk most, at most 4")
+    reasons: Annotated[list[Reason], Field(description="the fields that raised the risk most, at most 4")]
 
 
 def applicant_model(schema: FeatureSchema) -> type[BaseModel]:
@@ -93,15 +95,12 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
         features, values = outputs["reason_feature"], outputs["reason_value"]
         contributions, texts = outputs["reason_contribution"], outputs["reason_text"]
         k = len(features) // n
-        # model_construct: Triton's outputs are the model's own, checked by the ensemble's config.
         return [
-            RiskScore.model_construct(
-                probability_of_default=outputs["probability_of_default"][i],
-                grade=outputs["grade"][i],
-                reasons=[
-                    Reason.model_construct(
-                        feature=features[j], value=values[j], contribution=contributions[j], text=texts[j]
-                    )
+            RiskScore(
+                outputs["probability_of_default"][i],
+                outputs["grade"][i],
+                [
+                    Reason(features[j], values[j], contributions[j], texts[j])
                     for j in range(i * k, (i + 1) * k)
                     if features[j]
                 ],

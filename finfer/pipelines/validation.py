@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -88,7 +89,7 @@ def checked_image(upload: object) -> Upload:
     return upload
 
 
-def name_image_field(error: InvalidArgument, rows: list[Upload]) -> InvalidArgument:
+def name_image_field(error: InvalidArgument, rows: Sequence[Upload]) -> InvalidArgument:
     """The pipeline's own refusal (a corrupt body it could not decode), named after the client's field."""
     field = rows[0].field if len(rows) == 1 else None
     return InvalidArgument(f"{field}: {error.message}", field) if field else error
