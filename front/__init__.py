@@ -1,1 +1,1 @@
-"""The front: HTTP (FastAPI) and gRPC (grpcio) adapters over one service layer in front of Triton."""
+"""The front: HTTP (FastAPI) and gRPC (grpcio) adapters over one data plane (dataplane.py) in front of Triton."""

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from finfer.errors import InvalidArgument, NotFound
 from finfer.front.answer_cache import AnswerCache, shared_cache
 from finfer.front.coalescer import Coalescer
-from finfer.front.errors import InvalidArgument, NotFound
 from finfer.front.upstream import TritonUpstream
 from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored

@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 
 from finfer.clients import finfer_pb2
+from finfer.errors import FrontError
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane, Served
-from finfer.front.errors import FrontError
 
 ERROR_FIELD_KEY = "finfer-error-field"
 

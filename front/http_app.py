@@ -17,9 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finfer import __version__
-from finfer.front import metrics
-from finfer.front.dataplane import DataPlane, Served
-from finfer.front.errors import (
+from finfer.errors import (
     ErrorResponse,
     FrontError,
     InvalidArgument,
@@ -28,6 +26,8 @@ from finfer.front.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from finfer.front import metrics
+from finfer.front.dataplane import DataPlane, Served
 from finfer.pipelines.declaration import response_models
 from finfer.pipelines.validation import Upload, object_with
 from finfer.settings import Settings

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import grpc
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
+from finfer.errors import InvalidArgument, Unavailable, UpstreamError
 from finfer.front import metrics
-from finfer.front.errors import InvalidArgument, Unavailable, UpstreamError
-from finfer.front.triton_codec import unpack_numbers, unpack_strings
 from finfer.pipelines.declaration import InferInput, Outputs
+from finfer.pipelines.tensors import unpack_numbers, unpack_strings
 from finfer.settings import Settings
 
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}

@@ -1,1 +1,1 @@
-"""Running Triton here: the embedded server from the pytriton wheel, and the shared ONNX runner."""
+"""Code that runs inside Triton: the Python-backend adapter, the shared ONNX runner, the pipelines' steps."""

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from finfer.clients import finfer_pb2
-from finfer.front.errors import InvalidArgument
-from finfer.front.triton_codec import pack_strings
+from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 
 

@@ -24,7 +24,7 @@ from typing import Any, Generic, Literal, TypeVar
 import orjson
 from pydantic import BaseModel, create_model
 
-from finfer.front.errors import InvalidArgument
+from finfer.errors import InvalidArgument
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")  # a frozen dataclass

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.clients import finfer_pb2
-from finfer.front.errors import InvalidArgument
-from finfer.front.triton_codec import pack_strings
+from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 
 

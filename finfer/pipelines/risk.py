@@ -14,10 +14,10 @@ from google.protobuf import struct_pb2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from finfer.clients import finfer_pb2
-from finfer.front.errors import InvalidArgument
-from finfer.front.triton_codec import pack_floats, pack_strings
+from finfer.errors import InvalidArgument
 from finfer.models.risk import FeatureSchema
 from finfer.pipelines.declaration import Answer, Batch, Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from finfer.front.errors import InvalidArgument
+from finfer.errors import InvalidArgument
 from finfer.models.image_checks import ImageError, check_image
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor
 
-from finfer.front.triton_codec import pack_floats, pack_strings, unpack_numbers, unpack_strings
+from finfer.pipelines.tensors import pack_floats, pack_strings, unpack_numbers, unpack_strings
 
 
 def test_strings_match_tritonclients_layout():

@@ -1,4 +1,7 @@
-"""The front's errors, each mapped to an HTTP status and a gRPC code in this one place."""
+"""finfer's serving errors, each mapped to an HTTP status and a gRPC code in this one place.
+
+Raised by the declarations' validation and by the front; the adapters turn them into answers.
+"""
 
 from __future__ import annotations
 
