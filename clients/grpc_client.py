@@ -53,9 +53,9 @@ class Calls:
         self._methods: dict[str, tuple[Any, type]] = {}
 
     def method(self, pipeline: Pipeline, batch: bool) -> tuple[Any, type]:
-        name = pipeline.batch.grpc_method if batch and pipeline.batch else pipeline.grpc_method
         if batch and pipeline.batch is None:
             raise ValueError(f"{pipeline.name} has no batch route")
+        name = pipeline.batch.grpc_method if batch else pipeline.grpc_method  # type: ignore[union-attr]
         path = f"/finfer.v1.{pipeline.grpc_service}/{name}"
         if path not in self._methods:
             descriptor = finfer_pb2.DESCRIPTOR.services_by_name[pipeline.grpc_service].methods_by_name[name]

@@ -200,9 +200,9 @@ def parser() -> argparse.ArgumentParser:
     loadtest.add_argument("--host", default="http://127.0.0.1:8080", help="front HTTP URL")
     loadtest.add_argument("--grpc-host", default="127.0.0.1:8081", help="front gRPC address")
     loadtest.add_argument("--protocol", choices=["http", "grpc", "both"], default="http")
-    loadtest.add_argument(
-        "--mix", default="risk=10,risk:batch=1,fraud=3,intent=5", help="PIPELINE[:batch]=WEIGHT,... (registry names)"
-    )
+    from finfer.loadtest.run import DEFAULT_MIX
+
+    loadtest.add_argument("--mix", default=DEFAULT_MIX, help="PIPELINE[:batch]=WEIGHT,... (registry names)")
     loadtest.add_argument("--users", type=int, default=32)
     loadtest.add_argument("--spawn-rate", type=float, default=16)
     loadtest.add_argument("--duration", default="30s", help="e.g. 30s, 2m")

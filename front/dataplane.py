@@ -7,7 +7,6 @@ the flow, and the pipeline declarations (finfer.pipelines) are the only place th
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -54,13 +53,10 @@ class Served:
         return [Stored.of(result) for result in self.codec.decode(outputs, rows)]
 
     async def compute(self, rows: Sequence[Any]) -> list[Stored]:
+        # Only coalesced pipelines have batch routes: an uncoalesced one sends a request's one row alone.
         if self.coalescer is not None:
             return await self.coalescer.submit(rows)
-        if len(rows) == 1:
-            return await self._infer(rows)
-        # Uncoalesced rows go one request each, so that one bad row fails alone.
-        answers = await asyncio.gather(*(self._infer([row]) for row in rows))
-        return [stored for (stored,) in answers]
+        return await self._infer(rows)
 
     async def results(self, rows: Sequence[Any]) -> list[tuple[Stored, bool | None]]:
         """Each row's result and whether a cache answered it (None: the pipeline is never cached)."""

@@ -18,13 +18,12 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import FastHttpUser, User, events, task
 
 from finfer.clients.grpc_client import Calls
+from finfer.loadtest.run import DEFAULT_MIX
 from finfer.pipelines import BY_NAME
 from finfer.pipelines.declaration import Pipeline
 
 grpc_gevent.init_gevent()
 
-# Images cost ~100× a tabular request; mix them in with `--mix documents=1,damage=1`.
-DEFAULT_MIX = "risk=10,risk:batch=1,fraud=3,intent=5"
 BATCH_ROWS = 16
 CHUNK = 2_000
 HOT = 20

@@ -59,7 +59,6 @@ class Codec(ABC, Generic[Row, Result]):
     """A pipeline bound to its built model: request → validated rows → Triton tensors → typed results."""
 
     def __init__(self, meta: dict[str, Any]) -> None:
-        self.meta = meta
         self.model_version: str = meta["model_version"]
 
     @abstractmethod
