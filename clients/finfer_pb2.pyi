@@ -256,3 +256,123 @@ class DamageResponse(_message.Message):
     model_version: str
     request_id: str
     def __init__(self, damage_type: _Optional[str] = ..., severity: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., severity_probabilities: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ApplicationFraud(_message.Message):
+    __slots__ = ("features", "links", "persist")
+    class FeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    PERSIST_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.ScalarMap[str, float]
+    links: FraudLinks
+    persist: bool
+    def __init__(self, features: _Optional[_Mapping[str, float]] = ..., links: _Optional[_Union[FraudLinks, _Mapping]] = ..., persist: _Optional[bool] = ...) -> None: ...
+
+class Declared(_message.Message):
+    __slots__ = ("id_number", "vin", "plate", "amount", "term_months")
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    VIN_FIELD_NUMBER: _ClassVar[int]
+    PLATE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    id_number: str
+    vin: str
+    plate: str
+    amount: float
+    term_months: int
+    def __init__(self, id_number: _Optional[str] = ..., vin: _Optional[str] = ..., plate: _Optional[str] = ..., amount: _Optional[float] = ..., term_months: _Optional[int] = ...) -> None: ...
+
+class ApplicationDocument(_message.Message):
+    __slots__ = ("kind", "image")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    image: bytes
+    def __init__(self, kind: _Optional[str] = ..., image: _Optional[bytes] = ...) -> None: ...
+
+class LoanApplicationRequest(_message.Message):
+    __slots__ = ("application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_FIELD_NUMBER: _ClassVar[int]
+    FRAUD_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    applicant: _struct_pb2.Struct
+    fraud: ApplicationFraud
+    declared: Declared
+    documents: _containers.RepeatedCompositeFieldContainer[ApplicationDocument]
+    vehicle_photos: _containers.RepeatedScalarFieldContainer[bytes]
+    message: str
+    def __init__(self, application_id: _Optional[str] = ..., applicant: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fraud: _Optional[_Union[ApplicationFraud, _Mapping]] = ..., declared: _Optional[_Union[Declared, _Mapping]] = ..., documents: _Optional[_Iterable[_Union[ApplicationDocument, _Mapping]]] = ..., vehicle_photos: _Optional[_Iterable[bytes]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class DecisionReason(_message.Message):
+    __slots__ = ("code", "text", "source")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    text: str
+    source: str
+    def __init__(self, code: _Optional[str] = ..., text: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class LoanApplicationResponse(_message.Message):
+    __slots__ = ("decision", "reasons", "risk", "fraud", "documents", "damage", "intent", "branches", "degraded", "model_versions", "policy_version", "branch_ms", "model_version", "request_id")
+    class BranchesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ModelVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class BranchMsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    RISK_FIELD_NUMBER: _ClassVar[int]
+    FRAUD_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    DAMAGE_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    BRANCHES_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    BRANCH_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    decision: str
+    reasons: _containers.RepeatedCompositeFieldContainer[DecisionReason]
+    risk: ScoreResponse
+    fraud: FraudScoreResponse
+    documents: _containers.RepeatedCompositeFieldContainer[DocumentResponse]
+    damage: _containers.RepeatedCompositeFieldContainer[DamageResponse]
+    intent: IntentResponse
+    branches: _containers.ScalarMap[str, str]
+    degraded: bool
+    model_versions: _containers.ScalarMap[str, str]
+    policy_version: str
+    branch_ms: _containers.ScalarMap[str, float]
+    model_version: str
+    request_id: str
+    def __init__(self, decision: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., risk: _Optional[_Union[ScoreResponse, _Mapping]] = ..., fraud: _Optional[_Union[FraudScoreResponse, _Mapping]] = ..., documents: _Optional[_Iterable[_Union[DocumentResponse, _Mapping]]] = ..., damage: _Optional[_Iterable[_Union[DamageResponse, _Mapping]]] = ..., intent: _Optional[_Union[IntentResponse, _Mapping]] = ..., branches: _Optional[_Mapping[str, str]] = ..., degraded: _Optional[bool] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., policy_version: _Optional[str] = ..., branch_ms: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...

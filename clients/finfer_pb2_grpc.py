@@ -481,3 +481,81 @@ class VehicleDamage:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class LoanApplicationsStub:
+    """A whole loan application, evaluated by every model at once and decided (HTTP: POST /v1/applications).
+    Never answered from a cache: the fraud graph changes with every persisted application.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Evaluate = channel.unary_unary(
+                '/finfer.v1.LoanApplications/Evaluate',
+                request_serializer=finfer__pb2.LoanApplicationRequest.SerializeToString,
+                response_deserializer=finfer__pb2.LoanApplicationResponse.FromString,
+                _registered_method=True)
+
+
+class LoanApplicationsServicer:
+    """A whole loan application, evaluated by every model at once and decided (HTTP: POST /v1/applications).
+    Never answered from a cache: the fraud graph changes with every persisted application.
+    """
+
+    def Evaluate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LoanApplicationsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Evaluate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Evaluate,
+                    request_deserializer=finfer__pb2.LoanApplicationRequest.FromString,
+                    response_serializer=finfer__pb2.LoanApplicationResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.LoanApplications', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.LoanApplications', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LoanApplications:
+    """A whole loan application, evaluated by every model at once and decided (HTTP: POST /v1/applications).
+    Never answered from a cache: the fraud graph changes with every persisted application.
+    """
+
+    @staticmethod
+    def Evaluate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.LoanApplications/Evaluate',
+            finfer__pb2.LoanApplicationRequest.SerializeToString,
+            finfer__pb2.LoanApplicationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -67,7 +67,7 @@ class Exporter(ABC):
     """One implementation per model family."""
 
     family: str
-    onnx_model: str  # the folder that serves the ONNX graph
+    onnx_model: str  # the folder that serves the ONNX graph; "" for a family that only composes others
     # Further ONNX steps of the family; their model.onnx comes in Trained.files.
     extra_onnx_models: tuple[str, ...] = ()
     ensembles: tuple[str, ...] = ()
@@ -76,8 +76,13 @@ class Exporter(ABC):
     @abstractmethod
     def train(self, profile: Profile, progress: Progress) -> Trained: ...
 
-    @abstractmethod
-    def to_onnx(self, trained: Trained) -> onnx.ModelProto: ...
+    @property
+    def card_model(self) -> str:
+        """The folder whose metrics.json says the family is built."""
+        return self.onnx_model
+
+    def to_onnx(self, trained: Trained) -> onnx.ModelProto:
+        raise NotImplementedError(f"{self.family} has no ONNX model")
 
     def quantize(self, onnx_path: Path, trained: Trained, progress: Progress) -> dict[str, Any] | None:
         """INT8 variants next to `onnx_path` and their deltas for the model card; None: the family has none."""
@@ -156,18 +161,15 @@ def install_ensemble(out: Path, name: str) -> None:
 
 
 def is_built(exporter: Exporter, out: Path) -> bool:
+    if not exporter.onnx_model:
+        return (out / exporter.card_model / "metrics.json").exists()
     return (out / exporter.onnx_model / "metrics.json").exists() and (
         out / exporter.onnx_model / "1" / "model.onnx"
     ).exists()
 
 
-def export(exporter: Exporter, options: BuildOptions, progress: Progress = print) -> dict[str, Any]:
-    """Run the whole pipeline for one family and return its model card."""
-    started = time.monotonic()
-    out = options.out
-    progress(f"[{exporter.family}] training ({options.profile} profile)")
-    trained = exporter.train(options.profile, progress)
-
+def export_onnx(exporter: Exporter, trained: Trained, options: BuildOptions, progress: Progress) -> dict[str, Any]:
+    """ONNX → parity against the framework → (INT8) → (TensorRT): the model card's ONNX entries."""
     progress(f"[{exporter.family}] exporting to ONNX")
     graph = exporter.to_onnx(trained)
     onnx.checker.check_model(graph)
@@ -179,17 +181,11 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
             f"(tolerance {parity.tolerance:.1e}); refusing to export"
         )
 
-    onnx_dir = out / exporter.onnx_model / "1"
+    onnx_dir = options.out / exporter.onnx_model / "1"
     onnx_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = onnx_dir / "model.onnx"
     onnx.save(graph, onnx_path)
-
     card: dict[str, Any] = {
-        "family": exporter.family,
-        "model_version": trained.model_version,
-        "profile": str(options.profile),
-        "flavour": str(options.flavour),
-        **trained.metrics,
         "onnx": {
             "opset": {d.domain or "ai.onnx": d.version for d in graph.opset_import},
             "parity_max_abs_error": parity.max_abs_error,
@@ -206,6 +202,24 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
         card["tensorrt"] = {"built": reason is None, "skipped_because": reason}
         if reason:
             progress(f"[{exporter.family}] TensorRT skipped: {reason}")
+    return card
+
+
+def export(exporter: Exporter, options: BuildOptions, progress: Progress = print) -> dict[str, Any]:
+    """Run the whole pipeline for one family and return its model card."""
+    started = time.monotonic()
+    out = options.out
+    progress(f"[{exporter.family}] training ({options.profile} profile)")
+    trained = exporter.train(options.profile, progress)
+    card: dict[str, Any] = {
+        "family": exporter.family,
+        "model_version": trained.model_version,
+        "profile": str(options.profile),
+        "flavour": str(options.flavour),
+        **trained.metrics,
+    }
+    if exporter.onnx_model:
+        card |= export_onnx(exporter, trained, options, progress)
 
     # After quantization: which ONNX file a model serves may depend on the INT8 deltas.
     specs = exporter.model_specs(trained, options.flavour)

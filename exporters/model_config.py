@@ -35,6 +35,7 @@ class Tensor:
     name: str
     data_type: str  # Triton's name without the TYPE_ prefix: FP32, INT64, STRING
     dims: tuple[int, ...]
+    optional: bool = False  # a request may leave it out (Python backend: the step reads None)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class ModelSpec:
 
 
 def _tensor(t: Tensor) -> dict[str, Any]:
-    return {"name": t.name, "data_type": f"TYPE_{t.data_type}", "dims": list(t.dims)}
+    tensor = {"name": t.name, "data_type": f"TYPE_{t.data_type}", "dims": list(t.dims)}
+    return tensor | {"optional": True} if t.optional else tensor
 
 
 def to_dict(spec: ModelSpec) -> dict[str, Any]:

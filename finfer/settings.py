@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     # Document and vehicle photos: the upload (multipart file or base64 JSON body) may be this large.
     max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # A loan application with its documents and photos (base64 over HTTP, bytes over gRPC).
+    max_application_bytes: int = Field(48 * 1024 * 1024, ge=1024)
     upstream_timeout_s: float = Field(10.0, gt=0)
     # One coalesced call in flight at a time: on few cores, bigger batches beat more parallel calls.
     upstream_max_inflight: int = Field(1, ge=1)

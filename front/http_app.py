@@ -206,7 +206,7 @@ def pipeline_router(served: Served, plane: DataPlane, settings: Settings) -> API
             image, field = await read_image(request, settings)
             upload = Upload(image, field)
             return (await plane.answer(pipeline.name, lambda: upload, request_id)).json()
-        data = await read_body(request, settings.max_body_bytes)
+        data = await read_body(request, pipeline.body_limit(settings))
         raw = data if pipeline.cached else None
         return (await plane.answer(pipeline.name, lambda: parse_json(data), request_id, raw)).json()
 

@@ -39,9 +39,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     )
     # uvicorn would install its own signal handlers and swallow ours.
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    grpc_server = create_server(
-        plane, f"{settings.front_host}:{settings.grpc_port}", settings.max_image_bytes + 64 * 1024
-    )
+    largest = max(settings.max_image_bytes + 64 * 1024, settings.max_application_bytes)
+    grpc_server = create_server(plane, f"{settings.front_host}:{settings.grpc_port}", largest)
     await grpc_server.start()
     http_task = asyncio.create_task(http.serve())
     print(

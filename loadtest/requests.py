@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -52,3 +54,51 @@ def intent_messages(n: int, seed: int) -> list[str]:
 
     texts = [e.text for e in generate(CorpusSpec(per_template_train=1, per_template_eval=20, seed=seed)).test]
     return [f"{texts[i % len(texts)]} #{i}" for i in range(n)]
+
+
+@functools.cache
+def _images(kind: str, count: int = 8) -> tuple[str, ...]:
+    """A few rendered pages or panel photos, base64, shared by every generated application (rendering is slow)."""
+    if kind == "photo":
+        from finfer.models.damage_images import panels
+
+        images = [p.image for p in panels(count, seed=3)]
+    else:
+        from finfer.models.ocr_documents import render
+
+        rng = random.Random(kind)
+        images = [render(kind, rng).image for _ in range(count)]
+    return tuple(base64.b64encode(image).decode() for image in images)
+
+
+APPLICATION_SHAPES = ("mix", "plain", "images")
+
+
+def applications(n: int, seed: int, shape: str = "mix") -> list[dict[str, Any]]:
+    """n distinct loan applications. `plain`: credit file, fraud links and a message; `images`: plus a
+    contract page and a vehicle photo; `mix` (what dealers send): 70% credit file and links, 20% plus a
+    document, 10% plus documents, a photo and a message."""
+    from finfer.models.fraud_data import scoring_requests
+
+    applicants = unique_applicants(n, seed)
+    frauds = scoring_requests(n, seed)
+    messages = intent_messages(n, seed)
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        body: dict[str, Any] = {
+            "application_id": f"app-{seed}-{i}",
+            "applicant": applicants[i],
+            "fraud": {k: frauds[i][k] for k in ("features", "links", "persist")},
+            "declared": {"amount": float(applicants[i]["credit_amount"] * 10), "term_months": 36},
+        }
+        roll = rng.random() if shape == "mix" else {"plain": 0.95, "images": 0.0}[shape]
+        if shape == "plain" or roll < 0.1:
+            body["message"] = messages[i]
+        if roll < 0.3:
+            body["documents"] = [{"kind": "contract", "image_base64": rng.choice(_images("contract"))}]
+        if roll < 0.1:
+            body["documents"].append({"kind": "vin_plate", "image_base64": rng.choice(_images("vin_plate"))})
+            body["vehicle_photos"] = [{"image_base64": rng.choice(_images("photo"))}]
+        out.append(body)
+    return out

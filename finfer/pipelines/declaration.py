@@ -61,6 +61,11 @@ class Codec(ABC, Generic[Row, Result]):
     def __init__(self, meta: dict[str, Any]) -> None:
         self.model_version: str = meta["model_version"]
 
+    @classmethod
+    def load(cls, repository: Path, meta: Path) -> Codec:
+        """The codec of the pipeline built into `repository`, whose metadata is the file `meta`."""
+        return cls(json.loads(meta.read_text(encoding="utf-8")))
+
     @abstractmethod
     def row(self, payload: object) -> Row:
         """One request body (decoded JSON, or its gRPC twin in the same shape) as a validated row."""
@@ -125,13 +130,18 @@ class Pipeline:
     # The HTTP body as the JSON form of the gRPC request (the SDK sends one body over either protocol).
     proto_body: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
     body: Literal["json", "image"] = "json"
+    # The largest HTTP body the route reads, from the settings (default: max_body_bytes).
+    body_limit: Callable[[Any], int] = lambda settings: settings.max_body_bytes
+    # The model takes one row a request (no batch dimension): a caller sends several rows as parallel requests.
+    one_per_request: bool = False
     batch: Batch | None = None
     cached: bool = False
     coalesced: bool = False
     tag: str = ""
 
     def infer_inputs(self, encoded: Encoded) -> list[InferInput]:
-        return [InferInput(t.name, t.datatype, *encoded[t.name]) for t in self.inputs]
+        """The encoded inputs in declared order; an optional input the codec left out is not sent."""
+        return [InferInput(t.name, t.datatype, *encoded[t.name]) for t in self.inputs if t.name in encoded]
 
     def make_exporter(self) -> Any:
         module, _, name = self.exporter.partition(":")
@@ -144,7 +154,7 @@ class Pipeline:
         path = repository / self.meta
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: run `finfer build --family {self.family}` first")
-        return self.codec(json.loads(path.read_text(encoding="utf-8")))
+        return self.codec.load(repository, path)
 
 
 class Stored(Generic[Result]):

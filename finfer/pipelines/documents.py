@@ -139,5 +139,6 @@ PIPELINE = Pipeline(
     examples=examples,
     proto_body=lambda body: {"image": body["image_base64"]},
     body="image",
+    one_per_request=True,
     tag="images",
 )

@@ -137,10 +137,14 @@ class FraudCodec(Codec[FraudRow, FraudScore]):
     def row(self, payload: object) -> FraudRow:
         if not isinstance(payload, dict):
             raise InvalidArgument("body: must be a JSON object", None)
+        return self.validated(payload)
+
+    def validated(self, payload: dict, where: str = "") -> FraudRow:
+        """`payload` as a row; `where` (`fraud`) prefixes the field named in errors."""
         try:
             request = self.model.model_validate(payload)
         except ValidationError as exc:
-            raise first_error(exc) from None
+            raise first_error(exc, where) from None
         return FraudRow(
             application_id=request.application_id,
             features=tuple(getattr(request.features, name) for name in FEATURES),

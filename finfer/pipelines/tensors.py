@@ -25,12 +25,17 @@ def pack_strings(values: Sequence[str | bytes]) -> bytes:
 
 
 def unpack_strings(raw: bytes, count: int) -> list[str]:
+    return [value.decode() for value in unpack_raw_strings(raw, count)]
+
+
+def unpack_raw_strings(raw: bytes, count: int) -> list[bytes]:
+    """The elements of a BYTES tensor as they are (images are not text)."""
     values = []
     offset = 0
     for _ in range(count):
         (length,) = _LENGTH.unpack_from(raw, offset)
         offset += 4
-        values.append(raw[offset : offset + length].decode())
+        values.append(raw[offset : offset + length])
         offset += length
     if offset != len(raw):
         raise ValueError(f"BYTES tensor has {len(raw) - offset} trailing bytes after {count} elements")

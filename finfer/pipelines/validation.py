@@ -14,8 +14,8 @@ from finfer.models.image_checks import ImageError, check_image
 def first_error(exc: ValidationError, where: str = "") -> InvalidArgument:
     """pydantic's first complaint, worded for a client: `field: what is wrong`."""
     error = exc.errors(include_url=False)[0]
-    path = ".".join(str(p) for p in error["loc"])
-    field = f"{where}.{path}" if where and path else (where or path or None)
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+    field = (where + path if path.startswith("[") else f"{where}.{path}") if where and path else (where or path or None)
     kind = error["type"]
     if kind == "missing":
         message = "is required"

@@ -1,0 +1,350 @@
+"""Loan applications, the complex path: one application → every model in parallel → a decision with reasons.
+
+Served by the `loan_application` BLS model: it fans out to the other pipelines' Triton models, each
+branch under its own deadline, then decides by the policy (finfer.decisions). The front validates
+the whole application (so nothing half-done reaches the fraud graph) and sends Triton its JSON part
+and its images; it never caches an answer, because the fraud graph changes between two calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from finfer.clients import finfer_pb2
+from finfer.decisions.crosschecks import DOCUMENT_KINDS
+from finfer.decisions.findings import Declared
+from finfer.decisions.policy import Policy, load_policy
+from finfer.errors import InvalidArgument
+from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Stored, Tensor
+from finfer.pipelines.risk import ApplicantRow, struct_to_dict
+from finfer.pipelines.tensors import pack_strings
+from finfer.pipelines.validation import Upload, checked_image, first_error, object_with, valid_text
+
+# The pipelines an application fans out to, in the order reasons are reported.
+BRANCHES: tuple[Pipeline, ...] = (risk.PIPELINE, fraud.PIPELINE, documents.PIPELINE, damage.PIPELINE, intent.PIPELINE)
+MAX_IMAGES = 4  # documents, and vehicle photos, a request
+FIELDS = {"application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message"}
+
+_PLATE = r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z]·?[A-HJ-NP-Z0-9]{5,6}"
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DeclaredModel(BaseModel):
+    model_config = _STRICT
+    id_number: Annotated[str | None, Field(pattern=r"^[0-9]{17}[0-9X]$", description="18-character resident ID")] = None
+    vin: Annotated[str | None, Field(pattern=r"^[0-9A-HJ-NPR-Z]{17}$", description="17 characters, no I, O or Q")] = (
+        None
+    )
+    plate: Annotated[str | None, Field(pattern=f"^{_PLATE}$")] = None
+    amount: Annotated[float | None, Field(gt=0, le=100_000_000, allow_inf_nan=False, description="yuan")] = None
+    term_months: Annotated[int | None, Field(ge=1, le=600)] = None
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    """One validated application: each branch's row (None or empty: the branch is skipped)."""
+
+    application_id: str
+    applicant: ApplicantRow
+    fraud: fraud.FraudRow | None
+    declared: Declared
+    documents: tuple[tuple[str, Upload], ...]  # (kind, image)
+    photos: tuple[Upload, ...]
+    message: str | None
+    wire: bytes  # the JSON part as Triton's loan_application reads it (images travel as tensors)
+
+    def branch_rows(self, name: str) -> list[Any]:
+        rows = {
+            "risk": [self.applicant],
+            "fraud": [self.fraud] if self.fraud else [],
+            "documents": [upload for _, upload in self.documents],
+            "damage": list(self.photos),
+            "intent": [self.message] if self.message is not None else [],
+        }
+        return rows[name]
+
+
+@dataclass(frozen=True)
+class DecisionReason:
+    code: str
+    text: str
+    source: Annotated[str, Field(description="the branch it comes from, or `declared`")]
+
+
+@dataclass(frozen=True)
+class ApplicationDecision:
+    decision: Literal["approve", "review", "decline"]
+    reasons: Annotated[list[DecisionReason], Field(description="declines first, then reviews; branch order within")]
+    risk: risk.RiskScore | None
+    fraud: fraud.FraudScore | None
+    documents: Annotated[list[documents.Document], Field(description="one per document, in request order")]
+    damage: Annotated[list[damage.Damage], Field(description="one per vehicle photo, in request order")]
+    intent: intent.Intent | None
+    branches: Annotated[dict[str, str], Field(description="branch → ok | skipped | timeout | failed")]
+    degraded: Annotated[bool, Field(description="a branch timed out or failed")]
+    model_versions: dict[str, str]
+    policy_version: str
+    branch_ms: Annotated[dict[str, float], Field(description="branch → milliseconds inside the pipeline")]
+
+
+ANSWER = TypeAdapter(ApplicationDecision)
+
+
+def _image(item: object, where: str) -> Upload:
+    """One image of the application: `{"image_base64": str}` over HTTP, raw `image` bytes over gRPC."""
+    if isinstance(item, dict) and isinstance(item.get("image"), bytes):
+        return checked_image(Upload(item["image"], f"{where}.image"))
+    body = item if isinstance(item, dict) else {}
+    value = body.get("image_base64")
+    field = f"{where}.image_base64"
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{field}: is required and must be a base64 string", field)
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument(f"{field}: is not valid base64", field) from None
+    return checked_image(Upload(data, field))
+
+
+def _images(value: object, field: str) -> list[object]:
+    if not isinstance(value, list):
+        raise InvalidArgument(f"{field}: must be a list", field)
+    if len(value) > MAX_IMAGES:
+        raise InvalidArgument(f"{field}: at most {MAX_IMAGES} images, got {len(value)}", field)
+    return value
+
+
+class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
+    """Validates a whole application with each branch's own codec, so errors name the field as the
+    single endpoints do, prefixed by where it sits in the application (`fraud.links.phone[0]`)."""
+
+    def __init__(self, policy: Policy, branches: dict[str, Codec]) -> None:
+        self.model_version = policy.version
+        self.policy = policy
+        self.branches = branches
+
+    @classmethod
+    def load(cls, repository: Path, meta: Path) -> ApplicationCodec:
+        """The policy (validated: a bad one stops the start, naming its key) and every branch's codec."""
+        missing = [p.name for p in BRANCHES if not p.is_built(repository)]
+        if missing:
+            raise FileNotFoundError(
+                f"loan applications need every branch built; missing in {repository}: {', '.join(missing)}"
+            )
+        policy = load_policy(meta, [p.name for p in BRANCHES])
+        return cls(policy, {p.name: p.load(repository) for p in BRANCHES})
+
+    def row(self, payload: object) -> ApplicationRow:
+        body = object_with(payload, FIELDS, "`application_id` and `applicant`")
+        application_id = body.get("application_id")
+        if application_id is None:
+            raise InvalidArgument("application_id: is required", "application_id")
+        if not isinstance(application_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", application_id):
+            raise InvalidArgument(
+                "application_id: must be 1 to 64 letters, digits or _.:- starting with a letter or digit",
+                "application_id",
+            )
+        if "applicant" not in body:
+            raise InvalidArgument("applicant: is required (the credit file)", "applicant")
+        applicant = self.branches["risk"].batch_row(body["applicant"], "applicant")
+        fraud_row = None
+        if body.get("fraud") is not None:
+            part = object_with(body["fraud"], {"features", "links", "persist"}, "`features`")
+            fraud_row = self.branches["fraud"].validated({"application_id": application_id, **part}, "fraud")
+        try:
+            declared = DeclaredModel.model_validate(body.get("declared") or {})
+        except ValidationError as exc:
+            raise first_error(exc, "declared") from None
+        docs = []
+        for i, item in enumerate(_images(body.get("documents", []), "documents")):
+            where = f"documents[{i}]"
+            kind = item.get("kind") if isinstance(item, dict) else None
+            if kind not in DOCUMENT_KINDS:
+                raise InvalidArgument(
+                    f"{where}.kind: must be one of {', '.join(DOCUMENT_KINDS)}; got {kind!r}", f"{where}.kind"
+                )
+            unknown = sorted(set(item) - {"kind", "image_base64", "image"})
+            if unknown:
+                raise InvalidArgument(f"{where}.{unknown[0]}: is not a known field", f"{where}.{unknown[0]}")
+            docs.append((kind, _image(item, where)))
+        photos = tuple(
+            _image(item, f"vehicle_photos[{i}]")
+            for i, item in enumerate(_images(body.get("vehicle_photos", []), "vehicle_photos"))
+        )
+        message = body.get("message")
+        if message is not None:
+            message = valid_text(message, "message", self.branches["intent"].max_chars)
+        wire = {
+            "application_id": application_id,
+            "applicant": body["applicant"],
+            "fraud": body.get("fraud"),
+            "declared": declared.model_dump(exclude_none=True),
+            "document_kinds": [kind for kind, _ in docs],
+            "message": message,
+        }
+        return ApplicationRow(
+            application_id=application_id,
+            applicant=applicant,
+            fraud=fraud_row,
+            declared=Declared(**declared.model_dump()),
+            documents=tuple(docs),
+            photos=photos,
+            message=message,
+            wire=orjson.dumps(wire),
+        )
+
+    def from_tensors(self, wire: bytes, images: Sequence[bytes], photos: Sequence[bytes]) -> ApplicationRow:
+        """The row again inside Triton, from what `encode` sent: the same checks, so a client calling
+        Triton directly is held to the same rules."""
+        try:
+            body = orjson.loads(wire)
+        except orjson.JSONDecodeError:
+            raise InvalidArgument("application: is not valid JSON", "application") from None
+        kinds = body.pop("document_kinds", [])
+        if not isinstance(kinds, list) or len(kinds) != len(images):
+            raise InvalidArgument("document_images: one image per document kind", "document_images")
+        body["documents"] = [{"kind": k, "image": data} for k, data in zip(kinds, images, strict=True)]
+        body["vehicle_photos"] = [{"image": data} for data in photos]
+        return self.row({k: v for k, v in body.items() if v is not None})
+
+    def encode(self, rows: Sequence[ApplicationRow]) -> Encoded:
+        (row,) = rows  # the BLS model takes one application a request
+        encoded: Encoded = {"application": ((1,), pack_strings([row.wire]))}
+        if row.documents:
+            encoded["document_images"] = ((len(row.documents),), pack_strings([u.data for _, u in row.documents]))
+        if row.photos:
+            encoded["vehicle_photos"] = ((len(row.photos),), pack_strings([u.data for u in row.photos]))
+        return encoded
+
+    def decode(self, outputs: Outputs, rows: Sequence[ApplicationRow]) -> list[ApplicationDecision]:
+        return [ANSWER.validate_json(outputs["answer"][0])]
+
+    def request_schema(self) -> dict[str, Any]:
+        image = {
+            "type": "object",
+            "required": ["image_base64"],
+            "additionalProperties": False,
+            "properties": {"image_base64": {"type": "string", "contentEncoding": "base64"}},
+        }
+        document = {
+            "type": "object",
+            "required": ["kind", "image_base64"],
+            "additionalProperties": False,
+            "properties": {"kind": {"enum": list(DOCUMENT_KINDS)}, **image["properties"]},
+        }
+        fraud_schema = self.branches["fraud"].request_schema()
+        fraud_part = {k: v for k, v in fraud_schema.items() if k != "$defs"}
+        fraud_part["properties"] = {k: v for k, v in fraud_part["properties"].items() if k != "application_id"}
+        fraud_part["required"] = [r for r in fraud_part.get("required", []) if r != "application_id"]
+        declared = DeclaredModel.model_json_schema()
+        return {
+            "type": "object",
+            "required": ["application_id", "applicant"],
+            "additionalProperties": False,
+            "properties": {
+                "application_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+                "applicant": self.branches["risk"].request_schema(),
+                "fraud": fraud_part,
+                "declared": declared,
+                "documents": {"type": "array", "maxItems": MAX_IMAGES, "items": document},
+                "vehicle_photos": {"type": "array", "maxItems": MAX_IMAGES, "items": image},
+                "message": {"type": "string", "minLength": 1, "maxLength": self.branches["intent"].max_chars},
+            },
+            "$defs": fraud_schema.get("$defs", {}),
+        }
+
+
+def from_proto(request: finfer_pb2.LoanApplicationRequest) -> dict[str, Any]:
+    """The HTTP body's shape (images as raw bytes under `image`), so one validator serves both protocols."""
+    body: dict[str, Any] = {"application_id": request.application_id}
+    if request.HasField("applicant"):
+        body["applicant"] = struct_to_dict(request.applicant)
+    if request.HasField("fraud"):
+        part = fraud.from_proto(request.fraud)
+        body["fraud"] = {k: part[k] for k in ("features", "links", "persist")}
+    if request.HasField("declared"):
+        declared = request.declared
+        body["declared"] = {f.name: v for f, v in declared.ListFields()}
+    body["documents"] = [{"kind": d.kind, "image": d.image} for d in request.documents]
+    body["vehicle_photos"] = [{"image": data} for data in request.vehicle_photos]
+    if request.HasField("message"):
+        body["message"] = request.message
+    return body
+
+
+def proto_body(body: dict[str, Any]) -> dict[str, Any]:
+    """An HTTP body as the JSON form of LoanApplicationRequest (bytes fields are base64 there too)."""
+    out = dict(body)
+    if "documents" in body:
+        out["documents"] = [{"kind": d["kind"], "image": d["image_base64"]} for d in body["documents"]]
+    if "vehicle_photos" in body:
+        out["vehicle_photos"] = [p["image_base64"] for p in body["vehicle_photos"]]
+    return out
+
+
+def to_proto(answer: Answer[ApplicationDecision]) -> finfer_pb2.LoanApplicationResponse:
+    result = answer.result
+
+    def branch(pipeline: Pipeline, value: Any) -> Any:
+        version = result.model_versions.get(pipeline.name, "")
+        return pipeline.to_proto(Answer(Stored(b"", value), version, answer.request_id))
+
+    return finfer_pb2.LoanApplicationResponse(
+        decision=result.decision,
+        reasons=[finfer_pb2.DecisionReason(code=r.code, text=r.text, source=r.source) for r in result.reasons],
+        risk=branch(risk.PIPELINE, result.risk) if result.risk else None,
+        fraud=branch(fraud.PIPELINE, result.fraud) if result.fraud else None,
+        documents=[branch(documents.PIPELINE, d) for d in result.documents],
+        damage=[branch(damage.PIPELINE, d) for d in result.damage],
+        intent=branch(intent.PIPELINE, result.intent) if result.intent else None,
+        branches=result.branches,
+        degraded=result.degraded,
+        model_versions=result.model_versions,
+        policy_version=result.policy_version,
+        branch_ms=result.branch_ms,
+        **answer.envelope(),
+    )
+
+
+def examples(n: int, seed: int) -> list[dict[str, Any]]:
+    from finfer.loadtest.requests import applications
+
+    return applications(n, seed)
+
+
+PIPELINE = Pipeline(
+    name="application",
+    triton_model="loan_application",
+    inputs=(Tensor("application", "BYTES"), Tensor("document_images", "BYTES"), Tensor("vehicle_photos", "BYTES")),
+    outputs=(Tensor("answer", "BYTES"),),
+    family="application",
+    exporter="finfer.exporters.application:ApplicationExporter",
+    meta="loan_application/1/policy.toml",
+    codec=ApplicationCodec,
+    result=ApplicationDecision,
+    http_path="/v1/applications",
+    grpc_service="LoanApplications",
+    grpc_method="Evaluate",
+    summary=(
+        "Evaluate one loan application with every model at once and decide: approve, review or decline, "
+        "with reasons.\n\nBranches run in parallel, each under the policy's deadline; one that fails or is "
+        "late is named in `branches` and the answer is `degraded`, never approved on its account. "
+        "Never answered from a cache."
+    ),
+    from_proto=from_proto,
+    to_proto=to_proto,
+    examples=examples,
+    proto_body=proto_body,
+    body_limit=lambda settings: settings.max_application_bytes,
+    tag="applications",
+)

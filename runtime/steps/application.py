@@ -1,0 +1,73 @@
+"""The loan-application step, as Triton runs it: a BLS model that fans out to the other pipelines' models.
+
+Only the Triton plumbing is here; the fan-out, deadlines and decision are finfer.decisions.fanout.
+"""
+
+import asyncio
+import math
+from pathlib import Path
+
+import numpy as np
+import orjson
+import triton_python_backend_utils as pb_utils
+
+from finfer.decisions.fanout import BranchError, evaluate
+from finfer.errors import InvalidArgument
+from finfer.pipelines.application import PIPELINE
+from finfer.pipelines.tensors import unpack_numbers, unpack_raw_strings
+
+
+def _numpy(datatype, shape, raw):
+    if datatype == "BYTES":
+        return np.array(unpack_raw_strings(raw, math.prod(shape)), dtype=object).reshape(shape)
+    return unpack_numbers(raw, datatype, shape)
+
+
+def _flat(array):
+    values = array.ravel().tolist()
+    if array.dtype == object:
+        return [v.decode() if isinstance(v, bytes) else v for v in values]
+    return values
+
+
+def _bytes(request, name):
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    return [] if tensor is None else [bytes(v) for v in tensor.as_numpy().ravel()]
+
+
+class LoanApplication:
+    def initialize(self, args):
+        repository = Path(args["model_repository"]).parent
+        # Validates the policy: a bad one fails the model's load, naming the key.
+        self.codec = PIPELINE.load(repository)
+
+    async def infer(self, pipeline, encoded):
+        request = pb_utils.InferenceRequest(
+            model_name=pipeline.triton_model,
+            requested_output_names=[t.name for t in pipeline.outputs],
+            inputs=[pb_utils.Tensor(t.name, _numpy(t.datatype, *encoded[t.name])) for t in pipeline.inputs],
+        )
+        response = await request.async_exec()
+        if response.has_error():
+            raise BranchError(response.error().message())
+        return {
+            t.name: _flat(pb_utils.get_output_tensor_by_name(response, t.name).as_numpy()) for t in pipeline.outputs
+        }
+
+    async def answer(self, request):
+        try:
+            (wire,) = _bytes(request, "application")
+            row = self.codec.from_tensors(wire, _bytes(request, "document_images"), _bytes(request, "vehicle_photos"))
+        except InvalidArgument as error:
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(error.message, pb_utils.TritonError.INVALID_ARG)
+            )
+        try:
+            decision = await evaluate(self.codec, row, self.infer)
+        except Exception as error:  # a bug here must answer this request, not take the model's others with it
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"loan_application: {error}"))
+        answer = np.array([orjson.dumps(decision)], dtype=object)
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("answer", answer)])
+
+    async def execute(self, requests):
+        return list(await asyncio.gather(*(self.answer(r) for r in requests)))
