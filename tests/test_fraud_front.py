@@ -167,9 +167,9 @@ def test_grpc_mirrors_http(front):
 
 BAD = [
     (body("ok", {"device": [f"d{i}" for i in range(9)]}), "links.device", "at most 8 ids a kind, got 9"),
-    (body("ok", {"phone": ["12-34"]}), "links.phone.0", "must be 6 to 20 digits with an optional leading +"),
-    (body("ok", {"ip": ["has space"]}), "links.ip.0", "must be 1 to 128 printable ASCII characters without spaces"),
-    (body("ok", {"ip": [""]}), "links.ip.0", "must be 1 to 128 printable ASCII characters without spaces"),
+    (body("ok", {"phone": ["12-34"]}), "links.phone[0]", "must be 6 to 20 digits with an optional leading +"),
+    (body("ok", {"ip": ["has space"]}), "links.ip[0]", "must be 1 to 128 printable ASCII characters without spaces"),
+    (body("ok", {"ip": [""]}), "links.ip[0]", "must be 1 to 128 printable ASCII characters without spaces"),
     (body("ok", {"device": ["d1", "d1"]}), "links.device", "holds the same id twice (item 1)"),
     (body("ok", {"email": ["x@y"]}), "links.email", "is not a known field"),
     (body("ok", {"device": "d1"}), "links.device", "input should be a valid list"),
