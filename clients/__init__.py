@@ -4,6 +4,7 @@ from finfer.clients import HttpClient, GrpcClient
 with HttpClient("http://127.0.0.1:8080") as client:
     score = client.score(applicant)          # RiskScore: probability_of_default, grade, reasons, ...
     fraud = client.score_fraud(application)  # also classify, classify_batch, read_document, assess_damage
+    decision = client.evaluate_application(application_body("A-1", applicant, message="想贷五万分两年还"))
 
 Names load on first use: the front imports only the protobuf modules from here, and its image does not
 carry the SDK's HTTP stack (httpx).
@@ -24,6 +25,8 @@ _WHERE = {
     "GrpcClient": "grpc_client",
     "AsyncHttpClient": "http_client",
     "HttpClient": "http_client",
+    "ApplicationDecision": "types",
+    "application_body": "api",
     "Damage": "types",
     "Document": "types",
     "FraudScore": "types",
@@ -33,6 +36,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "ApplicationDecision",
     "AsyncGrpcClient",
     "AsyncHttpClient",
     "Damage",
@@ -48,6 +52,7 @@ __all__ = [
     "ServerError",
     "Timeout",
     "Unavailable",
+    "application_body",
     "finfer_pb2",
     "finfer_pb2_grpc",
 ]
@@ -63,7 +68,8 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from finfer.clients import finfer_pb2, finfer_pb2_grpc
+    from finfer.clients.api import application_body
     from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
     from finfer.clients.grpc_client import AsyncGrpcClient, GrpcClient
     from finfer.clients.http_client import AsyncHttpClient, HttpClient
-    from finfer.clients.types import Damage, Document, FraudScore, Intent, Reason, RiskScore
+    from finfer.clients.types import ApplicationDecision, Damage, Document, FraudScore, Intent, Reason, RiskScore

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from finfer.clients.types import Damage, Document, FraudScore, Intent, RiskScore
-from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.clients.types import ApplicationDecision, Damage, Document, FraudScore, Intent, RiskScore
+from finfer.pipelines import application, damage, documents, fraud, intent, risk
 from finfer.pipelines.declaration import Pipeline
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,6 +57,12 @@ class Api:
         """Damage type and severity of a JPEG/PNG photo of a car panel."""
         return self._one(damage.PIPELINE, _image(image), Damage)
 
+    def evaluate_application(self, body: Mapping[str, Any]) -> ApplicationDecision:
+        """Every model on one loan application, and the decision: `application_id`, `applicant`, and
+        optionally `fraud`, `declared`, `documents`, `vehicle_photos`, `message` (the HTTP body's shape;
+        see `application_body` for images as bytes)."""
+        return self._one(application.PIPELINE, dict(body), ApplicationDecision)
+
 
 class AsyncApi:
     async def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
@@ -85,3 +91,31 @@ class AsyncApi:
 
     def assess_damage(self, image: bytes) -> Awaitable[Damage]:
         return self._one(damage.PIPELINE, _image(image), Damage)
+
+    def evaluate_application(self, body: Mapping[str, Any]) -> Awaitable[ApplicationDecision]:
+        return self._one(application.PIPELINE, dict(body), ApplicationDecision)
+
+
+def application_body(
+    application_id: str,
+    applicant: Mapping[str, Any],
+    *,
+    fraud: Mapping[str, Any] | None = None,
+    declared: Mapping[str, Any] | None = None,
+    documents: Sequence[tuple[str, bytes]] = (),
+    vehicle_photos: Sequence[bytes] = (),
+    message: str | None = None,
+) -> Body:
+    """An application body from raw parts: documents as (kind, image bytes), photos as image bytes."""
+    body: Body = {"application_id": application_id, "applicant": dict(applicant)}
+    if fraud is not None:
+        body["fraud"] = dict(fraud)
+    if declared is not None:
+        body["declared"] = dict(declared)
+    if documents:
+        body["documents"] = [{"kind": kind, **_image(data)} for kind, data in documents]
+    if vehicle_photos:
+        body["vehicle_photos"] = [_image(data) for data in vehicle_photos]
+    if message is not None:
+        body["message"] = message
+    return body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.pipelines import application, damage, documents, fraud, intent, risk
 from finfer.pipelines.declaration import response_models
 
 Reason = risk.Reason
@@ -11,5 +11,6 @@ FraudScore = response_models(fraud.PIPELINE)[0]
 Intent = response_models(intent.PIPELINE)[0]
 Document = response_models(documents.PIPELINE)[0]
 Damage = response_models(damage.PIPELINE)[0]
+ApplicationDecision = response_models(application.PIPELINE)[0]
 
-__all__ = ["Damage", "Document", "FraudScore", "Intent", "Reason", "RiskScore"]
+__all__ = ["ApplicationDecision", "Damage", "Document", "FraudScore", "Intent", "Reason", "RiskScore"]

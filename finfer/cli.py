@@ -61,9 +61,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         tensorrt=args.tensorrt,
         force=args.force,
     )
+    from finfer.exporters.application import ApplicationExporter
+
     custom = {
         "risk": (lambda: RiskExporter(Path(args.csv), args.target, args.positive_label)) if args.csv else None,
         "damage": (lambda: DamageExporter(args.damage_checkpoint)) if args.damage_checkpoint else None,
+        "application": (lambda: ApplicationExporter(args.policy)) if args.policy else None,
     }
     families = args.family or list(BY_FAMILY)
     exporters = [(custom.get(family) or BY_FAMILY[family].make_exporter)() for family in families]
@@ -72,6 +75,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from finfer.decisions.policy import PolicyError
+    from finfer.exporters.application import install_policy
     from finfer.exporters.base import BuildOptions, Profile
     from finfer.front.server import run
     from finfer.pipelines import REGISTRY
@@ -82,6 +87,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_build:
         options = BuildOptions(out=settings.model_repository, profile=Profile(args.profile))
         build(options, [pipeline.make_exporter() for pipeline in REGISTRY])
+    if args.policy:
+        try:
+            policy = install_policy(settings.model_repository, args.policy)
+        except (PolicyError, FileNotFoundError) as exc:
+            print(f"error: policy {args.policy}: {exc}", file=sys.stderr)
+            return 2
+        _progress(f"serving policy {policy.version} from {args.policy}")
     triton = TritonServer(settings)
     try:
         triton.start(_progress)
@@ -94,6 +106,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         _progress("stopping Triton")
         triton.stop()
+    return 0
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from finfer.decisions.policy import PolicyError
+    from finfer.exporters.application import read_policy
+
+    try:
+        policy, _ = read_policy(args.file)
+    except PolicyError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    deadlines = ", ".join(f"{name} {b.deadline_ms} ms" for name, b in policy.branches.items())
+    print(f"{args.file}: policy {policy.version} is valid; deadlines: {deadlines}")
     return 0
 
 
@@ -182,12 +208,20 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         help="serve your own DamageNet weights (a torch state_dict) instead of training on generated panels",
     )
+    build.add_argument("--policy", type=Path, help="the loan-application decision policy (TOML; default: finfer's)")
     build.set_defaults(func=cmd_build)
 
     serve = sub.add_parser("serve", help="build if needed, start Triton and the front, serve until Ctrl-C")
     serve.add_argument("--no-build", action="store_true")
     serve.add_argument("--profile", choices=["full", "small"], default="full")
+    serve.add_argument("--policy", type=Path, help="validate this decision policy (TOML) and serve it")
     serve.set_defaults(func=cmd_serve)
+
+    policy = sub.add_parser("policy", help="the loan-application decision policy")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="validate a policy file; errors name the key at fault")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=cmd_policy_check)
 
     score = sub.add_parser("score", help="score one applicant through the front")
     score.add_argument("--url", default="http://127.0.0.1:8080")

@@ -52,7 +52,12 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def settings(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # Small limits so that the tests can reach them; a fixed salt so that keys are comparable.
-    limits = {"triton_exit_timeout_s": 1, "max_batch_rows": 64, "max_body_bytes": 64 * 1024}
+    limits = {
+        "triton_exit_timeout_s": 1,
+        "max_batch_rows": 64,
+        "max_body_bytes": 64 * 1024,
+        "max_application_bytes": 2 * 1024 * 1024,
+    }
     return stack.bench_settings(repository, tmp_path_factory.mktemp("state")).model_copy(
         update={**limits, "cache_salt": "test-salt-0123456789"}
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,8 +26,12 @@ from finfer.decisions.findings import Declared
 from finfer.decisions.policy import Policy, load_policy
 from finfer.errors import InvalidArgument
 from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.pipelines.damage import Damage
 from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Stored, Tensor
-from finfer.pipelines.risk import ApplicantRow, struct_to_dict
+from finfer.pipelines.documents import Document
+from finfer.pipelines.fraud import FraudScore
+from finfer.pipelines.intent import Intent
+from finfer.pipelines.risk import ApplicantRow, RiskScore, struct_to_dict
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, first_error, object_with, valid_text
 
@@ -85,16 +90,21 @@ class DecisionReason:
 class ApplicationDecision:
     decision: Literal["approve", "review", "decline"]
     reasons: Annotated[list[DecisionReason], Field(description="declines first, then reviews; branch order within")]
-    risk: risk.RiskScore | None
-    fraud: fraud.FraudScore | None
-    documents: Annotated[list[documents.Document], Field(description="one per document, in request order")]
-    damage: Annotated[list[damage.Damage], Field(description="one per vehicle photo, in request order")]
-    intent: intent.Intent | None
     branches: Annotated[dict[str, str], Field(description="branch → ok | skipped | timeout | failed")]
     degraded: Annotated[bool, Field(description="a branch timed out or failed")]
-    model_versions: dict[str, str]
+    model_versions: Annotated[dict[str, str], Field(description="of the branches that answered")]
     policy_version: str
     branch_ms: Annotated[dict[str, float], Field(description="branch → milliseconds inside the pipeline")]
+    # Each branch's result as its own endpoint answers it; null or empty when the branch did not answer.
+    risk: RiskScore | None = None
+    fraud: FraudScore | None = None
+    documents: Annotated[list[Document], Field(description="one per document, in request order")] = dataclasses.field(
+        default_factory=list
+    )
+    damage: Annotated[list[Damage], Field(description="one per vehicle photo, in request order")] = dataclasses.field(
+        default_factory=list
+    )
+    intent: Intent | None = None
 
 
 ANSWER = TypeAdapter(ApplicationDecision)
@@ -270,8 +280,7 @@ def from_proto(request: finfer_pb2.LoanApplicationRequest) -> dict[str, Any]:
     if request.HasField("applicant"):
         body["applicant"] = struct_to_dict(request.applicant)
     if request.HasField("fraud"):
-        part = fraud.from_proto(request.fraud)
-        body["fraud"] = {k: part[k] for k in ("features", "links", "persist")}
+        body["fraud"] = fraud.scoring_fields(request.fraud)
     if request.HasField("declared"):
         declared = request.declared
         body["declared"] = {f.name: v for f, v in declared.ListFields()}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
 from finfer.errors import InvalidArgument
 
@@ -226,14 +226,17 @@ def splice(json_object: bytes, extra: dict[str, Any]) -> bytes:
     return json_object[:-1] + b"," + tail[1:]
 
 
+def _default(field: dataclasses.Field) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return Field(default_factory=field.default_factory)
+    return ... if field.default is dataclasses.MISSING else field.default
+
+
 @functools.cache
 def response_models(pipeline: Pipeline) -> tuple[type[BaseModel], type[BaseModel]]:
     """An answer's model and a batch answer's: the result's fields, then the envelope (OpenAPI and the SDK)."""
     hints = typing.get_type_hints(pipeline.result, include_extras=True)
-    fields: dict[str, Any] = {
-        f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
-        for f in dataclasses.fields(pipeline.result)
-    }
+    fields: dict[str, Any] = {f.name: (hints[f.name], _default(f)) for f in dataclasses.fields(pipeline.result)}
     fields |= {"model_version": (str, ...), "request_id": (str, ...)}
     if pipeline.cached:
         fields["cached"] = (bool, ...)

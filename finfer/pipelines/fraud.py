@@ -194,15 +194,19 @@ class FraudCodec(Codec[FraudRow, FraudScore]):
         return self.model.model_json_schema()
 
 
+def scoring_fields(message: Any) -> dict[str, Any]:
+    """`features`, `links` and `persist` of a FraudScoreRequest (or an application's ApplicationFraud)."""
+    links = message.links
+    return {
+        "features": dict(message.features),
+        "links": {"device": list(links.device), "phone": list(links.phone), "ip": list(links.ip)},
+        "persist": message.persist,
+    }
+
+
 def from_proto(request: finfer_pb2.FraudScoreRequest) -> dict[str, Any]:
     """The HTTP body's shape, so one validator names the same fields for both protocols."""
-    links = request.links
-    return {
-        "application_id": request.application_id,
-        "features": dict(request.features),
-        "links": {"device": list(links.device), "phone": list(links.phone), "ip": list(links.ip)},
-        "persist": request.persist,
-    }
+    return {"application_id": request.application_id, **scoring_fields(request)}
 
 
 def to_proto(answer: Answer[FraudScore]) -> finfer_pb2.FraudScoreResponse:
