@@ -251,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        help="run only these scenarios (a..v; see loadtest/bench.py and loadtest/vision_bench.py)",
+        help="run only these scenarios (a..z; see loadtest/bench.py, vision_bench.py and application_bench.py)",
     )
     bench.set_defaults(func=cmd_bench)
 

@@ -32,7 +32,7 @@ from finfer.clients.grpc_client import to_struct
 from finfer.loadtest import stack
 from finfer.loadtest.requests import intent_messages, unique_applicants
 from finfer.models.risk import FeatureSchema
-from finfer.pipelines import damage, documents, fraud, intent, risk
+from finfer.pipelines import application, damage, documents, fraud, intent, risk
 from finfer.pipelines.declaration import Pipeline
 from finfer.settings import Settings
 
@@ -351,6 +351,9 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
     from finfer.loadtest.vision_bench import peer_markdown, vision_checks
 
     checks += vision_checks(by, meta.get("ocr_peer"))
+    from finfer.loadtest.application_bench import application_checks
+
+    checks += application_checks(by, meta.get("branch_alone_p50_ms") or {})
     if meta.get("ocr_peer"):
         lines += peer_markdown(meta["ocr_peer"])
     if meta.get("fraud_graph_rss_mib"):
@@ -366,7 +369,7 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from finfer import paths
-    from finfer.loadtest import vision_bench
+    from finfer.loadtest import application_bench, vision_bench
 
     settings = Settings()
     repository = settings.model_repository
@@ -374,7 +377,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {repository / risk.PIPELINE.meta} is missing: run `finfer build` first")
         return 1
     schema = FeatureSchema.load(repository / risk.PIPELINE.meta)
-    only = set(args.only or "abcdefghijklmnopqrstuv")
+    only = set(args.only or "abcdefghijklmnopqrstuvwxyz")
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000
@@ -389,6 +392,7 @@ def main(args: argparse.Namespace) -> int:
     intent_built = intent.PIPELINE.is_built(repository)
     vision_built = documents.PIPELINE.is_built(repository) and damage.PIPELINE.is_built(repository)
     ocr_peer = None
+    steps_p50_ms: dict[str, float] = {}
     live = stack.bench_settings(repository, state)
     with stack.triton(live) as server, stack.front(live) as front:
         pids = {"front": front.pid, "triton": server.pid}
@@ -472,6 +476,9 @@ def main(args: argparse.Namespace) -> int:
             results += vision_bench.vision_scenarios(only, live, pids, d)
         if "v" in only and vision_built:
             ocr_peer = vision_bench.ocr_peer(http_url)
+        if only & set("wxyz") and application.PIPELINE.is_built(repository):
+            found, steps_p50_ms = application_bench.application_scenarios(only, live, pids, d, c)
+            results += found
     intent_ceiling_rate = None
     if only & set("jklm") and intent_built:
         if "m" in only:
@@ -508,6 +515,7 @@ def main(args: argparse.Namespace) -> int:
         "fraud_graph_rss_mib": fraud_rss,
         "intent_ceiling_messages_per_s": intent_ceiling_rate,
         "ocr_peer": ocr_peer,
+        "branch_alone_p50_ms": steps_p50_ms,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {
