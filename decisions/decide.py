@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from finfer.decisions import crosschecks
 from finfer.decisions.findings import Declared, Finding
-from finfer.decisions.policy import Outcome, Policy
+from finfer.decisions.policy import Outcome, Policy, StrEnum
 
 
 class Status(StrEnum):

@@ -6,13 +6,26 @@ Triton's `loan_application` model stop at start instead of deciding with it.
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# The loan_application step also runs in NGC's Triton image, whose Python is 3.10.
+if sys.version_info >= (3, 11):
+    import tomllib
+    from enum import StrEnum
+else:  # pragma: no cover - exercised by the 3.10 compile check and the image
+    from enum import Enum
+
+    import tomli as tomllib
+
+    class StrEnum(str, Enum):
+        def __str__(self) -> str:
+            return self.value
+
 
 DEFAULT_POLICY = Path(__file__).with_name("default_policy.toml")
 

@@ -16,7 +16,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from finfer.models.intent_slots import render_amount, render_term
+from finfer.models.intent_slots import render_amount, render_ratio, render_term
 
 INTENTS = (
     "loan_apply",
@@ -163,6 +163,49 @@ CONTEXTS = (
     "借了{amount}，{term}的，",
     "{term}的，",
 )
+
+# Slot wordings a tagger trained on CONTEXTS alone missed or misread on held-out messages, one class
+# each (reported apart): an amount directly followed by a term ("借五万两年"), a term phrased as a
+# deferral or a period ("缓两个月再还"), and ratios and percentages that are not amounts ("首付两成",
+# "百分之三十"). Intent-neutral like CONTEXTS, and split by template like everything else.
+SLOT_FRAMES: dict[str, tuple[str, ...]] = {
+    "amount_then_term": (
+        "借{amount}{term}，",
+        "贷{amount}{term}的，",
+        "想贷{amount}{term}还完，",
+        "申请{amount}{term}，",
+        "要{amount}{term}分期，",
+        "我贷{amount}{term}，",
+        "打算借{amount}{term}，",
+        "{amount}{term}的车贷，",
+        "办了{amount}{term}，",
+        "分期{amount}{term}，",
+    ),
+    "deferral": (
+        "能缓{term}再还吗，",
+        "想延期{term}，",
+        "宽限{term}行吗，",
+        "停{term}再还，",
+        "这{term}手头紧，",
+        "推迟{term}还款，",
+        "晚{term}还可以吗，",
+        "最近{term}还不上，",
+        "先缓{term}，",
+        "延后{term}再扣，",
+    ),
+    "ratio": (
+        "首付{ratio}，",
+        "首付能不能{ratio}，",
+        "首付付{ratio}行吗，",
+        "利率{ratio}太高，",
+        "只能付{ratio}首付，",
+        "年化{ratio}，",
+        "首付{ratio}贷{amount}，",
+        "首期{ratio}，",
+        "{ratio}的首付，",
+        "付了{ratio}首付，贷{amount}，",
+    ),
+}
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "loan_apply": (
@@ -655,6 +698,7 @@ class Example:
     spans: tuple[tuple[int, int, str], ...] = ()  # (start, end, slot) character offsets
     amount: int | None = None
     term_months: int | None = None
+    frame: str = ""  # the SLOT_FRAMES class the message carries, if any
 
 
 @dataclass(frozen=True)
@@ -721,7 +765,12 @@ def _fill(template: str, intent: str | None, rng: random.Random, filled: _Filled
         elif piece == "term":
             filled.values["term_months"] = rng.choice(TERMS)
             value = render_term(filled.values["term_months"], rng)
+            # Nobody writes 30000 and 18个月 as "30000018个月": after a bare number, a term is in words.
+            while filled.text[-1:].isdigit() and value[0].isdigit():
+                value = render_term(filled.values["term_months"], rng)
             filled.spans.append((len(filled.text), len(filled.text) + len(value), "term_months"))
+        elif piece == "ratio":
+            value = render_ratio(rng)  # not a slot: the tagger must leave it out
         elif piece == "kw":
             value = _roughen(rng.choice(KEY_TERMS[intent or ""]), rng)
         elif piece == "car":
@@ -734,11 +783,20 @@ def _fill(template: str, intent: str | None, rng: random.Random, filled: _Filled
     return filled
 
 
-def render(intent: str | None, index: int, template: str, rng: random.Random) -> Example:
+def render(
+    intent: str | None, index: int, template: str, rng: random.Random, frames: list[tuple[str, str]] = ()
+) -> Example:
+    """One message of `template`; an in-scope one without slots of its own may open with a slot context,
+    either a plain one (CONTEXTS) or one of `frames` ((class, frame) of SLOT_FRAMES, this split's)."""
     filled = _Filled(text=rng.choice(OPENERS))
     has_slots = "{amount}" in template or "{term}" in template
-    if intent is not None and not has_slots and rng.random() < 0.25:
+    frame = ""
+    roll = rng.random()
+    if intent is not None and not has_slots and roll < 0.25:
         _fill(rng.choice(CONTEXTS), None, rng, filled)
+    elif intent is not None and not has_slots and frames and roll < 0.45:
+        frame, context = rng.choice(frames)
+        _fill(context, None, rng, filled)
     _fill(template, intent, rng, filled)
     filled.text += rng.choice(CLOSERS)
     return Example(
@@ -748,6 +806,7 @@ def render(intent: str | None, index: int, template: str, rng: random.Random) ->
         spans=tuple(filled.spans),
         amount=filled.values.get("amount"),
         term_months=filled.values.get("term_months"),
+        frame=frame,
     )
 
 
@@ -762,6 +821,10 @@ def generate(spec: CorpusSpec = CorpusSpec()) -> Corpus:
         splits = {name: own[name] + [shift + i for i in generic[name]] for name in own}
         groups.append((intent, TEMPLATES[intent] + GENERIC_FRAMES, splits))
     groups.append((None, OUT_OF_SCOPE, split_templates(OUT_OF_SCOPE, spec, rng)))
+    frames: dict[str, list[tuple[str, str]]] = {"train": [], "dev": [], "test": []}
+    for kind, wordings in SLOT_FRAMES.items():
+        for split, indices in split_templates(wordings, spec, rng).items():
+            frames[split] += [(kind, wordings[i]) for i in indices]
     for intent, templates, splits in groups:
         for split, indices in splits.items():
             count = spec.per_template_train if split == "train" else spec.per_template_eval
@@ -770,7 +833,7 @@ def generate(spec: CorpusSpec = CorpusSpec()) -> Corpus:
             target = getattr(corpus, split)
             for index in indices:
                 n = count // 3 if templates[index] in GENERIC_FRAMES else count
-                target.extend(render(intent, index, templates[index], rng) for _ in range(n))
+                target.extend(render(intent, index, templates[index], rng, frames[split]) for _ in range(n))
     for part in (corpus.train, corpus.dev, corpus.test):
         rng.shuffle(part)
     return corpus

@@ -5,6 +5,7 @@ Plain numpy: Triton's `intent_decode` step, the evaluation and the bench's basel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,12 +47,42 @@ def slot_spans(tags: np.ndarray, offsets: np.ndarray) -> list[tuple[int, int, st
 
 
 def slot_values(text: str, spans: list[tuple[int, int, str]]) -> dict[str, int | None]:
-    """The first span of each slot that parses."""
+    """The first span of each slot that parses, once the text around it is read: a ratio is not an amount,
+    and an amount run straight into a term ("五万两年") is split where the term begins."""
     values: dict[str, int | None] = dict.fromkeys(PARSERS)
     for start, end, slot in spans:
+        if slot == "amount" and is_ratio(text, start, end):
+            continue
+        if slot == "amount" and values["amount"] is None:
+            both = amount_then_term(text, start)
+            if both is not None:
+                values["amount"], values["term_months"] = both
+                continue
         if values[slot] is None:
             values[slot] = PARSERS[slot](text[start:end])
     return values
+
+
+# A share, not money: "两成", "30%", "百分之三十", "八折".
+_RATIO_AFTER = re.compile(r"^\s*(成|%|％|折|个点)")
+_AMOUNT_THEN_TERM = re.compile(
+    r"([0-9]+(?:\.[0-9]+)?|[零一二两三四五六七八九十百]+)\s*(万|千|w|W|k|K)(元|块)?"
+    r"([0-9]+|[一二两三四五六七八九十]+)(个月|月|期|年半|年)"
+)
+
+
+def is_ratio(text: str, start: int, end: int) -> bool:
+    return bool(_RATIO_AFTER.match(text[end:])) or text[max(0, start - 3) : start + 3].find("百分之") >= 0
+
+
+def amount_then_term(text: str, start: int) -> tuple[int, int] | None:
+    """(yuan, months) when the amount at `start` runs straight into a term: "借五万两年" → (50000, 24)."""
+    match = _AMOUNT_THEN_TERM.match(text, start)
+    if match is None:
+        return None
+    amount = parse_amount("".join(filter(None, match.group(1, 2, 3))))
+    term = parse_term(match.group(4) + match.group(5))
+    return None if amount is None or term is None else (amount, term)
 
 
 def decode(

@@ -36,12 +36,19 @@ def evaluate(answers: Sequence[IntentAnswer], examples: Sequence[Example]) -> di
     confusion = np.zeros((len(INTENTS), len(INTENTS)), dtype=int)
     for a, e in in_scope:
         confusion[INTENTS.index(e.intent), INTENTS.index(a.intent)] += 1
+    frames = sorted({e.frame for _, e in in_scope if e.frame})
+    by_frame = {
+        frame: float(np.mean([ok for ok, (_, e) in zip(slots_exact, in_scope, strict=True) if e.frame == frame]))
+        for frame in frames
+    }
     return {
         "messages": len(in_scope),
         "intent_accuracy": float(np.mean(correct)),
         "slot_exact_match": float(np.mean(slots_exact)),
         "slot_exact_match_with_slots": float(np.mean(with_slots)) if with_slots else None,
         "messages_with_slots": len(with_slots),
+        # Held-out messages opening with a hard slot wording (intent_corpus.SLOT_FRAMES), per class.
+        "slot_exact_match_by_frame": by_frame,
         "needs_human_rate": float(np.mean([a.needs_human for a, _ in in_scope])),
         "accuracy_when_not_handed_off": float(np.mean(handled)) if handled else None,
         "out_of_scope_messages": len(off_topic),

@@ -137,6 +137,21 @@ def render_amount(yuan: int, rng: random.Random) -> str:
     return rng.choice(forms)
 
 
+def render_ratio(rng: random.Random) -> str:
+    """A share as people write it ("两成", "百分之三十", "30%"): never an amount of money."""
+    tenths = rng.randint(1, 5)
+    percent = rng.choice((10, 15, 20, 25, 30, 35, 40, 50))
+    forms = [
+        f"{'两' if tenths == 2 else _CN[tenths]}成",
+        f"{_CN[tenths]}成半",
+        f"百分之{to_chinese(percent)}",
+        f"{percent}%",
+        f"{percent}％",
+        f"百分之{percent}",
+    ]
+    return rng.choice(forms)
+
+
 def render_term(months: int, rng: random.Random) -> str:
     forms = [f"{months}期", f"{to_chinese(months)}期", f"{months}个月", f"{to_chinese(months)}个月"]
     years, rest = divmod(months, 12)

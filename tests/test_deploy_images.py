@@ -111,6 +111,9 @@ def test_triton_image_python_models_compile_under_python_3_10():
     sources = [ROOT / "finfer" / "__init__.py", *sorted((ROOT / "models").glob("*.py"))]
     # Everything under runtime/ runs inside Triton (the host-side supervisor is finfer/triton_server.py).
     sources += sorted((ROOT / "runtime").rglob("*.py"))
+    # loan_application imports the declarations and the decisions.
+    sources += [ROOT / "finfer" / "errors.py", *sorted((ROOT / "finfer" / "pipelines").glob("*.py"))]
+    sources += sorted((ROOT / "decisions").glob("*.py"))
     sources.append(ROOT / "deploy" / "tensorrt" / "build_engines.py")
     result = subprocess.run(
         [str(python310), "-c", "import sys, py_compile; [py_compile.compile(f, doraise=True) for f in sys.argv[1:]]"]

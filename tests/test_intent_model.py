@@ -11,8 +11,8 @@ import torch
 
 from finfer.exporters.onnx_tools import run_onnx
 from finfer.models import intent_model
-from finfer.models.intent_corpus import AMOUNTS, INTENTS, TERMS, CorpusSpec, generate
-from finfer.models.intent_decode import decode, slot_spans
+from finfer.models.intent_corpus import AMOUNTS, INTENTS, SLOT_FRAMES, TERMS, CorpusSpec, generate
+from finfer.models.intent_decode import amount_then_term, decode, slot_spans, slot_values
 from finfer.models.intent_slots import parse_amount, parse_term, render_amount, render_term, to_chinese
 from finfer.models.intent_tokenizer import BUCKETS, MAX_TOKENS, TAGS, encode, tag_ids, train_tokenizer
 
@@ -100,6 +100,38 @@ def test_spans_hold_the_slot_values(corpus):
                 assert parse_amount(value) == example.amount
             else:
                 assert parse_term(value) == example.term_months
+
+
+def test_hard_slot_wordings_are_in_every_split_and_label_only_real_slots(corpus):
+    """Each SLOT_FRAMES class is in every split; a ratio is never inside a slot; an amount and the term
+    after it touch, and never as two bare numbers run together."""
+    for kind in SLOT_FRAMES:
+        assert all(any(e.frame == kind for e in part) for part in (corpus.train, corpus.dev, corpus.test)), kind
+    for e in (e for e in corpus.train if e.frame == "ratio"):
+        assert not any(mark in e.text[a:b] for a, b, _ in e.spans for mark in ("成", "%", "％", "百分之")), e.text
+    adjacent = [e for e in corpus.train if e.frame == "amount_then_term"]
+    assert adjacent and all(e.spans[0][1] == e.spans[1][0] for e in adjacent)
+    assert not any(e.text[e.spans[0][1] - 1].isdigit() and e.text[e.spans[1][0]].isdigit() for e in adjacent)
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        ("借五万两年", (1, 4), {"amount": 50_000, "term_months": 24}),  # the tagger ran the 两 into the amount
+        ("要12万3个月分期", (1, 4), {"amount": 120_000, "term_months": 3}),
+        ("借5万元四十八个月", (1, 4), {"amount": 50_000, "term_months": 48}),
+        ("首付两成", (2, 3), {"amount": None, "term_months": None}),
+        ("首付能不能百分之30", (8, 10), {"amount": None, "term_months": None}),
+        ("首期30％，贷10万", (2, 4), {"amount": None, "term_months": None}),
+        ("贷款30万，", (2, 5), {"amount": 300_000, "term_months": None}),
+    ],
+)
+def test_slot_values_read_the_text_around_an_amount(text, span, expected):
+    assert slot_values(text, [(*span, "amount")]) == expected
+
+
+def test_an_amount_followed_by_something_else_is_not_split():
+    assert amount_then_term("借五万块钱", 1) is None and amount_then_term("借5万，三年", 1) is None
 
 
 def test_generation_is_deterministic():

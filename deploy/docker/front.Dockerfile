@@ -11,6 +11,7 @@ COPY runtime runtime
 COPY exporters exporters
 COPY models models
 COPY front front
+COPY decisions decisions
 COPY clients clients
 COPY loadtest loadtest
 # --no-deps: the build-time stack (xgboost, onnx, pytriton, locust) stays out of the image.

@@ -6,9 +6,13 @@
 FROM nvcr.io/nvidia/tritonserver:24.10-py3
 COPY deploy/docker/requirements-triton.txt /tmp/requirements-triton.txt
 RUN pip install --no-cache-dir -r /tmp/requirements-triton.txt && rm /tmp/requirements-triton.txt
-# The Python models import finfer.models and finfer.runtime only; the image's Python is 3.10, which
-# the tests check those folders compile under.
-COPY finfer/__init__.py /opt/finfer/lib/finfer/__init__.py
+# The Python models import finfer.models and finfer.runtime; loan_application also the pipeline
+# declarations, their errors and protobuf messages, and finfer.decisions. The image's Python is 3.10,
+# which the tests check these compile under.
+COPY finfer/__init__.py finfer/errors.py /opt/finfer/lib/finfer/
+COPY finfer/pipelines /opt/finfer/lib/finfer/pipelines
+COPY clients/__init__.py clients/finfer_pb2.py /opt/finfer/lib/finfer/clients/
+COPY decisions /opt/finfer/lib/finfer/decisions
 COPY models /opt/finfer/lib/finfer/models
 COPY runtime /opt/finfer/lib/finfer/runtime
 # GPU nodes serve build/native (KIND_GPU, TensorRT accelerator); CPU nodes build/native-cpu.
