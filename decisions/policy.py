@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # The loan_application step also runs in NGC's Triton image, whose Python is 3.10.
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # noqa: UP036
     import tomllib
     from enum import StrEnum
 else:  # pragma: no cover - exercised by the 3.10 compile check and the image
