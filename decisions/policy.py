@@ -22,7 +22,7 @@ else:  # pragma: no cover - exercised by the 3.10 compile check and the image
 
     import tomli as tomllib
 
-    class StrEnum(str, Enum):
+    class StrEnum(str, Enum):  # noqa: UP042 - enum.StrEnum is new in 3.11
         def __str__(self) -> str:
             return self.value
 
