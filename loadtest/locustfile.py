@@ -79,8 +79,9 @@ class Stream:
         if not self.fresh:
             self.fresh = self.pipeline.examples(CHUNK if self.pipeline.body == "json" else HOT, next(self._seeds))
         body = self.fresh.pop()
-        if "persist" in body:
-            body["persist"] = random.random() < persist_share
+        fraud_part = body["fraud"] if isinstance(body.get("fraud"), dict) else body  # an application's, or its own
+        if "persist" in fraud_part:
+            fraud_part["persist"] = random.random() < persist_share
         return body
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from finfer.models.intent_corpus import INTENTS
-from finfer.models.intent_slots import parse_amount, parse_term
+from finfer.models.intent_slots import chinese_number, parse_amount, parse_term, to_chinese
 from finfer.models.intent_tokenizer import TAGS
 
 PARSERS = {"amount": parse_amount, "term_months": parse_term}
@@ -80,9 +80,23 @@ def amount_then_term(text: str, start: int) -> tuple[int, int] | None:
     match = _AMOUNT_THEN_TERM.match(text, start)
     if match is None:
         return None
-    amount = parse_amount("".join(filter(None, match.group(1, 2, 3))))
-    term = parse_term(match.group(4) + match.group(5))
-    return None if amount is None or term is None else (amount, term)
+    amount_text, digits, unit = "".join(filter(None, match.group(1, 2, 3))), match.group(4), match.group(5)
+    # "一万五二十四个月": the 五 may close the amount (一万五 = 15,000) when what is left is a numeral as
+    # people write it; a 元 or 块 closes the amount itself.
+    for cut in (0,) if match.group(3) else (0, 1):
+        if _written(digits[cut:]):
+            amount, term = parse_amount(amount_text + digits[:cut]), parse_term(digits[cut:] + unit)
+            if amount is not None and term is not None:
+                return amount, term
+    return None
+
+
+def _written(numeral: str) -> bool:
+    """A numeral as people write it: "18", "十八", "二十四", "两"; not "五二十四"."""
+    if numeral.isdigit():
+        return not numeral.startswith("0")
+    value = chinese_number(numeral)
+    return value is not None and value < 100_000 and to_chinese(value) == numeral.replace("两", "二")
 
 
 def decode(

@@ -120,6 +120,7 @@ def test_hard_slot_wordings_are_in_every_split_and_label_only_real_slots(corpus)
         ("借五万两年", (1, 4), {"amount": 50_000, "term_months": 24}),  # the tagger ran the 两 into the amount
         ("要12万3个月分期", (1, 4), {"amount": 120_000, "term_months": 3}),
         ("借5万元四十八个月", (1, 4), {"amount": 50_000, "term_months": 48}),
+        ("要一万五二十四个月分期", (1, 3), {"amount": 15_000, "term_months": 24}),  # 五二十四 is no numeral
         ("首付两成", (2, 3), {"amount": None, "term_months": None}),
         ("首付能不能百分之30", (8, 10), {"amount": None, "term_months": None}),
         ("首期30％，贷10万", (2, 4), {"amount": None, "term_months": None}),
