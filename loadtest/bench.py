@@ -377,7 +377,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {repository / risk.PIPELINE.meta} is missing: run `finfer build` first")
         return 1
     schema = FeatureSchema.load(repository / risk.PIPELINE.meta)
-    only = set(args.only or "abcdefghijklmnopqrstuvwxyz")
+    only = set("".join(args.only or ["abcdefghijklmnopqrstuvwxyz"]))  # `--only wxyz` or `--only w --only x`
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000

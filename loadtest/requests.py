@@ -90,7 +90,7 @@ def applications(n: int, seed: int, shape: str = "mix") -> list[dict[str, Any]]:
             "application_id": f"app-{seed}-{i}",
             "applicant": applicants[i],
             "fraud": {k: frauds[i][k] for k in ("features", "links", "persist")},
-            "declared": {"amount": float(applicants[i]["credit_amount"] * 10), "term_months": 36},
+            "declared": {"amount": float(rng.randrange(30_000, 400_000, 1_000)), "term_months": 36},
         }
         roll = rng.random() if shape == "mix" else {"plain": 0.95, "images": 0.0}[shape]
         if shape == "plain" or roll < 0.1:
