@@ -5,6 +5,7 @@ Only the Triton plumbing is here; the fan-out, deadlines and decision are finfer
 
 import asyncio
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,18 @@ def _bytes(request, name):
     return [] if tensor is None else [bytes(v) for v in tensor.as_numpy().ravel()]
 
 
+# The stub runs each BLS `async_exec` in its event loop's default executor, a thread that waits for the
+# branch. Python's default pool (cpu_count + 4 threads: 6 here) let 32 concurrent applications queue for
+# threads, and a branch whose stub had died held its thread for seconds, starving every other branch.
+BLS_THREADS = 128
+
+
 class LoanApplication:
     def initialize(self, args):
         repository = Path(args["model_repository"]).parent
         # Validates the policy: a bad one fails the model's load, naming the key.
         self.codec = PIPELINE.load(repository)
+        self.pool = None
 
     async def infer(self, pipeline, encoded):
         request = pb_utils.InferenceRequest(
@@ -70,4 +78,7 @@ class LoanApplication:
         return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("answer", answer)])
 
     async def execute(self, requests):
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(BLS_THREADS, thread_name_prefix="bls")
+            asyncio.get_running_loop().set_default_executor(self.pool)
         return list(await asyncio.gather(*(self.answer(r) for r in requests)))
