@@ -76,10 +76,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from finfer.decisions.policy import PolicyError
-    from finfer.exporters.application import install_policy
+    from finfer.exporters.application import install_policy, read_policy
     from finfer.exporters.base import BuildOptions, Profile
     from finfer.front.server import run
-    from finfer.pipelines import REGISTRY
+    from finfer.pipelines import REGISTRY, application
     from finfer.settings import Settings
     from finfer.triton_server import TritonError, TritonServer
 
@@ -87,13 +87,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_build:
         options = BuildOptions(out=settings.model_repository, profile=Profile(args.profile))
         build(options, [pipeline.make_exporter() for pipeline in REGISTRY])
-    if args.policy:
-        try:
-            policy = install_policy(settings.model_repository, args.policy)
-        except (PolicyError, FileNotFoundError) as exc:
-            print(f"error: policy {args.policy}: {exc}", file=sys.stderr)
-            return 2
-        _progress(f"serving policy {policy.version} from {args.policy}")
+    served = settings.model_repository / application.PIPELINE.meta
+    try:
+        policy = install_policy(settings.model_repository, args.policy) if args.policy else read_policy(served)[0]
+    except (PolicyError, FileNotFoundError) as exc:
+        print(f"error: policy {args.policy or served}: {exc}", file=sys.stderr)
+        return 2
+    _progress(f"decision policy {policy.version} ({args.policy or served})")
     triton = TritonServer(settings)
     try:
         triton.start(_progress)

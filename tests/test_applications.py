@@ -369,7 +369,7 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
     assert answer["branch_ms"]["documents"] < 60 + 40 and elapsed < 0.06 + 0.5, (elapsed, answer["branch_ms"])
 
 
-def test_a_bad_policy_stops_the_start_naming_the_key(repository: Path, tmp_path: Path, capsys):
+def test_a_bad_policy_stops_the_start_naming_the_key(repository: Path, tmp_path: Path, capsys, monkeypatch):
     """`finfer policy check`, `finfer serve --policy` and the front's start (loading the repository's
     policy) all refuse it with the key at fault."""
     from finfer.cli import main
@@ -386,9 +386,14 @@ def test_a_bad_policy_stops_the_start_naming_the_key(repository: Path, tmp_path:
             shutil.copytree(folder, copy_root / folder.name)
         else:
             (copy_root / folder.name).symlink_to(folder)
+    monkeypatch.setenv("FINFER_MODEL_REPOSITORY", str(copy_root))
+    assert main(["serve", "--no-build", "--policy", str(bad)]) == 2  # before Triton starts
+    assert "branches.documents.deadline_ms: " in capsys.readouterr().err
     (copy_root / PIPELINE.triton_model / "1" / "policy.toml").write_bytes(bad.read_bytes())
+    assert main(["serve", "--no-build"]) == 2  # the repository's own policy, checked the same way
+    assert "branches.documents.deadline_ms: " in capsys.readouterr().err
     with pytest.raises(PolicyError, match=r"^branches\.documents\.deadline_ms: "):
-        PIPELINE.load(copy_root)
+        PIPELINE.load(copy_root)  # what the front's start and the step's load do
 
 
 def test_grpc_status_of_a_whole_application_path_is_ok(front):
