@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import grpc
@@ -24,7 +25,7 @@ from finfer.models.ocr_documents import random_id_number, random_plate, random_v
 from finfer.pipelines.application import PIPELINE
 from finfer.triton_server import TritonServer
 
-from .helpers import post
+from .helpers import metric, post
 
 _ids = itertools.count()
 
@@ -329,15 +330,17 @@ def strict_front(repository: Path, settings, tmp_path_factory):
         # /healthz, not /readyz: the front only checks the pipelines' own models, so it is ready anyway.
         command = [sys.executable, "-m", "finfer.front"]
         with stack.ready_process(command, f"{url}/healthz", "the strict front", stack.environment(strict)):
-            yield url
+            yield SimpleNamespace(url=url, triton_metrics=strict.triton_metrics_url)
     finally:
         server.stop()
 
 
 def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(strict_front):
+    urls = strict_front
     warm = fresh()
-    status, answer = post(f"{strict_front}{PIPELINE.http_path}", warm)
+    status, answer = post(f"{urls.url}{PIPELINE.http_path}", warm)
     assert status == 200 and answer["branches"]["fraud"] == "failed", answer
+    strict_front = urls.url
     body = fresh(
         documents=[{"kind": "contract", "image_base64": b64(page("contract", s))} for s in (71, 72)],
         vehicle_photos=[{"image_base64": b64(panel("dent", 1, 4))}, {"image_base64": b64(panel("none", 0, 5))}],
@@ -365,6 +368,11 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
         "vehicle_photos[1]",
     ]
     assert "fraud_gnn" in next(r["text"] for r in answer["reasons"] if r["code"] == "BRANCH_FAILED")
+    triton_metrics = urls.triton_metrics
+    assert metric(triton_metrics, "finfer_application_branches_total", branch="fraud", status="failed") == 2
+    assert metric(triton_metrics, "finfer_application_branches_total", branch="documents", status="timeout") == 1
+    assert metric(triton_metrics, "finfer_application_decisions_total", decision="approve") == 0
+    assert metric(triton_metrics, "finfer_application_decisions_total") == 2
     # Two OCR pages take over half a second here; the answer waits for the 60 ms deadline, not for them.
     assert answer["branch_ms"]["documents"] < 60 + 40 and elapsed < 0.06 + 0.5, (elapsed, answer["branch_ms"])
 

@@ -12,9 +12,11 @@ import numpy as np
 import orjson
 import triton_python_backend_utils as pb_utils
 
+from finfer.decisions.decide import Status
 from finfer.decisions.fanout import BranchError, evaluate
+from finfer.decisions.policy import Outcome
 from finfer.errors import InvalidArgument
-from finfer.pipelines.application import PIPELINE
+from finfer.pipelines.application import BRANCHES, PIPELINE
 from finfer.pipelines.tensors import unpack_numbers, unpack_raw_strings
 
 
@@ -48,6 +50,26 @@ class LoanApplication:
         # Validates the policy: a bad one fails the model's load, naming the key.
         self.codec = PIPELINE.load(repository)
         self.pool = None
+        # On Triton's own /metrics (port 8002), beside its per-model counters.
+        self.branch_counts = pb_utils.MetricFamily(
+            name="finfer_application_branches_total",
+            description="Loan-application branches by how they went (ok, skipped, timeout, failed)",
+            kind=pb_utils.MetricFamily.COUNTER,
+        )
+        self.decision_counts = pb_utils.MetricFamily(
+            name="finfer_application_decisions_total",
+            description="Loan-application decisions (approve, review, decline)",
+            kind=pb_utils.MetricFamily.COUNTER,
+        )
+        # Every series from the start, so that rates and alerts see zeros rather than nothing.
+        self.branch_counters = {
+            (p.name, status.value): self.branch_counts.Metric(labels={"branch": p.name, "status": status.value})
+            for p in BRANCHES
+            for status in Status
+        }
+        self.decision_counters = {
+            outcome.value: self.decision_counts.Metric(labels={"decision": outcome.value}) for outcome in Outcome
+        }
 
     async def infer(self, pipeline, encoded):
         request = pb_utils.InferenceRequest(
@@ -74,6 +96,9 @@ class LoanApplication:
             decision = await evaluate(self.codec, row, self.infer)
         except Exception as error:  # a bug here must answer this request, not take the model's others with it
             return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"loan_application: {error}"))
+        self.decision_counters[decision.decision].increment(1)
+        for branch, status in decision.branches.items():
+            self.branch_counters[branch, status].increment(1)
         answer = np.array([orjson.dumps(decision)], dtype=object)
         return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("answer", answer)])
 
