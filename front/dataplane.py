@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from finfer.errors import InvalidArgument, NotFound
+from finfer.front import metrics
 from finfer.front.answer_cache import AnswerCache, shared_cache
 from finfer.front.coalescer import Coalescer
 from finfer.front.upstream import TritonUpstream
@@ -121,7 +122,15 @@ class DataPlane:
         return BatchAnswer(answers, served.model_version, request_id)
 
     async def ready(self) -> bool:
-        return await self.upstream.ready(tuple(s.pipeline.triton_model for s in self.served.values()))
+        return all((await self.pipelines_ready()).values())
+
+    async def pipelines_ready(self) -> dict[str, bool]:
+        """Each served pipeline: its Triton model ready (and Triton itself)."""
+        models = await self.upstream.models_ready(tuple(s.pipeline.triton_model for s in self.served.values()))
+        ready = {name: models[s.pipeline.triton_model] for name, s in self.served.items()}
+        for name, state in ready.items():
+            metrics.PIPELINE_READY.labels(name).set(1 if state else 0)
+        return ready
 
     async def close(self) -> None:
         for served in self.served.values():

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from finfer.clients import finfer_pb2
 from finfer.errors import FrontError
@@ -85,7 +87,15 @@ async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[
         metrics.REQUEST_LATENCY.labels(method, "grpc").observe(time.perf_counter() - started)
 
 
-def create_server(plane: DataPlane, address: str, max_message_bytes: int) -> grpc.aio.Server:
+def service_name(served: Served) -> str:
+    return finfer_pb2.DESCRIPTOR.services_by_name[served.pipeline.grpc_service].full_name
+
+
+def create_server(
+    plane: DataPlane, address: str, max_message_bytes: int
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """The front's gRPC server: every pipeline's service, the standard health service (overall and per
+    service name, which Kubernetes' gRPC probes and grpc_health_probe ask) and server reflection (grpcurl)."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -93,6 +103,19 @@ def create_server(plane: DataPlane, address: str, max_message_bytes: int) -> grp
         ]
     )
     server.add_generic_rpc_handlers([pipeline_handler(served, plane) for served in plane.served.values()])
+    checks = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    names = [service_name(served) for served in plane.served.values()]
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot bind the gRPC front to {address}")
-    return server
+    return server, checks
+
+
+async def report_health(plane: DataPlane, checks: health.aio.HealthServicer) -> None:
+    """Each service SERVING while its pipeline is ready; the server as a whole ("") while all are."""
+    ready = await plane.pipelines_ready()
+    status = health_pb2.HealthCheckResponse
+    for name, served in plane.served.items():
+        await checks.set(service_name(served), status.SERVING if ready[name] else status.NOT_SERVING)
+    await checks.set("", status.SERVING if all(ready.values()) else status.NOT_SERVING)

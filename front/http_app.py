@@ -251,12 +251,14 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> Response:
-        """Ready only when Triton and every pipeline the front serves are ready."""
+        """Ready only when Triton and every pipeline the front serves are ready; `ready` says which are."""
         versions = {name: served.model_version for name, served in plane.served.items()}
-        if await plane.ready():
+        ready = await plane.pipelines_ready()
+        if all(ready.values()):
             first = next(iter(versions.values()))
-            return json_response({"status": "ready", "model_version": first, "pipelines": versions})
-        return json_response({"status": "not ready"}, 503, {"Retry-After": str(settings.retry_after_s)})
+            return json_response({"status": "ready", "model_version": first, "pipelines": versions, "ready": ready})
+        body = {"status": "not ready", "ready": ready}
+        return json_response(body, 503, {"Retry-After": str(settings.retry_after_s)})
 
     @router.get("/metrics")
     async def prometheus_metrics() -> Response:

@@ -39,6 +39,12 @@ UPSTREAM_ERRORS = Counter(
 UPSTREAM_READY = Gauge(
     "finfer_upstream_ready", "1 when Triton and the pipelines answered ready at the last check", registry=REGISTRY
 )
+PIPELINE_READY = Gauge(
+    "finfer_pipeline_ready",
+    "1 when the pipeline's Triton model answered ready at the last check",
+    ["pipeline"],
+    registry=REGISTRY,
+)
 UPSTREAM_ROWS = Histogram(
     "finfer_upstream_batch_rows",
     "Rows per Triton call after coalescing concurrent cache misses",

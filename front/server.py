@@ -6,9 +6,10 @@ import asyncio
 import signal
 
 import uvicorn
+from grpc_health.v1 import health
 
 from finfer.front.dataplane import DataPlane
-from finfer.front.grpc_server import create_server
+from finfer.front.grpc_server import create_server, report_health
 from finfer.front.http_app import create_app
 from finfer.front.upstream import TritonUpstream
 from finfer.settings import Settings
@@ -40,8 +41,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     # uvicorn would install its own signal handlers and swallow ours.
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     largest = max(settings.max_image_bytes + 64 * 1024, settings.max_application_bytes)
-    grpc_server = create_server(plane, f"{settings.front_host}:{settings.grpc_port}", largest)
+    grpc_server, checks = create_server(plane, f"{settings.front_host}:{settings.grpc_port}", largest)
     await grpc_server.start()
+    health_task = asyncio.create_task(keep_health(plane, checks, max(settings.readiness_cache_s, 0.5)))
     http_task = asyncio.create_task(http.serve())
     print(
         f"finfer front: HTTP http://{settings.front_host}:{settings.http_port} "
@@ -50,11 +52,19 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     )
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    health_task.cancel()
+    await checks.enter_graceful_shutdown()  # every service NOT_SERVING while in-flight calls finish
     http.should_exit = True
     await grpc_server.stop(grace=5)
     await http_task
     await plane.close()
     await upstream.close()
+
+
+async def keep_health(plane: DataPlane, checks: health.aio.HealthServicer, interval_s: float) -> None:
+    while True:
+        await report_health(plane, checks)
+        await asyncio.sleep(interval_s)
 
 
 def run(settings: Settings) -> None:

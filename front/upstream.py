@@ -28,7 +28,7 @@ class TritonUpstream:
         self._channel: grpc.aio.Channel | None = None
         self._stub: service_pb2_grpc.GRPCInferenceServiceStub | None = None
         self._ready_at = -math.inf
-        self._ready = False
+        self._models: dict[str, bool] = {}
 
     async def start(self) -> None:
         options = [
@@ -51,22 +51,28 @@ class TritonUpstream:
         return self._stub
 
     async def ready(self, models: Sequence[str]) -> bool:
-        """Triton and these models ready; answered from a short-lived memo so probes stay cheap."""
+        """Triton and all these models ready."""
+        return all((await self.models_ready(models)).values())
+
+    async def models_ready(self, models: Sequence[str]) -> dict[str, bool]:
+        """Each model ready on a ready Triton; answered from a short-lived memo so probes stay cheap."""
         now = time.monotonic()
-        if now - self._ready_at < self.settings.readiness_cache_s:
-            return self._ready
+        if now - self._ready_at >= self.settings.readiness_cache_s or set(models) - set(self._models):
+            self._models = await self._fetch_ready(models)
+            self._ready_at = now
+            metrics.UPSTREAM_READY.set(1 if all(self._models.values()) else 0)
+        return {name: self._models[name] for name in models}
+
+    async def _fetch_ready(self, models: Sequence[str]) -> dict[str, bool]:
         try:
             server = await self.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=2)
-            ready = server.ready
+            states = {}
             for name in models:
                 model = await self.stub.ModelReady(service_pb2.ModelReadyRequest(name=name), timeout=2)
-                ready = ready and model.ready
-            self._ready = ready
-        except grpc.aio.AioRpcError:
-            self._ready = False
-        self._ready_at = now
-        metrics.UPSTREAM_READY.set(1 if self._ready else 0)
-        return self._ready
+                states[name] = server.ready and model.ready
+            return states
+        except (grpc.aio.AioRpcError, Unavailable):
+            return dict.fromkeys(models, False)
 
     async def infer(self, model: str, inputs: Sequence[InferInput], rows: int) -> Outputs:
         """One inference call; every output comes back as a flat, row-major list."""

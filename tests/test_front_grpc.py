@@ -2,6 +2,7 @@
 
 import asyncio
 import math
+import time
 
 import grpc
 import pytest
@@ -150,3 +151,48 @@ def test_struct_helper_keeps_types():
     message = to_struct({"a": 1, "b": "x"})
     assert message.fields["a"].number_value == 1 and message.fields["b"].string_value == "x"
     assert isinstance(message, struct_pb2.Struct)
+
+
+def test_the_standard_health_service_answers_overall_and_per_pipeline_service(front):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from finfer.pipelines import REGISTRY
+
+    with grpc.insecure_channel(front.grpc_target) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check
+        serving = health_pb2.HealthCheckResponse.SERVING
+        deadline = time.monotonic() + 10  # the front reports health on its readiness interval
+        while check(health_pb2.HealthCheckRequest(service=""), timeout=5).status != serving:
+            assert time.monotonic() < deadline, "the front never reported SERVING"
+            time.sleep(0.1)
+        for pipeline in REGISTRY:
+            answer = check(health_pb2.HealthCheckRequest(service=f"finfer.v1.{pipeline.grpc_service}"), timeout=5)
+            assert answer.status == serving, pipeline.name
+        with pytest.raises(grpc.RpcError) as caught:
+            check(health_pb2.HealthCheckRequest(service="finfer.v1.NoSuchService"), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_server_reflection_lists_every_service_and_describes_its_methods(front):
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    from finfer.pipelines import REGISTRY
+
+    with grpc.insecure_channel(front.grpc_target) as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        services = set(database.get_services())
+        expected = {f"finfer.v1.{p.grpc_service}" for p in REGISTRY}
+        assert expected | {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= services
+        described = database.FindFileContainingSymbol("finfer.v1.LoanApplications")
+        assert "LoanApplicationRequest" in {m.name for m in described.message_type}
+
+
+def test_readyz_says_which_pipelines_are_ready(front):
+    import json
+    import urllib.request
+
+    from finfer.pipelines import REGISTRY
+
+    with urllib.request.urlopen(f"{front.http_url}/readyz", timeout=5) as response:
+        body = json.loads(response.read())
+    assert body["status"] == "ready" and body["ready"] == {p.name: True for p in REGISTRY}
