@@ -78,10 +78,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from finfer.decisions.policy import PolicyError
     from finfer.exporters.application import install_policy, read_policy
     from finfer.exporters.base import BuildOptions, Profile
+    from finfer.front import metrics
     from finfer.front.server import run
     from finfer.pipelines import REGISTRY, application
     from finfer.settings import Settings
-    from finfer.triton_server import TritonError, TritonServer
+    from finfer.triton_server import RestartBudget, Supervisor, TritonError, TritonServer
 
     settings = Settings()
     if not args.no_build:
@@ -101,10 +102,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except TritonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    budget = RestartBudget(
+        settings.triton_max_restarts, settings.triton_restart_window_s, settings.triton_restart_backoff_s
+    )
+    supervisor = Supervisor(triton, budget, metrics.TRITON_RESTARTS.inc, _progress)
+    supervisor.start()
     try:
         run(settings)
     finally:
         _progress("stopping Triton")
+        supervisor.stop()
         triton.stop()
     return 0
 

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     triton_exit_timeout_s: int = Field(30, ge=0)
     triton_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
     triton_log_verbose: int = Field(0, ge=0)
+    # `finfer serve` restarts a Triton that exits on its own: after 1, 2, 4 ... s, at most this often.
+    triton_max_restarts: int = Field(5, ge=0)
+    triton_restart_window_s: float = Field(600.0, gt=0)
+    triton_restart_backoff_s: float = Field(1.0, ge=0)
 
     # Front
     front_host: str = "127.0.0.1"

@@ -16,10 +16,11 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,6 +160,10 @@ class TritonServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
     def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
         if self.running:
             return
@@ -234,3 +239,75 @@ class TritonServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class RestartBudget:
+    """How `finfer serve` restarts a Triton that exited on its own: after a backoff that doubles with each
+    recent restart, and not more than `max_restarts` times in `window_s` (a crash loop needs a person)."""
+
+    max_restarts: int
+    window_s: float
+    backoff_s: float
+    max_backoff_s: float = 30.0
+
+    def delay(self, now: float, restarts: Sequence[float]) -> float | None:
+        """Seconds to wait before the next restart, given the times of earlier ones; None: give up."""
+        recent = [t for t in restarts if now - t < self.window_s]
+        if len(recent) >= self.max_restarts:
+            return None
+        return min(self.backoff_s * 2 ** len(recent), self.max_backoff_s)
+
+
+class Supervisor:
+    """Watches a started TritonServer from a thread and restarts it when it exits on its own."""
+
+    def __init__(
+        self,
+        server: TritonServer,
+        budget: RestartBudget,
+        on_restart: Callable[[], None] = lambda: None,
+        progress: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.server = server
+        self.budget = budget
+        self.on_restart = on_restart
+        self.progress = progress
+        self.restarts: list[float] = []
+        self.gave_up = False
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="triton-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching (before stopping Triton itself, so that its exit is not taken for a crash)."""
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            if self.server.running:
+                continue
+            code = self.server.returncode
+            delay = self.budget.delay(time.monotonic(), self.restarts)
+            if delay is None:
+                self.gave_up = True
+                self.progress(
+                    f"Triton exited (code {code}) {len(self.restarts)} times in {self.budget.window_s:g}s; "
+                    "not restarting it again:\n" + self.server.log_tail()
+                )
+                return
+            self.progress(f"Triton exited (code {code}); restarting it in {delay:g}s")
+            if self._stopping.wait(delay):
+                return
+            self.restarts.append(time.monotonic())
+            try:
+                self.server.stop()  # its Python stubs may outlive it in its process group
+                self.server.start(self.progress)
+                self.server.wait_ready(progress=self.progress)
+            except TritonError as error:
+                self.progress(f"Triton did not come back: {error}")
+                continue
+            self.on_restart()

@@ -39,6 +39,9 @@ UPSTREAM_ERRORS = Counter(
 UPSTREAM_READY = Gauge(
     "finfer_upstream_ready", "1 when Triton and the pipelines answered ready at the last check", registry=REGISTRY
 )
+TRITON_RESTARTS = Counter(
+    "finfer_triton_restarts", "Times `finfer serve` restarted a Triton that had exited on its own", registry=REGISTRY
+)
 PIPELINE_READY = Gauge(
     "finfer_pipeline_ready",
     "1 when the pipeline's Triton model answered ready at the last check",

@@ -48,10 +48,69 @@ def test_triton_down_then_back(front, triton):
             60,
             "the front to recover",
         )
-        assert http.get("/readyz").status_code == 200
+        # Readiness is remembered for readiness_cache_s (1 s), and the last check may predate the restart.
+        wait_until(lambda: http.get("/readyz").status_code == 200, 10, "readyz to report ready again")
         answer = stub.Score(finfer_pb2.ScoreRequest(applicant=to_struct(fresh_applicant())), timeout=30)
         assert answer.grade
         # The application persisted before the restart is still in the graph (replayed from the journal).
         probe = http.post("/v1/fraud/score", json=fraud_body("probe-after-restart")).json()
         assert probe["evidence"]["shared"]["device"] == [1]
         assert probe["evidence"]["suspicious_neighbours"] == ["kept-across-restart"]
+
+
+def test_the_restart_budget_backs_off_and_gives_up_on_a_crash_loop():
+    from finfer.triton_server import RestartBudget
+
+    budget = RestartBudget(max_restarts=3, window_s=60, backoff_s=1, max_backoff_s=3)
+    assert budget.delay(100, []) == 1
+    assert budget.delay(100, [90]) == 2 and budget.delay(100, [80, 90]) == 3  # doubled, then capped
+    assert budget.delay(100, [70, 80, 90]) is None  # three in the last minute: a person must look
+    assert budget.delay(100, [10, 20, 90]) == 2  # restarts older than the window are forgiven
+
+
+def test_finfer_serve_restarts_a_triton_that_was_killed(settings, tmp_path):
+    """`finfer serve` with nobody touching it: Triton SIGKILLed, serving again, the restart counted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from finfer.loadtest import stack
+    from tests.conftest import http_status
+    from tests.helpers import metric
+
+    own = stack.bench_settings(settings.model_repository, tmp_path / "state").model_copy(
+        update={"triton_restart_backoff_s": 0.2, "triton_exit_timeout_s": 1}
+    )
+    url = f"http://127.0.0.1:{own.http_port}"
+    log = (tmp_path / "serve.log").open("wb")
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "finfer.cli", "serve", "--no-build"],
+        env=stack.environment(own),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: http_status(f"{url}/readyz") == 200 or serve.poll() is not None, 120, "finfer serve")
+        assert serve.poll() is None, (tmp_path / "serve.log").read_text()
+        triton_pid = stack.find_child(serve.pid, "bin/tritonserver")
+        assert triton_pid is not None
+        os.kill(triton_pid, signal.SIGKILL)
+        killed = time.monotonic()
+        wait_until(lambda: http_status(f"{url}/readyz") == 503, 10, "readyz to see Triton gone")
+        wait_until(lambda: http_status(f"{url}/readyz") == 200, 90, "Triton restarted")
+        recovered_s = time.monotonic() - killed
+        with httpx.Client(base_url=url, timeout=30) as http:
+            assert http.post("/v1/risk/score", json=fresh_applicant()).status_code == 200
+        assert metric(f"{url}/metrics", "finfer_triton_restarts_total") == 1
+        assert stack.find_child(serve.pid, "bin/tritonserver") not in (None, triton_pid)
+        print(f"serving again {recovered_s:.1f}s after Triton was killed")
+        assert recovered_s < 60, recovered_s
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+        log.close()
