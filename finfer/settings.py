@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # One coalesced call in flight at a time: on few cores, bigger batches beat more parallel calls.
     upstream_max_inflight: int = Field(1, ge=1)
     readiness_cache_s: float = Field(1.0, ge=0)
+    # A small known request through each pipeline this often (0: only real traffic finds a dead stub).
+    probe_interval_s: float = Field(3.0, ge=0)
+    # How long the front keeps reloading a dead stub's model before leaving its pipeline not ready.
+    repair_timeout_s: float = Field(60.0, gt=0)
     retry_after_s: int = Field(1, ge=1)
 
     # Cache of simple requests

@@ -116,6 +116,10 @@ def server_arguments(install: TritonInstall, settings: Settings, backends: Path)
         "--allow-metrics=true",
         "--allow-gpu-metrics=false",
         "--strict-readiness=true",
+        # Explicit model control, every model loaded at start: the front reloads a model whose Python stub
+        # died (a plain `load` of a loaded model is a no-op; unload then load starts a fresh stub).
+        "--model-control-mode=explicit",
+        "--load-model=*",
         # Per-model p50/p99 for dashboards and alerts: Triton exports latency counters only unless asked.
         "--metrics-config=summary_latencies=true",
         f"--metrics-config=summary_quantiles={SUMMARY_QUANTILES}",

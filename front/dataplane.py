@@ -7,19 +7,23 @@ the flow, and the pipeline declarations (finfer.pipelines) are the only place th
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
-from finfer.errors import InvalidArgument, NotFound
+from finfer.errors import FrontError, InvalidArgument, NotFound, Unavailable, UpstreamError
 from finfer.front import metrics
 from finfer.front.answer_cache import AnswerCache, shared_cache
 from finfer.front.coalescer import Coalescer
+from finfer.front.repair import StubRepair
 from finfer.front.upstream import TritonUpstream
 from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored
 from finfer.pipelines.validation import batch_items
 from finfer.settings import Settings
+
+T = TypeVar("T")
 
 
 def new_request_id() -> str:
@@ -76,6 +80,8 @@ class DataPlane:
         self.settings = settings
         self.upstream = upstream
         self.served = served
+        self.repair = StubRepair(upstream.reload, self.probe, settings.repair_timeout_s)
+        self._probes: dict[str, object] = {}
 
     @classmethod
     def from_repository(cls, settings: Settings, upstream: TritonUpstream) -> DataPlane:
@@ -103,7 +109,7 @@ class DataPlane:
             if hit is not None:
                 return Answer(hit, served.model_version, request_id, True)
         row = served.codec.row(parse())
-        ((stored, cached),) = await served.results([row])
+        ((stored, cached),) = await self._guarded(name, served.results([row]))
         if raw is not None and served.answers is not None:
             served.answers.remember_raw(protocol, raw, stored)
         return Answer(stored, served.model_version, request_id, cached)
@@ -116,10 +122,44 @@ class DataPlane:
         items = batch_items(payload, batch.field, batch.items, self.settings.max_batch_rows)
         rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
         request_id = request_id or new_request_id()
-        answers = [
-            Answer(stored, served.model_version, request_id, cached) for stored, cached in await served.results(rows)
-        ]
+        results = await self._guarded(name, served.results(rows))
+        answers = [Answer(stored, served.model_version, request_id, cached) for stored, cached in results]
         return BatchAnswer(answers, served.model_version, request_id)
+
+    async def _guarded(self, name: str, results: Awaitable[T]) -> T:
+        """`results` of pipeline `name`, failing fast while a dead stub of it is reloaded."""
+        try:
+            self.repair.check(name)
+        except Unavailable:
+            results.close()  # type: ignore[attr-defined]  # the coroutine was never awaited
+            raise
+        try:
+            return await results
+        except UpstreamError as error:
+            if self.repair.saw(name, error):
+                raise Unavailable(f"{name}: a model step died and is being restarted; retry shortly") from None
+            raise
+
+    async def probe(self, name: str) -> None:
+        """One small known request through pipeline `name`, past the cache and the coalescer."""
+        served = self.served[name]
+        if name not in self._probes:
+            self._probes[name] = served.pipeline.probe_payload()
+        await served._infer([served.codec.row(self._probes[name])])
+
+    async def watch(self) -> None:
+        """Probe every pipeline that is not already being repaired, every `probe_interval_s`."""
+        while True:
+            await asyncio.sleep(self.settings.probe_interval_s)
+            for name in self.served:
+                if name in self.repair.down:
+                    continue
+                try:
+                    await self.probe(name)
+                except UpstreamError as error:
+                    self.repair.saw(name, error)
+                except FrontError:
+                    pass  # Triton down or restarting: readiness already says so
 
     async def ready(self) -> bool:
         return all((await self.pipelines_ready()).values())
@@ -127,11 +167,14 @@ class DataPlane:
     async def pipelines_ready(self) -> dict[str, bool]:
         """Each served pipeline: its Triton model ready (and Triton itself)."""
         models = await self.upstream.models_ready(tuple(s.pipeline.triton_model for s in self.served.values()))
-        ready = {name: models[s.pipeline.triton_model] for name, s in self.served.items()}
+        ready = {
+            name: models[s.pipeline.triton_model] and name not in self.repair.down for name, s in self.served.items()
+        }
         for name, state in ready.items():
             metrics.PIPELINE_READY.labels(name).set(1 if state else 0)
         return ready
 
     async def close(self) -> None:
+        await self.repair.close()
         for served in self.served.values():
             await served.close()

@@ -42,6 +42,12 @@ UPSTREAM_READY = Gauge(
 TRITON_RESTARTS = Counter(
     "finfer_triton_restarts", "Times `finfer serve` restarted a Triton that had exited on its own", registry=REGISTRY
 )
+STUB_REPAIRS = Counter(
+    "finfer_stub_repairs",
+    "Dead Python stubs reloaded by the front, by model and result",
+    ["model", "result"],
+    registry=REGISTRY,
+)
 PIPELINE_READY = Gauge(
     "finfer_pipeline_ready",
     "1 when the pipeline's Triton model answered ready at the last check",

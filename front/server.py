@@ -44,6 +44,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     grpc_server, checks = create_server(plane, f"{settings.front_host}:{settings.grpc_port}", largest)
     await grpc_server.start()
     health_task = asyncio.create_task(keep_health(plane, checks, max(settings.readiness_cache_s, 0.5)))
+    probe_task = asyncio.create_task(plane.watch()) if settings.probe_interval_s > 0 else None
     http_task = asyncio.create_task(http.serve())
     print(
         f"finfer front: HTTP http://{settings.front_host}:{settings.http_port} "
@@ -53,6 +54,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     health_task.cancel()
+    if probe_task is not None:
+        probe_task.cancel()
     await checks.enter_graceful_shutdown()  # every service NOT_SERVING while in-flight calls finish
     http.should_exit = True
     await grpc_server.stop(grace=5)

@@ -74,6 +74,19 @@ class TritonUpstream:
         except (grpc.aio.AioRpcError, Unavailable):
             return dict.fromkeys(models, False)
 
+    async def reload(self, model: str, timeout_s: float = 60.0) -> None:
+        """Unload and load `model` (Triton runs in explicit model-control mode): a fresh Python stub."""
+        try:
+            await self.stub.RepositoryModelUnload(
+                service_pb2.RepositoryModelUnloadRequest(model_name=model), timeout=timeout_s
+            )
+            await self.stub.RepositoryModelLoad(
+                service_pb2.RepositoryModelLoadRequest(model_name=model), timeout=timeout_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise upstream_error(exc) from None
+        self._ready_at = -math.inf  # what was ready has changed
+
     async def infer(self, model: str, inputs: Sequence[InferInput], rows: int) -> Outputs:
         """One inference call; every output comes back as a flat, row-major list."""
         request = infer_request(model, inputs)

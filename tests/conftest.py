@@ -57,6 +57,9 @@ def settings(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Sett
         "max_batch_rows": 64,
         "max_body_bytes": 64 * 1024,
         "max_application_bytes": 2 * 1024 * 1024,
+        # Background probes would add Triton calls to tests that count them; tests/test_stub_repair.py
+        # runs its own front with them on.
+        "probe_interval_s": 0,
     }
     return stack.bench_settings(repository, tmp_path_factory.mktemp("state")).model_copy(
         update={**limits, "cache_salt": "test-salt-0123456789"}

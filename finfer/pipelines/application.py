@@ -331,6 +331,13 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
     return applications(n, seed)
 
 
+def probe() -> dict[str, Any]:
+    """The health probe: a credit file alone runs the step and the risk branch, never the fraud graph."""
+    from finfer.loadtest.requests import unique_applicants
+
+    return {"application_id": "finfer-probe", "applicant": unique_applicants(1, 0)[0]}
+
+
 PIPELINE = Pipeline(
     name="application",
     triton_model="loan_application",
@@ -355,5 +362,6 @@ PIPELINE = Pipeline(
     examples=examples,
     proto_body=proto_body,
     body_limit=lambda settings: settings.max_application_bytes,
+    probe=probe,
     tag="applications",
 )

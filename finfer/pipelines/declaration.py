@@ -135,6 +135,9 @@ class Pipeline:
     # The model takes one row a request (no batch dimension): a caller sends several rows as parallel requests.
     one_per_request: bool = False
     batch: Batch | None = None
+    # The front's health probe: a small request whose answer proves every step of the pipeline alive
+    # (default: the first generated example). Returns the payload `Codec.row` takes.
+    probe: Callable[[], object] | None = None
     cached: bool = False
     coalesced: bool = False
     tag: str = ""
@@ -142,6 +145,18 @@ class Pipeline:
     def infer_inputs(self, encoded: Encoded) -> list[InferInput]:
         """The encoded inputs in declared order; an optional input the codec left out is not sent."""
         return [InferInput(t.name, t.datatype, *encoded[t.name]) for t in self.inputs if t.name in encoded]
+
+    def probe_payload(self) -> object:
+        if self.probe is not None:
+            return self.probe()
+        (body,) = self.examples(1, 0)
+        if self.body == "image":
+            import base64
+
+            from finfer.pipelines.validation import Upload
+
+            return Upload(base64.b64decode(body["image_base64"]), "probe")
+        return body
 
     def make_exporter(self) -> Any:
         module, _, name = self.exporter.partition(":")
