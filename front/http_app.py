@@ -29,7 +29,7 @@ from finfer.errors import (
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane, Served
 from finfer.pipelines.declaration import response_models
-from finfer.pipelines.validation import Upload, object_with
+from finfer.pipelines.validation import BASE64, Upload, object_with
 from finfer.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -47,8 +47,9 @@ def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def error_response(error: FrontError, settings: Settings) -> Response:
-    headers = {"Retry-After": str(settings.retry_after_s)} if error.http_status == 503 else None
+def error_response(error: FrontError, settings: Settings, headers: dict[str, str] | None = None) -> Response:
+    if error.http_status == 503:
+        headers = {**(headers or {}), "Retry-After": str(settings.retry_after_s)}
     return json_response(error.body(), error.http_status, headers)
 
 
@@ -101,7 +102,21 @@ async def timed(route: str, settings: Settings, handler: Callable[[], Awaitable[
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     """OpenAPI for a route that reads its JSON body itself (for speed) instead of through a pydantic model."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline_refs(schema)}}}}
+
+
+def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """`schema` with pydantic's `#/$defs/...` references replaced by what they name: in an OpenAPI
+    document they would point at its root, where nothing is."""
+    if isinstance(schema, dict):
+        defs = {**(defs or {}), **schema.get("$defs", {})}
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: inline_refs(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [inline_refs(item, defs) for item in schema]
+    return schema
 
 
 def batch_body(field: str, item_schema: dict[str, Any], max_rows: int) -> dict[str, Any]:
@@ -140,6 +155,9 @@ async def read_image(request: Request, settings: Settings) -> tuple[bytes, str]:
             form = await request.form(max_files=1, max_fields=4)
         except (StarletteHTTPException, ValueError) as exc:
             raise InvalidArgument(f"file: the multipart body is malformed: {exc}", "file") from None
+        unknown = sorted(set(form.keys()) - {"file"})
+        if unknown:
+            raise InvalidArgument(f"{unknown[0]}: is not a known field (send the image as `file`)", unknown[0])
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidArgument("file: is required (a multipart file field named `file`)", "file")
@@ -165,6 +183,7 @@ IMAGE_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {"file": {"type": "string", "format": "binary"}},
                 }
             },
@@ -173,7 +192,7 @@ IMAGE_BODY = {
                     "type": "object",
                     "required": ["image_base64"],
                     "additionalProperties": False,
-                    "properties": {"image_base64": {"type": "string", "contentEncoding": "base64"}},
+                    "properties": {"image_base64": BASE64},
                 }
             },
         },
@@ -260,7 +279,11 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
         body = {"status": "not ready", "ready": ready}
         return json_response(body, 503, {"Retry-After": str(settings.retry_after_s)})
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus"}},
+    )
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
@@ -285,7 +308,7 @@ def create_app(plane: DataPlane, settings: Settings) -> FastAPI:
             return error_response(NotFound(f"no route {request.url.path}"), settings)
         error = FrontError(str(exc.detail))
         error.http_status, error.code = exc.status_code, "http_error"
-        return error_response(error, settings)
+        return error_response(error, settings, exc.headers)  # a 405 carries `Allow`
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -33,11 +33,12 @@ from finfer.pipelines.fraud import FraudScore
 from finfer.pipelines.intent import Intent
 from finfer.pipelines.risk import ApplicantRow, RiskScore, struct_to_dict
 from finfer.pipelines.tensors import pack_strings
-from finfer.pipelines.validation import Upload, checked_image, first_error, object_with, valid_text
+from finfer.pipelines.validation import BASE64, Upload, checked_image, first_error, object_with, valid_text
 
 # The pipelines an application fans out to, in the order reasons are reported.
 BRANCHES: tuple[Pipeline, ...] = (risk.PIPELINE, fraud.PIPELINE, documents.PIPELINE, damage.PIPELINE, intent.PIPELINE)
 MAX_IMAGES = 4  # documents, and vehicle photos, a request
+
 FIELDS = {"application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message"}
 
 _PLATE = r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z]·?[A-HJ-NP-Z0-9]{5,6}"
@@ -110,11 +111,17 @@ class ApplicationDecision:
 ANSWER = TypeAdapter(ApplicationDecision)
 
 
-def _image(item: object, where: str) -> Upload:
-    """One image of the application: `{"image_base64": str}` over HTTP, raw `image` bytes over gRPC."""
-    if isinstance(item, dict) and isinstance(item.get("image"), bytes):
+def _image(item: object, where: str, also: frozenset[str] = frozenset()) -> Upload:
+    """One image of the application: `{"image_base64": str}` over HTTP, raw `image` bytes over gRPC;
+    `also` names the item's other fields (a document's `kind`)."""
+    if not isinstance(item, dict):
+        raise InvalidArgument(f"{where}: must be an object with `image_base64`", where)
+    unknown = sorted(set(item) - {"image_base64", "image"} - also)
+    if unknown:
+        raise InvalidArgument(f"{where}.{unknown[0]}: is not a known field", f"{where}.{unknown[0]}")
+    if isinstance(item.get("image"), bytes):
         return checked_image(Upload(item["image"], f"{where}.image"))
-    body = item if isinstance(item, dict) else {}
+    body = item
     value = body.get("image_base64")
     field = f"{where}.image_base64"
     if not isinstance(value, str):
@@ -172,7 +179,7 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
             part = object_with(body["fraud"], {"features", "links", "persist"}, "`features`")
             fraud_row = self.branches["fraud"].validated({"application_id": application_id, **part}, "fraud")
         try:
-            declared = DeclaredModel.model_validate(body.get("declared") or {})
+            declared = DeclaredModel.model_validate({} if body.get("declared") is None else body["declared"])
         except ValidationError as exc:
             raise first_error(exc, "declared") from None
         docs = []
@@ -183,10 +190,7 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
                 raise InvalidArgument(
                     f"{where}.kind: must be one of {', '.join(DOCUMENT_KINDS)}; got {kind!r}", f"{where}.kind"
                 )
-            unknown = sorted(set(item) - {"kind", "image_base64", "image"})
-            if unknown:
-                raise InvalidArgument(f"{where}.{unknown[0]}: is not a known field", f"{where}.{unknown[0]}")
-            docs.append((kind, _image(item, where)))
+            docs.append((kind, _image(item, where, frozenset({"kind"}))))
         photos = tuple(
             _image(item, f"vehicle_photos[{i}]")
             for i, item in enumerate(_images(body.get("vehicle_photos", []), "vehicle_photos"))
@@ -244,7 +248,7 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
             "type": "object",
             "required": ["image_base64"],
             "additionalProperties": False,
-            "properties": {"image_base64": {"type": "string", "contentEncoding": "base64"}},
+            "properties": {"image_base64": BASE64},
         }
         document = {
             "type": "object",
@@ -264,11 +268,12 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
             "properties": {
                 "application_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
                 "applicant": self.branches["risk"].request_schema(),
-                "fraud": fraud_part,
-                "declared": declared,
+                # null reads as absent, as in the single endpoints' optional parts.
+                "fraud": {"anyOf": [fraud_part, {"type": "null"}]},
+                "declared": {"anyOf": [declared, {"type": "null"}]},
                 "documents": {"type": "array", "maxItems": MAX_IMAGES, "items": document},
                 "vehicle_photos": {"type": "array", "maxItems": MAX_IMAGES, "items": image},
-                "message": {"type": "string", "minLength": 1, "maxLength": self.branches["intent"].max_chars},
+                "message": {"anyOf": [self.branches["intent"].text_schema(), {"type": "null"}]},
             },
             "$defs": fraud_schema.get("$defs", {}),
         }

@@ -50,11 +50,18 @@ def _link_list(limit: int):
     return AfterValidator(check)
 
 
+def _stated(pattern: re.Pattern[str]) -> Field:
+    """The pattern in the JSON Schema too (OpenAPI states what the validator enforces)."""
+    return Field(json_schema_extra={"pattern": f"^{pattern.pattern}$"})
+
+
 ApplicationId = Annotated[
-    str, _matching(_APPLICATION_ID, "1 to 64 letters, digits or _.:- starting with a letter or digit")
+    str,
+    _stated(_APPLICATION_ID),
+    _matching(_APPLICATION_ID, "1 to 64 letters, digits or _.:- starting with a letter or digit"),
 ]
-LinkId = Annotated[str, _matching(_LINK_ID, "1 to 128 printable ASCII characters without spaces")]
-Phone = Annotated[str, _matching(_PHONE, "6 to 20 digits with an optional leading +")]
+LinkId = Annotated[str, _stated(_LINK_ID), _matching(_LINK_ID, "1 to 128 printable ASCII characters without spaces")]
+Phone = Annotated[str, _stated(_PHONE), _matching(_PHONE, "6 to 20 digits with an optional leading +")]
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,11 @@ def request_model(max_links: int) -> type[BaseModel]:
         __config__=strict,
         **{
             kind: (
-                Annotated[list[items[kind]], Field(json_schema_extra={"maxItems": max_links}), _link_list(max_links)],
+                Annotated[
+                    list[items[kind]],
+                    Field(json_schema_extra={"maxItems": max_links, "uniqueItems": True}),
+                    _link_list(max_links),
+                ],
                 [],
             )
             for kind in KINDS

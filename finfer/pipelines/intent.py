@@ -72,8 +72,12 @@ class IntentCodec(Codec[str, Intent]):
             "type": "object",
             "required": ["text"],
             "additionalProperties": False,
-            "properties": {"text": {"type": "string", "minLength": 1, "maxLength": self.max_chars}},
+            "properties": {"text": self.text_schema()},
         }
+
+    def text_schema(self) -> dict[str, Any]:
+        # Not whitespace only (surrounding whitespace is removed before the length is counted).
+        return {"type": "string", "minLength": 1, "maxLength": self.max_chars, "pattern": r"\S"}
 
 
 def to_proto(answer: Answer[Intent]) -> finfer_pb2.IntentResponse:
@@ -122,7 +126,7 @@ PIPELINE = Pipeline(
         grpc_method="ClassifyBatch",
         field="texts",
         items="strings",
-        item_schema=lambda codec: {"type": "string"},
+        item_schema=lambda codec: codec.text_schema(),
         from_proto=lambda request: {"texts": list(request.texts)},
         summary="Up to `max_batch_rows` messages; results come back in order.",
     ),

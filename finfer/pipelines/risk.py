@@ -44,11 +44,17 @@ class RiskScore:
     reasons: Annotated[list[Reason], Field(description="the fields that raised the risk most, at most 4")]
 
 
+# The model reads FP32: a larger number would reach it as infinity.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def applicant_model(schema: FeatureSchema) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name in schema.numeric:
         bound = schema.numeric_minimum.get(name)
-        number = Annotated[float, Field(strict=True, ge=bound, allow_inf_nan=False, title=schema.label(name))]
+        number = Annotated[
+            float, Field(strict=True, ge=bound, le=FLOAT32_MAX, allow_inf_nan=False, title=schema.label(name))
+        ]
         fields[name] = (number, ...)
     for name, values in schema.categorical.items():
         fields[name] = (Annotated[Literal[values], Field(title=schema.label(name))], ...)

@@ -1,0 +1,54 @@
+"""schemathesis hooks for tests/test_contract.py (loaded through SCHEMATHESIS_HOOKS).
+
+No JSON Schema can say that a string is the base64 of a JPEG or PNG, so a schema-valid image field is a
+random byte string that the front rightly refuses. These hooks put a real image where the generated
+data is a schema-valid one, so that the positive checks test the rest of the request; schema-violating
+values are left as they were, so the negative checks keep their bite.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import schemathesis
+from PIL import Image
+
+from finfer.pipelines.validation import BASE64
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 200, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = _png()
+PNG_BASE64 = base64.b64encode(PNG).decode()
+_VALID = re.compile(BASE64["pattern"])
+
+
+def _with_images(value: object) -> object:
+    if isinstance(value, dict):
+        return {
+            key: PNG_BASE64
+            if key == "image_base64" and isinstance(item, str) and len(item) >= 4 and _VALID.fullmatch(item)
+            else _with_images(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_with_images(item) for item in value]
+    return value
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):  # noqa: ANN001, ANN201
+    """Every phase (examples, coverage, fuzzing) passes here just before the request is sent."""
+    if case.meta is not None and case.meta.generation.mode.is_negative:
+        return  # a request meant to be refused stays as generated
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("file"), bytes | bytearray):
+        case.body = {**body, "file": PNG}
+    else:
+        case.body = _with_images(body)
