@@ -137,7 +137,7 @@ def test_bad_requests(front):
     url = f"{front.http_url}/v1/documents/ocr"
     cases = [
         (httpx.post(url, content=b"raw", headers={"content-type": "image/jpeg"}), 415, None),
-        (httpx.post(url, files={"picture": ("a.jpg", b"x")}), 400, "file"),
+        (httpx.post(url, files={"picture": ("a.jpg", b"x")}), 400, "picture"),  # not a known field
         (httpx.post(url, json={"image_base64": "not base64!"}), 400, "image_base64"),
         (httpx.post(url, json={"image_base64": "aGk=", "extra": 1}), 400, "extra"),
         (httpx.post(url, json={"image": "aGk="}), 400, "image"),
