@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # How long the front keeps reloading a dead stub's model before leaving its pipeline not ready.
     repair_timeout_s: float = Field(60.0, gt=0)
     retry_after_s: int = Field(1, ge=1)
+    # On SIGTERM the front reports not ready and keeps answering this long before it stops accepting.
+    drain_s: float = Field(0.0, ge=0, le=300)
 
     # Cache of simple requests
     cache_entries: int = Field(100_000, ge=0)

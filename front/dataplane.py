@@ -81,6 +81,7 @@ class DataPlane:
         self.upstream = upstream
         self.served = served
         self.repair = StubRepair(upstream.reload, self.probe, settings.repair_timeout_s)
+        self.draining = False  # set on SIGTERM: not ready, still answering
         self._probes: dict[str, object] = {}
 
     @classmethod
@@ -168,7 +169,8 @@ class DataPlane:
         """Each served pipeline: its Triton model ready (and Triton itself)."""
         models = await self.upstream.models_ready(tuple(s.pipeline.triton_model for s in self.served.values()))
         ready = {
-            name: models[s.pipeline.triton_model] and name not in self.repair.down for name, s in self.served.items()
+            name: models[s.pipeline.triton_model] and name not in self.repair.down and not self.draining
+            for name, s in self.served.items()
         }
         for name, state in ready.items():
             metrics.PIPELINE_READY.labels(name).set(1 if state else 0)

@@ -276,7 +276,7 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
         if all(ready.values()):
             first = next(iter(versions.values()))
             return json_response({"status": "ready", "model_version": first, "pipelines": versions, "ready": ready})
-        body = {"status": "not ready", "ready": ready}
+        body = {"status": "draining" if plane.draining else "not ready", "ready": ready}
         return json_response(body, 503, {"Retry-After": str(settings.retry_after_s)})
 
     @router.get(

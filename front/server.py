@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import uvicorn
@@ -38,8 +39,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             timeout_graceful_shutdown=5,
         )
     )
-    # uvicorn would install its own signal handlers and swallow ours.
-    http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # uvicorn would capture SIGINT/SIGTERM itself and close its port at once, before the drain.
+    http.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     largest = max(settings.max_image_bytes + 64 * 1024, settings.max_application_bytes)
     grpc_server, checks = create_server(plane, f"{settings.front_host}:{settings.grpc_port}", largest)
     await grpc_server.start()
@@ -56,7 +57,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     health_task.cancel()
     if probe_task is not None:
         probe_task.cancel()
-    await checks.enter_graceful_shutdown()  # every service NOT_SERVING while in-flight calls finish
+    # Drain: not ready first (HTTP /readyz 503, every gRPC service NOT_SERVING) while still answering,
+    # so that load balancers stop sending before the ports close; then in-flight requests finish.
+    plane.draining = True
+    await checks.enter_graceful_shutdown()
+    if settings.drain_s and not http_task.done():
+        print(f"finfer front: draining for {settings.drain_s:g}s", flush=True)
+        await asyncio.sleep(settings.drain_s)
     http.should_exit = True
     await grpc_server.stop(grace=5)
     await http_task

@@ -114,3 +114,38 @@ def test_finfer_serve_restarts_a_triton_that_was_killed(settings, tmp_path):
         except subprocess.TimeoutExpired:
             serve.kill()
         log.close()
+
+
+def test_sigterm_drains_not_ready_first_still_answering_then_exits(settings, triton, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from finfer.loadtest import stack
+    from tests.conftest import http_status
+
+    http_port, grpc_port = stack.free_ports(2)
+    own = settings.model_copy(update={"http_port": http_port, "grpc_port": grpc_port, "drain_s": 3.0})
+    url = f"http://127.0.0.1:{http_port}"
+    front = subprocess.Popen(
+        [sys.executable, "-m", "finfer.front"], env=stack.environment(own), stdout=subprocess.DEVNULL
+    )
+    try:
+        wait_until(lambda: http_status(f"{url}/readyz") == 200 or front.poll() is not None, 60, "the front")
+        front.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        with httpx.Client(base_url=url, timeout=10) as http:
+            wait_until(lambda: http.get("/readyz").status_code == 503, 2, "readyz to say draining")
+            assert http.get("/readyz").json()["status"] == "draining"
+            assert http.post("/v1/risk/score", json=fresh_applicant()).status_code == 200  # still answering
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+            assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert time.monotonic() - stopped < 3.0  # all of that inside the drain window
+        assert front.wait(timeout=20) == 0
+    finally:
+        if front.poll() is None:
+            front.kill()
