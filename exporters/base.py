@@ -161,11 +161,8 @@ def install_ensemble(out: Path, name: str) -> None:
 
 
 def is_built(exporter: Exporter, out: Path) -> bool:
-    if not exporter.onnx_model:
-        return (out / exporter.card_model / "metrics.json").exists()
-    return (out / exporter.onnx_model / "metrics.json").exists() and (
-        out / exporter.onnx_model / "1" / "model.onnx"
-    ).exists()
+    onnx_written = not exporter.onnx_model or (out / exporter.onnx_model / "1" / "model.onnx").exists()
+    return (out / exporter.card_model / "metrics.json").exists() and onnx_written
 
 
 def export_onnx(exporter: Exporter, trained: Trained, options: BuildOptions, progress: Progress) -> dict[str, Any]:

@@ -278,7 +278,6 @@ class Supervisor:
         self.on_restart = on_restart
         self.progress = progress
         self.restarts: list[float] = []
-        self.gave_up = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="triton-supervisor", daemon=True)
 
@@ -297,7 +296,6 @@ class Supervisor:
             code = self.server.returncode
             delay = self.budget.delay(time.monotonic(), self.restarts)
             if delay is None:
-                self.gave_up = True
                 self.progress(
                     f"Triton exited (code {code}) {len(self.restarts)} times in {self.budget.window_s:g}s; "
                     "not restarting it again:\n" + self.server.log_tail()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from finfer.errors import FrontError, InvalidArgument, NotFound, Unavailable, UpstreamError
 from finfer.front import metrics
@@ -22,8 +22,6 @@ from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored
 from finfer.pipelines.validation import batch_items
 from finfer.settings import Settings
-
-T = TypeVar("T")
 
 
 def new_request_id() -> str:
@@ -110,7 +108,7 @@ class DataPlane:
             if hit is not None:
                 return Answer(hit, served.model_version, request_id, True)
         row = served.codec.row(parse())
-        ((stored, cached),) = await self._guarded(name, served.results([row]))
+        ((stored, cached),) = await self._results(name, [row])
         if raw is not None and served.answers is not None:
             served.answers.remember_raw(protocol, raw, stored)
         return Answer(stored, served.model_version, request_id, cached)
@@ -123,19 +121,15 @@ class DataPlane:
         items = batch_items(payload, batch.field, batch.items, self.settings.max_batch_rows)
         rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
         request_id = request_id or new_request_id()
-        results = await self._guarded(name, served.results(rows))
+        results = await self._results(name, rows)
         answers = [Answer(stored, served.model_version, request_id, cached) for stored, cached in results]
         return BatchAnswer(answers, served.model_version, request_id)
 
-    async def _guarded(self, name: str, results: Awaitable[T]) -> T:
-        """`results` of pipeline `name`, failing fast while a dead stub of it is reloaded."""
+    async def _results(self, name: str, rows: Sequence[Any]) -> list[tuple[Stored, bool | None]]:
+        """The rows' results from pipeline `name`, failing fast while a dead stub of it is reloaded."""
+        self.repair.check(name)
         try:
-            self.repair.check(name)
-        except Unavailable:
-            results.close()  # type: ignore[attr-defined]  # the coroutine was never awaited
-            raise
-        try:
-            return await results
+            return await self.served[name].results(rows)
         except UpstreamError as error:
             if self.repair.saw(name, error):
                 raise Unavailable(f"{name}: a model step died and is being restarted; retry shortly") from None
@@ -161,9 +155,6 @@ class DataPlane:
                     self.repair.saw(name, error)
                 except FrontError:
                     pass  # Triton down or restarting: readiness already says so
-
-    async def ready(self) -> bool:
-        return all((await self.pipelines_ready()).values())
 
     async def pipelines_ready(self) -> dict[str, bool]:
         """Each served pipeline: its Triton model ready (and Triton itself)."""

@@ -50,10 +50,6 @@ class TritonUpstream:
             raise Unavailable("the front has not connected to Triton yet")
         return self._stub
 
-    async def ready(self, models: Sequence[str]) -> bool:
-        """Triton and all these models ready."""
-        return all((await self.models_ready(models)).values())
-
     async def models_ready(self, models: Sequence[str]) -> dict[str, bool]:
         """Each model ready on a ready Triton; answered from a short-lived memo so probes stay cheap."""
         now = time.monotonic()
