@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +27,7 @@ from finfer.errors import (
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane, Served
 from finfer.pipelines.declaration import response_models
-from finfer.pipelines.validation import BASE64, Upload, object_with
+from finfer.pipelines.validation import BASE64, Upload, decoded_base64, object_with
 from finfer.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -132,13 +130,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 def image_from_json(payload: object, limit: int) -> bytes:
     """The bytes of `{"image_base64": str}`, or a 400 naming the field."""
     body = object_with(payload, {"image_base64"}, "the string `image_base64`")
-    value = body.get("image_base64")
-    if not isinstance(value, str):
-        raise InvalidArgument("image_base64: is required and must be a base64 string", "image_base64")
-    try:
-        data = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidArgument("image_base64: is not valid base64", "image_base64") from None
+    data = decoded_base64(body.get("image_base64"), "image_base64")
     if len(data) > limit:
         raise PayloadTooLarge(f"image_base64: the image is {len(data)} bytes; the limit is {limit}", "image_base64")
     return data

@@ -8,10 +8,7 @@ and its images; it never caches an answer, because the fraud graph changes betwe
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +30,15 @@ from finfer.pipelines.fraud import FraudScore
 from finfer.pipelines.intent import Intent
 from finfer.pipelines.risk import ApplicantRow, RiskScore, struct_to_dict
 from finfer.pipelines.tensors import pack_strings
-from finfer.pipelines.validation import BASE64, Upload, checked_image, first_error, object_with, valid_text
+from finfer.pipelines.validation import (
+    BASE64,
+    Upload,
+    checked_image,
+    decoded_base64,
+    first_error,
+    object_with,
+    valid_text,
+)
 
 # The pipelines an application fans out to, in the order reasons are reported.
 BRANCHES: tuple[Pipeline, ...] = (risk.PIPELINE, fraud.PIPELINE, documents.PIPELINE, damage.PIPELINE, intent.PIPELINE)
@@ -109,6 +114,7 @@ class ApplicationDecision:
 
 
 ANSWER = TypeAdapter(ApplicationDecision)
+APPLICATION_ID = TypeAdapter(fraud.ApplicationId)
 
 
 def _image(item: object, where: str, also: frozenset[str] = frozenset()) -> Upload:
@@ -121,16 +127,8 @@ def _image(item: object, where: str, also: frozenset[str] = frozenset()) -> Uplo
         raise InvalidArgument(f"{where}.{unknown[0]}: is not a known field", f"{where}.{unknown[0]}")
     if isinstance(item.get("image"), bytes):
         return checked_image(Upload(item["image"], f"{where}.image"))
-    body = item
-    value = body.get("image_base64")
     field = f"{where}.image_base64"
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{field}: is required and must be a base64 string", field)
-    try:
-        data = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidArgument(f"{field}: is not valid base64", field) from None
-    return checked_image(Upload(data, field))
+    return checked_image(Upload(decoded_base64(item.get("image_base64"), field), field))
 
 
 def _images(value: object, field: str) -> list[object]:
@@ -163,14 +161,12 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
 
     def row(self, payload: object) -> ApplicationRow:
         body = object_with(payload, FIELDS, "`application_id` and `applicant`")
-        application_id = body.get("application_id")
-        if application_id is None:
+        if body.get("application_id") is None:
             raise InvalidArgument("application_id: is required", "application_id")
-        if not isinstance(application_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", application_id):
-            raise InvalidArgument(
-                "application_id: must be 1 to 64 letters, digits or _.:- starting with a letter or digit",
-                "application_id",
-            )
+        try:
+            application_id = APPLICATION_ID.validate_python(body["application_id"])  # the fraud graph's key rule
+        except ValidationError as exc:
+            raise first_error(exc, "application_id") from None
         if "applicant" not in body:
             raise InvalidArgument("applicant: is required (the credit file)", "applicant")
         applicant = self.branches["risk"].batch_row(body["applicant"], "applicant")
@@ -266,7 +262,7 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
             "required": ["application_id", "applicant"],
             "additionalProperties": False,
             "properties": {
-                "application_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+                "application_id": APPLICATION_ID.json_schema(),
                 "applicant": self.branches["risk"].request_schema(),
                 # null reads as absent, as in the single endpoints' optional parts.
                 "fraud": {"anyOf": [fraud_part, {"type": "null"}]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,6 +80,16 @@ BASE64 = {
     "minLength": 4,
     "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
 }
+
+
+def decoded_base64(value: object, field: str) -> bytes:
+    """An image sent as base64 in JSON, decoded, or a 400 naming `field`."""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{field}: is required and must be a base64 string", field)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument(f"{field}: is not valid base64", field) from None
 
 
 @dataclass(frozen=True)
