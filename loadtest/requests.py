@@ -72,12 +72,21 @@ def _images(kind: str, count: int = 8) -> tuple[str, ...]:
 
 
 APPLICATION_SHAPES = ("mix", "plain", "images")
+# What each shape adds to the credit file and fraud links.
+_SHAPE_PARTS = {"plain": ("message",), "images": ("message", "contract", "photo")}
+
+
+def _dealer_mix(rng: random.Random) -> tuple[str, ...]:
+    roll = rng.random()
+    if roll < 0.1:
+        return ("message", "contract", "vin_plate", "photo")
+    return ("contract",) if roll < 0.3 else ()
 
 
 def applications(n: int, seed: int, shape: str = "mix") -> list[dict[str, Any]]:
-    """n distinct loan applications. `plain`: credit file, fraud links and a message; `images`: plus a
-    contract page and a vehicle photo; `mix` (what dealers send): 70% credit file and links, 20% plus a
-    document, 10% plus documents, a photo and a message."""
+    """n distinct loan applications. `plain`: credit file, fraud links and a message; `images`: plus one
+    contract page and one vehicle photo; `mix` (what dealers send): 70% credit file and links, 20% plus a
+    contract page, 10% plus a contract and a VIN plate, a photo and a message."""
     from finfer.models.fraud_data import scoring_requests
 
     applicants = unique_applicants(n, seed)
@@ -92,13 +101,13 @@ def applications(n: int, seed: int, shape: str = "mix") -> list[dict[str, Any]]:
             "fraud": {k: frauds[i][k] for k in ("features", "links", "persist")},
             "declared": {"amount": float(rng.randrange(30_000, 400_000, 1_000)), "term_months": 36},
         }
-        roll = rng.random() if shape == "mix" else {"plain": 0.95, "images": 0.0}[shape]
-        if shape == "plain" or roll < 0.1:
+        parts = _dealer_mix(rng) if shape == "mix" else _SHAPE_PARTS[shape]
+        if "message" in parts:
             body["message"] = messages[i]
-        if roll < 0.3:
-            body["documents"] = [{"kind": "contract", "image_base64": rng.choice(_images("contract"))}]
-        if roll < 0.1:
-            body["documents"].append({"kind": "vin_plate", "image_base64": rng.choice(_images("vin_plate"))})
+        pages = [kind for kind in ("contract", "vin_plate") if kind in parts]
+        if pages:
+            body["documents"] = [{"kind": kind, "image_base64": rng.choice(_images(kind))} for kind in pages]
+        if "photo" in parts:
             body["vehicle_photos"] = [{"image_base64": rng.choice(_images("photo"))}]
         out.append(body)
     return out
