@@ -13,14 +13,14 @@ from pathlib import Path
 from finfer.decisions.policy import DEFAULT_POLICY, Policy, load_policy
 from finfer.exporters.base import Exporter, Profile, Progress, Trained
 from finfer.exporters.model_config import Flavour, InstanceGroup, ModelSpec, Tensor
-from finfer.pipelines.application import BRANCHES, PIPELINE
+from finfer.pipelines.application import BRANCH_NAMES, PIPELINE
 
 STEP = PIPELINE.triton_model
 
 
 def read_policy(path: Path) -> tuple[Policy, bytes]:
     """The policy at `path`, validated against the application's branches, and its bytes as written."""
-    return load_policy(path, [p.name for p in BRANCHES]), path.read_bytes()
+    return load_policy(path, BRANCH_NAMES), path.read_bytes()
 
 
 def install_policy(repository: Path, path: Path) -> Policy:
@@ -55,7 +55,7 @@ class ApplicationExporter(Exporter):
             metrics={
                 "policy_version": policy.version,
                 "policy_source": str(self.policy),
-                "branches": [p.name for p in BRANCHES],
+                "branches": list(BRANCH_NAMES),
                 "deadlines_ms": deadlines,
             },
             files={STEP: {"policy.toml": text}},

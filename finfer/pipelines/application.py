@@ -42,6 +42,7 @@ from finfer.pipelines.validation import (
 
 # The pipelines an application fans out to, in the order reasons are reported.
 BRANCHES: tuple[Pipeline, ...] = (risk.PIPELINE, fraud.PIPELINE, documents.PIPELINE, damage.PIPELINE, intent.PIPELINE)
+BRANCH_NAMES = tuple(p.name for p in BRANCHES)  # what the policy's [branches.<name>] may name
 MAX_IMAGES = 4  # documents, and vehicle photos, a request
 
 FIELDS = {"application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message"}
@@ -156,7 +157,7 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
             raise FileNotFoundError(
                 f"loan applications need every branch built; missing in {repository}: {', '.join(missing)}"
             )
-        policy = load_policy(meta, [p.name for p in BRANCHES])
+        policy = load_policy(meta, BRANCH_NAMES)
         return cls(policy, {p.name: p.load(repository) for p in BRANCHES})
 
     def row(self, payload: object) -> ApplicationRow:
