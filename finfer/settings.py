@@ -5,12 +5,15 @@ silently running with a default.
 """
 
 import os
+import re
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finfer import paths
+
+_ENDPOINT = re.compile(r"^(dns:///)?[\w.\-]+:\d{1,5}$")
 
 
 class Settings(BaseSettings):
@@ -31,8 +34,17 @@ class Settings(BaseSettings):
     triton_max_restarts: int = Field(5, ge=0)
     triton_restart_window_s: float = Field(600.0, gt=0)
     triton_restart_backoff_s: float = Field(1.0, ge=0)
+    # The fraud graph shared by Triton replicas: a Redis stream of persisted applications (redis://host/1).
+    # Unset: each Triton keeps its own graph, journaled under state_dir (one replica only).
+    fraud_graph_url: str | None = Field(None, pattern=r"^rediss?://")
 
     # Front
+    # Triton replicas the front spreads requests over: comma-separated gRPC host:port, or dns:///name:port for
+    # every address of a name (a Kubernetes headless Service), resolved again every replica_check_s.
+    # Unset: the one embedded Triton at triton_host:triton_grpc_port.
+    triton_urls: str | None = None
+    # How often a replica taken out of rotation is checked (and names re-resolved).
+    replica_check_s: float = Field(0.5, gt=0)
     front_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
     grpc_port: int = Field(8081, ge=1, le=65535)
@@ -75,6 +87,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown settings in the environment: {', '.join(unknown)}")
         return self
 
+    @field_validator("triton_urls")
+    @classmethod
+    def _endpoints(cls, value: str | None) -> str | None:
+        for entry in (value or "").split(","):
+            if value is not None and not _ENDPOINT.match(entry.strip()):
+                raise ValueError(f"{entry.strip()!r} is not host:port or dns:///name:port (a gRPC endpoint, no scheme)")
+        return value
+
     @model_validator(mode="after")
     def _distinct_ports(self) -> "Settings":
         ports = [
@@ -91,6 +111,13 @@ class Settings(BaseSettings):
     @property
     def triton_grpc_url(self) -> str:
         return f"{self.triton_host}:{self.triton_grpc_port}"
+
+    @property
+    def triton_targets(self) -> list[str]:
+        """The Triton gRPC endpoints the front uses, as listed (dns:/// entries not yet resolved)."""
+        if not self.triton_urls:
+            return [self.triton_grpc_url]
+        return [entry.strip() for entry in self.triton_urls.split(",")]
 
     @property
     def triton_http_url(self) -> str:

@@ -180,8 +180,7 @@ class TritonServer:
         progress(f"starting Triton on {self.settings.triton_grpc_url} (log: {self.log_path})")
         self._process = subprocess.Popen(
             server_arguments(self.install, self.settings, backends),
-            # The fraud graph journals persisted applications under the state directory.
-            env={**server_environment(self.install), "FINFER_STATE_DIR": str(self.settings.state_dir.resolve())},
+            env=self._environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -190,6 +189,15 @@ class TritonServer:
         )
         log.close()
         atexit.register(self.stop)
+
+    def _environment(self) -> dict[str, str]:
+        env = server_environment(self.install)
+        # The fraud graph logs persisted applications: in a shared Redis stream if set, else under the state dir.
+        env["FINFER_STATE_DIR"] = str(self.settings.state_dir.resolve())
+        env.pop("FINFER_FRAUD_GRAPH_URL", None)
+        if self.settings.fraud_graph_url:
+            env["FINFER_FRAUD_GRAPH_URL"] = self.settings.fraud_graph_url
+        return env
 
     def wait_ready(self, timeout: float | None = None, progress: Callable[[str], None] = lambda _: None) -> None:
         limit = timeout or self.settings.triton_startup_timeout_s

@@ -7,16 +7,14 @@ the flow, and the pipeline declarations (finfer.pipelines) are the only place th
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from finfer.errors import FrontError, InvalidArgument, NotFound, Unavailable, UpstreamError
+from finfer.errors import InvalidArgument, NotFound
 from finfer.front import metrics
 from finfer.front.answer_cache import AnswerCache, shared_cache
 from finfer.front.coalescer import Coalescer
-from finfer.front.repair import StubRepair
 from finfer.front.upstream import TritonUpstream
 from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored
@@ -42,7 +40,7 @@ class Served:
             else None
         )
         self.coalescer = (
-            Coalescer(self._infer, settings.max_batch_rows, settings.upstream_max_inflight)
+            Coalescer(self._infer, settings.max_batch_rows, settings.upstream_max_inflight * upstream.replicas)
             if pipeline.coalesced
             else None
         )
@@ -78,9 +76,11 @@ class DataPlane:
         self.settings = settings
         self.upstream = upstream
         self.served = served
-        self.repair = StubRepair(upstream.reload, self.probe, settings.repair_timeout_s)
         self.draining = False  # set on SIGTERM: not ready, still answering
-        self._probes: dict[str, object] = {}
+        for s in served.values():
+            # What the upstream sends each model to find a dead stub and to check a reloaded one.
+            probe = s.codec.encode([s.codec.row(s.pipeline.probe_payload())])
+            upstream.probes[s.pipeline.triton_model] = s.pipeline.infer_inputs(probe)
 
     @classmethod
     def from_repository(cls, settings: Settings, upstream: TritonUpstream) -> DataPlane:
@@ -108,7 +108,7 @@ class DataPlane:
             if hit is not None:
                 return Answer(hit, served.model_version, request_id, True)
         row = served.codec.row(parse())
-        ((stored, cached),) = await self._results(name, [row])
+        ((stored, cached),) = await served.results([row])
         if raw is not None and served.answers is not None:
             served.answers.remember_raw(protocol, raw, stored)
         return Answer(stored, served.model_version, request_id, cached)
@@ -121,53 +121,18 @@ class DataPlane:
         items = batch_items(payload, batch.field, batch.items, self.settings.max_batch_rows)
         rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
         request_id = request_id or new_request_id()
-        results = await self._results(name, rows)
+        results = await served.results(rows)
         answers = [Answer(stored, served.model_version, request_id, cached) for stored, cached in results]
         return BatchAnswer(answers, served.model_version, request_id)
 
-    async def _results(self, name: str, rows: Sequence[Any]) -> list[tuple[Stored, bool | None]]:
-        """The rows' results from pipeline `name`, failing fast while a dead stub of it is reloaded."""
-        self.repair.check(name)
-        try:
-            return await self.served[name].results(rows)
-        except UpstreamError as error:
-            if self.repair.saw(name, error):
-                raise Unavailable(f"{name}: a model step died and is being restarted; retry shortly") from None
-            raise
-
-    async def probe(self, name: str) -> None:
-        """One small known request through pipeline `name`, past the cache and the coalescer."""
-        served = self.served[name]
-        if name not in self._probes:
-            self._probes[name] = served.pipeline.probe_payload()
-        await served._infer([served.codec.row(self._probes[name])])
-
-    async def watch(self) -> None:
-        """Probe every pipeline that is not already being repaired, every `probe_interval_s`."""
-        while True:
-            await asyncio.sleep(self.settings.probe_interval_s)
-            for name in self.served:
-                if name in self.repair.down:
-                    continue
-                try:
-                    await self.probe(name)
-                except UpstreamError as error:
-                    self.repair.saw(name, error)
-                except FrontError:
-                    pass  # Triton down or restarting: readiness already says so
-
     async def pipelines_ready(self) -> dict[str, bool]:
-        """Each served pipeline: its Triton model ready (and Triton itself)."""
+        """Each served pipeline: its Triton model ready on some replica that can take it."""
         models = await self.upstream.models_ready(tuple(s.pipeline.triton_model for s in self.served.values()))
-        ready = {
-            name: models[s.pipeline.triton_model] and name not in self.repair.down and not self.draining
-            for name, s in self.served.items()
-        }
+        ready = {name: models[s.pipeline.triton_model] and not self.draining for name, s in self.served.items()}
         for name, state in ready.items():
             metrics.PIPELINE_READY.labels(name).set(1 if state else 0)
         return ready
 
     async def close(self) -> None:
-        await self.repair.close()
         for served in self.served.values():
             await served.close()

@@ -39,6 +39,18 @@ UPSTREAM_ERRORS = Counter(
 UPSTREAM_READY = Gauge(
     "finfer_upstream_ready", "1 when Triton and the pipelines answered ready at the last check", registry=REGISTRY
 )
+UPSTREAM_RETRIES = Counter(
+    "finfer_upstream_retries",
+    "Triton calls sent again to another replica after a dead server or a dead stub",
+    ["model"],
+    registry=REGISTRY,
+)
+REPLICA_IN_ROTATION = Gauge(
+    "finfer_triton_replica_in_rotation",
+    "1 while the front sends calls to this Triton replica",
+    ["replica"],
+    registry=REGISTRY,
+)
 TRITON_RESTARTS = Counter(
     "finfer_triton_restarts", "Times `finfer serve` restarted a Triton that had exited on its own", registry=REGISTRY
 )

@@ -3,9 +3,10 @@
 A Python-backend stub that dies (killed for memory, a crash in a native library) leaves Triton's health
 and every model's readiness green, and each request through it fails with INTERNAL "Stub process
 '<model>_0_0' is not healthy" after about a second. The front reads that message in an answer or in a
-probe, marks the pipeline down (its requests get 503 + Retry-After at once, and /readyz and the gRPC
-health service say so), unloads and loads the dead model (Triton runs in explicit model-control mode,
-where that starts a fresh stub), and marks the pipeline up again once a probe through it answers.
+probe, stops sending that model to that replica (its requests go to another replica, or get 503 +
+Retry-After at once when none is left, and /readyz and the gRPC health service say so), unloads and loads
+the dead model there (Triton runs in explicit model-control mode, where that starts a fresh stub), and
+sends it there again once a probe through it answers.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from finfer.errors import FrontError, Unavailable
+from finfer.errors import FrontError
 from finfer.front import metrics
+from finfer.front.replicas import Replica
 
 _DEAD_STUB = re.compile(r"Stub process '(?P<model>[\w.-]+?)_\d+_\d+' is not healthy")
 
@@ -29,56 +31,63 @@ def dead_model(message: str) -> str | None:
 
 
 class StubRepair:
+    """Dead stubs of each replica: a model whose stub died on one replica is avoided there while it reloads."""
+
     def __init__(
         self,
-        reload: Callable[[str], Awaitable[None]],
-        probe: Callable[[str], Awaitable[None]],
+        reload: Callable[[Replica, str], Awaitable[None]],
+        probe: Callable[[Replica, str], Awaitable[None]],
         timeout_s: float,
     ) -> None:
         self.reload = reload
         self.probe = probe
         self.timeout_s = timeout_s
-        self.down: dict[str, str] = {}  # pipeline → the model being reloaded
+        self.down: dict[tuple[str, str], str] = {}  # (replica, model called) → the step being reloaded
         self._tasks: set[asyncio.Task] = set()
 
-    def check(self, pipeline: str) -> None:
-        """Fail fast while the pipeline is being repaired, instead of after Triton's own second."""
-        if pipeline in self.down:
-            raise Unavailable(f"{pipeline}: its step {self.down[pipeline]} is being restarted; retry shortly")
+    def is_down(self, replica: Replica, model: str) -> bool:
+        return (replica.address, model) in self.down
 
-    def saw(self, pipeline: str, error: FrontError) -> bool:
-        """An upstream error of `pipeline`; True when it names a dead stub (its repair has begun)."""
-        model = dead_model(error.message)
-        if model is None:
+    def steps_down(self, model: str) -> list[str]:
+        return [step for (_, called), step in self.down.items() if called == model]
+
+    def saw(self, replica: Replica, model: str, error: FrontError) -> bool:
+        """An error of a call to `model` on `replica`; True when it names a dead stub (its repair has begun)."""
+        step = dead_model(error.message)
+        if step is None:
             return False
-        if pipeline not in self.down:
-            self.down[pipeline] = model
-            print(f"finfer front: {pipeline}: the {model} stub is dead; reloading it", file=sys.stderr, flush=True)
-            task = asyncio.create_task(self._repair(pipeline, model))
+        if (replica.address, model) not in self.down:
+            self.down[replica.address, model] = step
+            print(
+                f"finfer front: {model} on {replica.address}: the {step} stub is dead; reloading it",
+                file=sys.stderr,
+                flush=True,
+            )
+            task = asyncio.create_task(self._repair(replica, model, step))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _repair(self, pipeline: str, model: str) -> None:
+    async def _repair(self, replica: Replica, model: str, step: str) -> None:
         started = time.monotonic()
         while time.monotonic() - started < self.timeout_s:
             try:
-                await self.reload(model)
-                await self.probe(pipeline)
+                await self.reload(replica, step)
+                await self.probe(replica, model)
             except FrontError as error:
                 # Another step of the pipeline may have died too: reload that one next.
-                model = dead_model(error.message) or model
-                self.down[pipeline] = model
+                step = dead_model(error.message) or step
+                self.down[replica.address, model] = step
                 await asyncio.sleep(1.0)
                 continue
-            metrics.STUB_REPAIRS.labels(model, "reloaded").inc()
-            del self.down[pipeline]
+            metrics.STUB_REPAIRS.labels(step, "reloaded").inc()
+            del self.down[replica.address, model]
             took = time.monotonic() - started
-            print(f"finfer front: {pipeline}: {model} reloaded, answering again after {took:.1f}s", file=sys.stderr)
+            print(f"finfer front: {model} on {replica.address}: {step} reloaded, answering again after {took:.1f}s")
             return
-        # Left down (not ready) for a person or a Triton restart: a stub that will not come back.
-        metrics.STUB_REPAIRS.labels(model, "failed").inc()
-        print(f"finfer front: {pipeline}: {model} did not come back in {self.timeout_s:g}s", file=sys.stderr)
+        # Left out for this model (not ready if no other replica serves it) for a person or a Triton restart.
+        metrics.STUB_REPAIRS.labels(step, "failed").inc()
+        print(f"finfer front: {model} on {replica.address}: {step} did not come back in {self.timeout_s:g}s")
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -45,7 +45,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     grpc_server, checks = create_server(plane, f"{settings.front_host}:{settings.grpc_port}", largest)
     await grpc_server.start()
     health_task = asyncio.create_task(keep_health(plane, checks, max(settings.readiness_cache_s, 0.5)))
-    probe_task = asyncio.create_task(plane.watch()) if settings.probe_interval_s > 0 else None
     http_task = asyncio.create_task(http.serve())
     print(
         f"finfer front: HTTP http://{settings.front_host}:{settings.http_port} "
@@ -55,8 +54,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     health_task.cancel()
-    if probe_task is not None:
-        probe_task.cancel()
     # Drain: not ready first (HTTP /readyz 503, every gRPC service NOT_SERVING) while still answering,
     # so that load balancers stop sending before the ports close; then in-flight requests finish.
     plane.draining = True

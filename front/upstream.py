@@ -1,101 +1,184 @@
-"""The front's connection to Triton: readiness, inference and error mapping over Triton's gRPC API.
+"""The front's connection to Triton's replicas: inference with failover, readiness, repair and error mapping
+over Triton's gRPC API.
 
 It knows KServe v2 tensors, not pipelines: the declarations (finfer.pipelines) encode and decode.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
 from collections.abc import Sequence
 
 import grpc
-from tritonclient.grpc import service_pb2, service_pb2_grpc
+from tritonclient.grpc import service_pb2
 
-from finfer.errors import InvalidArgument, Unavailable, UpstreamError
+from finfer.errors import FrontError, InvalidArgument, Unavailable, UpstreamError
 from finfer.front import metrics
+from finfer.front.repair import StubRepair
+from finfer.front.replicas import Replica, ReplicaPool
 from finfer.pipelines.declaration import InferInput, Outputs
 from finfer.pipelines.tensors import unpack_numbers, unpack_strings
 from finfer.settings import Settings
 
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+# A server that died or is stopping answers these; the call may be sent again, to another replica.
+_SERVER_GONE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 
 
 class TritonUpstream:
+    """Every call goes to the least busy replica that can take it; a failed call is sent again to another.
+
+    Every finfer pipeline is idempotent (scores are pure; an application, or a fraud score with persist, is
+    keyed by its application id), so a call that failed because its replica died, or because a stub of it
+    died, is retried on another replica within the call's deadline.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: service_pb2_grpc.GRPCInferenceServiceStub | None = None
+        self.pool = ReplicaPool(settings.triton_targets, settings.replica_check_s)
+        self.repair = StubRepair(self.reload, self.probe, settings.repair_timeout_s)
+        self.probes: dict[str, Sequence[InferInput]] = {}  # model → a small known request (set by the data plane)
         self._ready_at = -math.inf
-        self._models: dict[str, bool] = {}
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        options = [
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            # Reconnect soon after Triton comes back instead of gRPC's default backoff of up to 2 minutes.
-            ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", 2000),
-        ]
-        self._channel = grpc.aio.insecure_channel(self.settings.triton_grpc_url, options=options)
-        self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        await self.pool.start()
+        self._tasks.append(asyncio.create_task(self.pool.watch()))
+        if self.settings.probe_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self.watch()))
 
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
+        for task in self._tasks:
+            task.cancel()
+        await self.repair.close()
+        await self.pool.close()
 
     @property
-    def stub(self) -> service_pb2_grpc.GRPCInferenceServiceStub:
-        if self._stub is None:
-            raise Unavailable("the front has not connected to Triton yet")
-        return self._stub
+    def replicas(self) -> int:
+        return max(1, len(self.pool.replicas))
 
     async def models_ready(self, models: Sequence[str]) -> dict[str, bool]:
-        """Each model ready on a ready Triton; answered from a short-lived memo so probes stay cheap."""
+        """Each model ready on at least one replica in rotation that is not reloading it; answered from a
+        short-lived memo so that probes stay cheap."""
         now = time.monotonic()
-        if now - self._ready_at >= self.settings.readiness_cache_s or set(models) - set(self._models):
-            self._models = await self._fetch_ready(models)
+        if now - self._ready_at >= self.settings.readiness_cache_s:
             self._ready_at = now
-            metrics.UPSTREAM_READY.set(1 if all(self._models.values()) else 0)
-        return {name: self._models[name] for name in models}
+            for replica in self.pool.replicas.values():
+                replica.ready = await _fetch_ready(replica, models) if replica.in_rotation else {}
+        ready = {
+            model: any(
+                r.in_rotation and r.ready.get(model, False) and not self.repair.is_down(r, model)
+                for r in self.pool.replicas.values()
+            )
+            for model in models
+        }
+        metrics.UPSTREAM_READY.set(1 if all(ready.values()) else 0)
+        return ready
 
-    async def _fetch_ready(self, models: Sequence[str]) -> dict[str, bool]:
+    async def reload(self, replica: Replica, model: str, timeout_s: float = 60.0) -> None:
+        """Unload and load `model` on one replica (Triton runs in explicit model-control mode): a fresh stub."""
         try:
-            server = await self.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=2)
-            states = {}
-            for name in models:
-                model = await self.stub.ModelReady(service_pb2.ModelReadyRequest(name=name), timeout=2)
-                states[name] = server.ready and model.ready
-            return states
-        except (grpc.aio.AioRpcError, Unavailable):
-            return dict.fromkeys(models, False)
-
-    async def reload(self, model: str, timeout_s: float = 60.0) -> None:
-        """Unload and load `model` (Triton runs in explicit model-control mode): a fresh Python stub."""
-        try:
-            await self.stub.RepositoryModelUnload(
+            await replica.stub.RepositoryModelUnload(
                 service_pb2.RepositoryModelUnloadRequest(model_name=model), timeout=timeout_s
             )
-            await self.stub.RepositoryModelLoad(
+            await replica.stub.RepositoryModelLoad(
                 service_pb2.RepositoryModelLoadRequest(model_name=model), timeout=timeout_s
             )
         except grpc.aio.AioRpcError as exc:
             raise upstream_error(exc) from None
         self._ready_at = -math.inf  # what was ready has changed
 
-    async def infer(self, model: str, inputs: Sequence[InferInput], rows: int) -> Outputs:
-        """One inference call; every output comes back as a flat, row-major list."""
+    async def probe(self, replica: Replica, model: str) -> None:
+        """The model's known small request on one replica; raises what the call raised."""
+        await self.infer(model, self.probes[model], 1, replica)
+
+    async def watch(self) -> None:
+        """Probe every model on every replica in rotation (not those being reloaded), every `probe_interval_s`:
+        a dead stub without traffic is found too."""
+        while True:
+            await asyncio.sleep(self.settings.probe_interval_s)
+            for model in self.probes:
+                for replica in list(self.pool.replicas.values()):
+                    if not replica.in_rotation or self.repair.is_down(replica, model):
+                        continue
+                    try:
+                        await self.probe(replica, model)
+                    except UpstreamError as error:
+                        self.repair.saw(replica, model, error)
+                    except FrontError:
+                        pass  # that replica down or restarting: its rotation and readiness already say so
+
+    async def infer(
+        self, model: str, inputs: Sequence[InferInput], rows: int, replica: Replica | None = None
+    ) -> Outputs:
+        """One inference call (on `replica` if given, else on the best one, then on others); every output comes
+        back as a flat, row-major list."""
         request = infer_request(model, inputs)
         metrics.UPSTREAM_ROWS.labels(model).observe(rows)
+        deadline = time.monotonic() + self.settings.upstream_timeout_s
+        if replica is not None:
+            try:
+                return outputs(await self._call(replica, model, request, deadline))
+            except grpc.aio.AioRpcError as exc:
+                raise upstream_error(exc) from None
+        tried: list[Replica] = []
+        failure: FrontError | None = None
+        while time.monotonic() < deadline:
+            target = self.pool.pick(tried, lambda r: self.repair.is_down(r, model))
+            if target is None:
+                break
+            if tried:
+                metrics.UPSTREAM_RETRIES.labels(model).inc()
+            tried.append(target)
+            try:
+                return outputs(await self._call(target, model, request, deadline))
+            except grpc.aio.AioRpcError as exc:
+                error = upstream_error(exc)
+                if not await self._retryable(target, model, exc, error):
+                    raise error from None
+                failure = self._nowhere(model) if self.repair.is_down(target, model) else error
+        raise failure or self._nowhere(model)
+
+    async def _call(
+        self, replica: Replica, model: str, request: service_pb2.ModelInferRequest, deadline: float
+    ) -> service_pb2.ModelInferResponse:
         started = time.perf_counter()
         try:
-            response = await self.stub.ModelInfer(request, timeout=self.settings.upstream_timeout_s)
+            with replica.busy():
+                return await replica.stub.ModelInfer(request, timeout=max(deadline - time.monotonic(), 0.001))
         except grpc.aio.AioRpcError as exc:
             metrics.UPSTREAM_ERRORS.labels(model, exc.code().name).inc()
-            raise upstream_error(exc) from None
+            raise
         finally:
             metrics.UPSTREAM_LATENCY.labels(model).observe(time.perf_counter() - started)
-        return outputs(response)
+
+    async def _retryable(self, replica: Replica, model: str, exc: grpc.aio.AioRpcError, error: Exception) -> bool:
+        """Whether another replica may answer: this one's server is gone or stopping, or a stub of it died."""
+        if exc.code() in _SERVER_GONE:
+            await self.pool.check(replica)
+            return True
+        return isinstance(error, UpstreamError) and self.repair.saw(replica, model, error)
+
+    def _nowhere(self, model: str) -> Unavailable:
+        steps = self.repair.steps_down(model)
+        if steps:
+            return Unavailable(f"{model}: its step {steps[0]} died and is being restarted; retry shortly")
+        return Unavailable("the model server is unavailable (no Triton replica answers); retry later")
+
+
+async def _fetch_ready(replica: Replica, models: Sequence[str]) -> dict[str, bool]:
+    try:
+        server = await replica.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=2)
+        states = {}
+        for name in models:
+            answer = await replica.stub.ModelReady(service_pb2.ModelReadyRequest(name=name), timeout=2)
+            states[name] = server.ready and answer.ready
+        return states
+    except grpc.aio.AioRpcError:
+        return dict.fromkeys(models, False)
 
 
 def infer_request(model: str, inputs: Sequence[InferInput]) -> service_pb2.ModelInferRequest:

@@ -71,7 +71,8 @@ def node_features(scaler: Scaler, tabular: np.ndarray, kind: np.ndarray, link_co
 
 
 class GraphStore(Protocol):
-    """What the sampler needs from a graph. The in-memory store ships; a graph database could implement this."""
+    """What the sampler needs from a graph. The in-memory store ships (kept in step with a log); a graph database
+    could implement this."""
 
     lock: threading.RLock
 
@@ -83,6 +84,7 @@ class GraphStore(Protocol):
     def link_counts(self, applications: np.ndarray) -> np.ndarray: ...
     def known_fraud(self, applications: np.ndarray) -> np.ndarray: ...
     def application_keys(self, applications: np.ndarray) -> list[str]: ...
+    def refresh(self) -> None: ...
     def insert(self, key: str, features: np.ndarray, links: dict[str, Sequence[bytes]]) -> int: ...
 
 
@@ -117,11 +119,48 @@ class _Adjacency:
         return sources, self.indices
 
 
+@dataclass(frozen=True)
+class Insertion:
+    """One persisted application: the unit every insertion log records, whole or not at all."""
+
+    key: str
+    features: np.ndarray
+    links: dict[str, Sequence[bytes]]
+
+    def to_json(self) -> str:
+        # Links are already keyed hashes, so a log holds no raw phone numbers.
+        return json.dumps(
+            {
+                "key": self.key,
+                "features": [float(v) for v in self.features],
+                "links": {kind: [h.hex() for h in hashes] for kind, hashes in self.links.items()},
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Insertion:
+        record = json.loads(text)
+        links = {kind: [bytes.fromhex(h) for h in hashes] for kind, hashes in record["links"].items()}
+        return cls(record["key"], np.array(record["features"], dtype=np.float32), links)
+
+
+class InsertionLog(Protocol):
+    """Where a graph's insertions are recorded, so that a restart (or another replica) sees them.
+
+    The graph is its shipped base plus the log folded over it in log order: `replay` folds what is there
+    at start, `insert` records one insertion and applies it, `catch_up` applies what others recorded.
+    """
+
+    def replay(self, store: InMemoryGraph) -> int: ...
+    def insert(self, store: InMemoryGraph, insertion: Insertion) -> int: ...
+    def catch_up(self, store: InMemoryGraph) -> None: ...
+
+
 class Journal:
-    """Persisted insertions as JSON lines, replayed at start, so a restart keeps what was accepted.
+    """A single replica's log: JSON lines in a file, replayed at start, so a restart keeps what was accepted.
 
     Each line is flushed to the OS before the insert returns (it survives a crash of the process,
-    not of the machine). Links are already keyed hashes, so the journal holds no raw phone numbers.
+    not of the machine).
     """
 
     def __init__(self, path: Path) -> None:
@@ -134,25 +173,23 @@ class Journal:
         count = 0
         for line in self.path.read_text().splitlines():
             try:
-                record = json.loads(line)
+                insertion = Insertion.from_json(line)
             except json.JSONDecodeError:
                 continue  # a line torn by a crash mid-write
-            links = {kind: [bytes.fromhex(h) for h in hashes] for kind, hashes in record["links"].items()}
-            store.insert(record["key"], np.array(record["features"], dtype=np.float32), links, journal=False)
+            store.apply(insertion)
             count += 1
         return count
 
-    def append(self, key: str, features: np.ndarray, links: dict[str, Sequence[bytes]]) -> None:
+    def insert(self, store: InMemoryGraph, insertion: Insertion) -> int:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self.path.open("a", encoding="utf-8")
-        record = {
-            "key": key,
-            "features": [float(v) for v in features],
-            "links": {kind: [h.hex() for h in hashes] for kind, hashes in links.items()},
-        }
-        self._handle.write(json.dumps(record) + "\n")
+        self._handle.write(insertion.to_json() + "\n")
         self._handle.flush()
+        return store.apply(insertion)
+
+    def catch_up(self, store: InMemoryGraph) -> None:
+        """Nothing to do: this process is the only writer."""
 
 
 def _key_matrix(keys: Sequence[bytes]) -> np.ndarray:
@@ -172,7 +209,7 @@ class InMemoryGraph:
         links: dict[str, tuple[np.ndarray, np.ndarray]],
     ) -> None:
         self.lock = threading.RLock()
-        self.journal: Journal | None = None
+        self.log: InsertionLog | None = None
         n = len(application_keys)
         self._keys = list(application_keys)
         self._index = {k: i for i, k in enumerate(self._keys)}
@@ -230,18 +267,29 @@ class InMemoryGraph:
 
     # writes
 
-    def attach_journal(self, journal: Journal) -> int:
-        """Replay what earlier runs persisted, then record every insertion; returns the replayed count."""
+    def attach_log(self, log: InsertionLog) -> int:
+        """Replay what earlier runs (or other replicas) recorded, then record every insertion; returns the count."""
         with self.lock:
-            replayed = journal.replay(self)
-            self.journal = journal
+            replayed = log.replay(self)
+            self.log = log
             return replayed
 
-    def insert(self, key: str, features: np.ndarray, links: dict[str, Sequence[bytes]], journal: bool = True) -> int:
-        """Add an application (or update a known one) with its links; unseen entities become new nodes."""
+    def refresh(self) -> None:
+        """Apply what other replicas recorded since the last call (a shared log only); call before reading."""
+        if self.log is not None:
+            with self.lock:
+                self.log.catch_up(self)
+
+    def insert(self, key: str, features: np.ndarray, links: dict[str, Sequence[bytes]]) -> int:
+        """Add an application (or update a known one) with its links, recorded in the log if there is one."""
+        insertion = Insertion(key, np.asarray(features, dtype=np.float32), links)
         with self.lock:
-            if journal and self.journal is not None:
-                self.journal.append(key, features, links)
+            return self.apply(insertion) if self.log is None else self.log.insert(self, insertion)
+
+    def apply(self, insertion: Insertion) -> int:
+        """The insertion itself, unrecorded: unseen entities become new nodes; a repeat changes nothing but features."""
+        key, features, links = insertion.key, insertion.features, insertion.links
+        with self.lock:
             app = self._index.get(key)
             if app is None:
                 app = len(self._keys)

@@ -84,6 +84,7 @@ def score(
     keys = [_text(a) for a in application_ids.reshape(n, -1)[:, 0]]
     targets = []
     with store.lock:
+        store.refresh()
         for i, key in enumerate(keys):
             raw_links = _request_links(link_ids[i])
             hashed = {kind: [link_key(secret, kind, raw) for raw in ids] for kind, ids in raw_links.items()}

@@ -37,8 +37,15 @@ class BatchedPythonModel:
         unpacked = [
             {name: pb_utils.get_input_tensor_by_name(r, name).as_numpy() for name in self.input_names} for r in requests
         ]
+        try:
+            results = self.run(self.compute, unpacked)
+        except ConnectionError as exc:
+            # A store the model depends on is down (the shared fraud graph's Redis): UNAVAILABLE, which the
+            # front retries on another replica and otherwise answers with 503, not a failed model.
+            error = pb_utils.TritonError(str(exc), pb_utils.TritonError.UNAVAILABLE)
+            return [pb_utils.InferenceResponse(error=error) for _ in requests]
         responses = []
-        for result in self.run(self.compute, unpacked):
+        for result in results:
             if isinstance(result, Exception):
                 error = pb_utils.TritonError(str(result), pb_utils.TritonError.INVALID_ARG)
                 responses.append(pb_utils.InferenceResponse(error=error))

@@ -211,7 +211,7 @@ def test_journal_replays_persisted_insertions_after_a_restart(tmp_path):
 
     path = tmp_path / "journal.jsonl"
     store = small_graph()
-    store.attach_journal(Journal(path))
+    store.attach_log(Journal(path))
     store.insert("j1", np.ones(len(FEATURES)), {"device": [key("device", "d0")], "phone": [key("phone", "+861")]})
     store.insert("j2", np.full(len(FEATURES), 2.0), {"device": [key("device", "new")]})
     with path.open("a") as handle:
@@ -219,7 +219,7 @@ def test_journal_replays_persisted_insertions_after_a_restart(tmp_path):
     assert b"+861" not in path.read_bytes()
 
     restarted = small_graph()
-    assert restarted.attach_journal(Journal(path)) == 2
+    assert restarted.attach_log(Journal(path)) == 2
     assert restarted.size == store.size == 7
     assert sorted(restarted.applications_of("device", 0).tolist()) == [0, 1, 2, 5]
     (new,) = restarted.find_entities("device", [key("device", "new")])

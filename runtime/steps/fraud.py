@@ -7,6 +7,7 @@ import triton_python_backend_utils as pb_utils
 
 from finfer.models import fraud_scoring
 from finfer.models.fraud_graph import InMemoryGraph, Journal
+from finfer.models.fraud_graph_redis import RedisLog
 from finfer.runtime.python_model import BatchedPythonModel
 
 GNN_MODEL = "fraud_gnn"
@@ -20,18 +21,21 @@ class FraudScore(BatchedPythonModel):
     """fraud_score: the graph store in memory; insert, sample and gather evidence, then the GNN over BLS.
 
     One instance only (config.pbtxt): the graph lives in this process, and a second instance would
-    hold a second, diverging copy. With FINFER_STATE_DIR set (finfer's Triton sets it), persisted
-    applications are journaled there per model version and replayed at start.
+    hold a second, diverging copy. Persisted applications are logged per model version and replayed at
+    start: in a Redis stream shared by every replica when FINFER_FRAUD_GRAPH_URL is set, else in a
+    journal file under FINFER_STATE_DIR (finfer's Triton sets it).
     """
 
     def setup(self, version_dir, parameters, args):
         self.config = fraud_scoring.FraudConfig.load(version_dir / "meta.json")
         self.secret = (version_dir / "link_key.bin").read_bytes()
         self.store = InMemoryGraph.load(version_dir / "graph.npz")
+        shared = os.environ.get("FINFER_FRAUD_GRAPH_URL")
         state_dir = os.environ.get("FINFER_STATE_DIR")
-        if state_dir:
-            journal = Journal(Path(state_dir) / "fraud_graph" / f"{self.config.model_version}.jsonl")
-            self.store.attach_journal(journal)
+        if shared:
+            self.store.attach_log(RedisLog.connect(shared, self.config.model_version))
+        elif state_dir:
+            self.store.attach_log(Journal(Path(state_dir) / "fraud_graph" / f"{self.config.model_version}.jsonl"))
 
     def run_gnn(self, subgraph):
         request = pb_utils.InferenceRequest(
