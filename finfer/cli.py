@@ -82,9 +82,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from finfer.front.server import run
     from finfer.pipelines import REGISTRY, application
     from finfer.settings import Settings
-    from finfer.triton_server import RestartBudget, Supervisor, TritonError, TritonServer
+    from finfer.triton_server import RestartBudget, Supervisor, TritonError, TritonServer, replica_settings
 
     settings = Settings()
+    try:
+        replicas = replica_settings(settings, args.replicas)
+    except ValueError as exc:
+        print(f"error: --replicas: {exc}", file=sys.stderr)
+        return 2
+    if len(replicas) > 1 and not settings.fraud_graph_url:
+        # Each replica would keep its own fraud graph: an application persisted through one, unseen by the other.
+        print(
+            "error: --replicas above 1 needs the shared fraud graph: set FINFER_FRAUD_GRAPH_URL=redis://host:6379/1 "
+            "(a Redis that persists: appendonly yes)",
+            file=sys.stderr,
+        )
+        return 2
     if not args.no_build:
         options = BuildOptions(out=settings.model_repository, profile=Profile(args.profile))
         build(options, [pipeline.make_exporter() for pipeline in REGISTRY])
@@ -95,24 +108,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: policy {args.policy or served}: {exc}", file=sys.stderr)
         return 2
     _progress(f"decision policy {policy.version} ({args.policy or served})")
-    triton = TritonServer(settings)
-    try:
-        triton.start(_progress)
-        triton.wait_ready(progress=_progress)
-    except TritonError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     budget = RestartBudget(
         settings.triton_max_restarts, settings.triton_restart_window_s, settings.triton_restart_backoff_s
     )
-    supervisor = Supervisor(triton, budget, metrics.TRITON_RESTARTS.inc, _progress)
-    supervisor.start()
+    started: list[tuple[TritonServer, Supervisor]] = []
     try:
+        for i, own in enumerate(replicas):
+            log = own.state_dir / ("triton.log" if i == 0 else f"triton-{i}.log")
+            triton = TritonServer(own, log_path=log)
+            triton.start(_progress)
+            started.append((triton, Supervisor(triton, budget, metrics.TRITON_RESTARTS.inc, _progress)))
+        for triton, supervisor in started:
+            triton.wait_ready(progress=_progress)
+            supervisor.start()
+        if settings.triton_urls is None:
+            settings = settings.model_copy(update={"triton_urls": ",".join(r.triton_grpc_url for r in replicas)})
         run(settings)
+    except TritonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         _progress("stopping Triton")
-        supervisor.stop()
-        triton.stop()
+        for triton, supervisor in started:
+            supervisor.stop()
+            triton.stop()
     return 0
 
 
@@ -147,6 +166,27 @@ def cmd_score(args: argparse.Namespace) -> int:
         return 2
     print(result.model_dump_json(indent=2))
     return 0
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from finfer.loadtest import chaos
+    from finfer.settings import Settings
+
+    settings = Settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="chaos-", dir=settings.state_dir) as workdir:
+        report = chaos.run(
+            settings.model_repository,
+            Path(workdir),
+            clients=args.clients,
+            settle_s=args.settle,
+            out=args.out,
+            progress=_progress,
+        )
+    print(report.markdown())
+    return 0 if not report.problems() else 1
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
@@ -222,6 +262,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-build", action="store_true")
     serve.add_argument("--profile", choices=["full", "small"], default="full")
     serve.add_argument("--policy", type=Path, help="validate this decision policy (TOML) and serve it")
+    serve.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="embedded Triton servers on this machine, the front failing over between them "
+        "(replica i on the Triton ports + 100 × i; above 1 needs FINFER_FRAUD_GRAPH_URL)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     policy = sub.add_parser("policy", help="the loan-application decision policy")
@@ -261,6 +308,14 @@ def parser() -> argparse.ArgumentParser:
         help="run only these scenarios (a..z; see loadtest/bench.py, vision_bench.py and application_bench.py)",
     )
     bench.set_defaults(func=cmd_bench)
+
+    drill = sub.add_parser(
+        "chaos", help="kill a Triton replica, a Python stub and Redis under load, then roll the replicas; report"
+    )
+    drill.add_argument("--clients", type=int, default=32)
+    drill.add_argument("--settle", type=float, default=10.0, help="seconds of load after each fault has recovered")
+    drill.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
+    drill.set_defaults(func=cmd_chaos)
 
     plan = sub.add_parser("capacity", help="replicas for a request rate and mix, from `finfer bench` results")
     rate = plan.add_mutually_exclusive_group(required=True)

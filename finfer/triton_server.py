@@ -176,7 +176,8 @@ class TritonServer:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         backends = backend_directory(self.install, self.settings.state_dir)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
+        # Appended to, so that what a crashed server wrote is still there after the supervisor restarts it.
+        log = self.log_path.open("ab")
         progress(f"starting Triton on {self.settings.triton_grpc_url} (log: {self.log_path})")
         self._process = subprocess.Popen(
             server_arguments(self.install, self.settings, backends),
@@ -251,6 +252,31 @@ class TritonServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+REPLICA_PORT_STEP = 100
+MAX_REPLICAS = 8
+
+
+def replica_settings(settings: Settings, replicas: int) -> list[Settings]:
+    """Settings of `replicas` embedded Tritons on one machine: replica i listens on the configured Triton
+    ports plus 100 × i. Raises ValueError when a port would collide with another replica's or the front's."""
+    if not 1 <= replicas <= MAX_REPLICAS:
+        raise ValueError(f"replicas must be between 1 and {MAX_REPLICAS}, got {replicas}")
+    out = []
+    for i in range(replicas):
+        step = REPLICA_PORT_STEP * i
+        ports = {
+            "triton_http_port": settings.triton_http_port + step,
+            "triton_grpc_port": settings.triton_grpc_port + step,
+            "triton_metrics_port": settings.triton_metrics_port + step,
+        }
+        out.append(settings.model_copy(update=ports))
+    taken = [settings.http_port, settings.grpc_port]
+    taken += [port for s in out for port in (s.triton_http_port, s.triton_grpc_port, s.triton_metrics_port)]
+    if len(set(taken)) != len(taken) or max(taken) > 65535:
+        raise ValueError(f"{replicas} replicas need free, distinct ports; these collide or overflow: {sorted(taken)}")
+    return out
 
 
 @dataclass(frozen=True)

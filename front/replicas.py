@@ -36,6 +36,7 @@ class Replica:
     channel: grpc.aio.Channel
     stub: service_pb2_grpc.GRPCInferenceServiceStub
     in_rotation: bool = True
+    checking: bool = False  # one rotation check at a time, however many calls failed at once
     inflight: int = 0
     ready: dict[str, bool] = field(default_factory=dict)  # model → ready, at the last readiness check
 
@@ -52,12 +53,12 @@ class Replica:
         finally:
             self.inflight -= 1
 
-    async def answers(self, timeout_s: float) -> bool:
-        """Triton's own readiness (every model it was told to load is loaded)."""
+    async def answers(self, timeout_s: float) -> bool | None:
+        """Triton's own readiness (every model it was told to load is loaded); None: no answer in time."""
         try:
             reply = await self.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=timeout_s)
-        except grpc.aio.AioRpcError:
-            return False
+        except grpc.aio.AioRpcError as exc:
+            return None if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED else False
         return reply.ready
 
 
@@ -117,9 +118,21 @@ class ReplicaPool:
         return min(ordered, key=lambda r: r.inflight)
 
     async def check(self, replica: Replica) -> None:
-        """After a failure that looks like a dead server: out of rotation unless it still answers."""
-        if replica.in_rotation and not await replica.answers(timeout_s=0.5):
-            self._rotation(replica, False)
+        """After a call failed as a dead or stopping server fails: out of rotation if it is one.
+
+        A model may answer UNAVAILABLE too (the shared fraud graph's Redis is down) from a server that is fine,
+        and a busy server may answer its health check late: neither takes a replica out. Only a lost connection
+        does, or the server itself saying it is not ready (it is shutting down).
+        """
+        if not replica.in_rotation or replica.checking:
+            return
+        replica.checking = True
+        try:
+            connected = replica.channel.get_state() == grpc.ChannelConnectivity.READY
+            if not connected or await replica.answers(timeout_s=2.0) is False:
+                self._rotation(replica, False)
+        finally:
+            replica.checking = False
 
     def _rotation(self, replica: Replica, in_rotation: bool) -> None:
         replica.in_rotation = in_rotation
@@ -135,7 +148,7 @@ class ReplicaPool:
             if self.names:
                 await self._discover()
             for replica in list(self.replicas.values()):
-                if not replica.in_rotation and await replica.answers(timeout_s=min(1.0, self.check_s * 2)):
+                if not replica.in_rotation and await replica.answers(timeout_s=2.0):
                     self._rotation(replica, True)
 
     async def close(self) -> None:

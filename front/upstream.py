@@ -199,9 +199,16 @@ def outputs(response: service_pb2.ModelInferResponse) -> Outputs:
     return tensors
 
 
+def _from_model(exc: grpc.aio.AioRpcError) -> bool:
+    details = exc.details() or ""
+    return bool(details) and not re.search(r"connect|socket|reset|closed|GOAWAY|not found", details, re.IGNORECASE)
+
+
 def upstream_error(exc: grpc.aio.AioRpcError) -> Exception:
     if exc.code() in _TRANSIENT:
-        return Unavailable(f"the model server is unavailable ({exc.code().name.lower()}); retry later")
+        # A model's own reason (the shared fraud graph is unreachable) helps the caller; gRPC's transport text less.
+        reason = exc.details() if exc.code() == grpc.StatusCode.UNAVAILABLE and _from_model(exc) else None
+        return Unavailable(f"the model server is unavailable ({reason or exc.code().name.lower()}); retry later")
     if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
         # Triton prefixes a composing model's refusal with "in ensemble '<name>', "; the client wants the reason.
         details = re.sub(r"^in ensemble '[^']*', ", "", exc.details() or "")

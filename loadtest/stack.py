@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -92,6 +93,20 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def metric(url: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus sample over series whose labels include `labels`."""
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
 def without_dynamic_batching(source: Path, target: Path) -> Path:
     """A copy of a repository whose configs have dynamic batching removed (weights shared by copy)."""
     if target.exists():
@@ -151,6 +166,66 @@ def front(settings: Settings) -> Iterator[subprocess.Popen]:
     url = f"http://{settings.front_host}:{settings.http_port}/readyz"
     with ready_process([sys.executable, "-m", "finfer.front"], url, "the front", environment(settings)) as process:
         yield process
+
+
+class RedisServer:
+    """A private redis-server on a free port; with `persist` it keeps an append-only file, so that a kill and
+    a start (as `finfer chaos` does) keep everything it had acknowledged."""
+
+    def __init__(self, workdir: Path, persist: bool = True) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: run `make tools`")
+        self.binary = binary
+        self.workdir = workdir
+        self.persist = persist
+        (self.port,) = free_ports(1)
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        import redis
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        self.process = subprocess.Popen([*command, *durability, "--dir", str(self.workdir)], stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return
+                except redis.ConnectionError:
+                    pass
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+            self.process = None
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @contextmanager

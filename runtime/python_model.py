@@ -42,8 +42,9 @@ class BatchedPythonModel:
         except ConnectionError as exc:
             # A store the model depends on is down (the shared fraud graph's Redis): UNAVAILABLE, which the
             # front retries on another replica and otherwise answers with 503, not a failed model.
-            error = pb_utils.TritonError(str(exc), pb_utils.TritonError.UNAVAILABLE)
-            return [pb_utils.InferenceResponse(error=error) for _ in requests]
+            # One error object a response: the backend frees each with its response (a shared one crashes Triton).
+            code = pb_utils.TritonError.UNAVAILABLE
+            return [pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc), code)) for _ in requests]
         responses = []
         for result in results:
             if isinstance(result, Exception):

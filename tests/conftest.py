@@ -16,7 +16,6 @@ import pytest
 
 from finfer.exporters.base import BuildOptions, Profile, export
 from finfer.loadtest import stack
-from finfer.loadtest.stack import free_ports
 from finfer.pipelines import REGISTRY
 from finfer.settings import Settings
 from finfer.triton_server import TritonServer
@@ -109,29 +108,7 @@ def front(settings: Settings, triton: TritonServer, tmp_path_factory: pytest.Tem
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free port (installed by `make tools`), empty, nothing saved to disk."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed: run `make tools`")
-    (port,) = free_ports(1)
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    try:
-        wait_until(answers, 20, "redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
+    with stack.RedisServer(tmp_path_factory.mktemp("redis"), persist=False) as server:
+        yield server.url()

@@ -1,0 +1,191 @@
+"""`finfer chaos`: mixed load on two Triton replicas while, in turn, a replica is SIGKILLed, a Python stub is
+SIGKILLed, Redis is SIGKILLed (and started again), and the replicas are restarted one after the other.
+
+Each drill reports the answers by status, the slowest answer and the time to recover, and is held to what
+the platform promises: idempotent requests never fail while another replica can answer; with Redis down only
+the fraud score (which must read the shared graph) is refused, with a clear 503; after everything, every
+application whose persisting was acknowledged is still in the graph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from finfer import paths
+from finfer.loadtest import stack
+from finfer.loadtest.cluster import Cluster, cluster
+from finfer.loadtest.traffic import Traffic, missing
+from finfer.triton_server import is_ready
+
+
+@dataclass
+class Drill:
+    name: str
+    may_fail: tuple[str, ...]  # pipelines allowed a 503 while the fault lasts (none: every answer must be 200)
+    started: float = 0.0
+    ended: float = 0.0
+    answers: dict[str, int] = field(default_factory=dict)  # "pipeline status" → count
+    failed: int = 0
+    p95_s: float = 0.0
+    p95_by_pipeline: dict[str, float] = field(default_factory=dict)
+    slowest_s: float = 0.0
+    recovered_s: float = 0.0  # from the fault to the end of the last failed answer
+
+    def problems(self) -> list[str]:
+        found = []
+        for key, count in self.answers.items():
+            pipeline, status = key.split()
+            if status != "200" and not (pipeline in self.may_fail and status == "503"):
+                found.append(f"{self.name}: {count} × {pipeline} answered {status}")
+        if self.recovered_s > 30:
+            found.append(f"{self.name}: recovered only after {self.recovered_s:.1f}s (goal 30 s)")
+        return found
+
+
+@dataclass
+class ChaosReport:
+    clients: int
+    drills: list[Drill]
+    sent: int
+    persisted: int
+    missing: list[str]
+
+    def problems(self) -> list[str]:
+        found = [p for d in self.drills for p in d.problems()]
+        if self.missing:
+            found.append(f"{len(self.missing)} acknowledged applications missing from the graph: {self.missing[:5]}")
+        return found
+
+    def markdown(self) -> str:
+        lines = [
+            f"# finfer chaos: {self.clients} clients, 2 Triton replicas, {self.sent} requests",
+            "",
+            "| drill | answers | failed | p95 | slowest | recovered after |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for d in self.drills:
+            answers = ", ".join(f"{k}: {v}" for k, v in sorted(d.answers.items()))
+            lines.append(
+                f"| {d.name} | {answers} | {d.failed} | {d.p95_s:.2f} s | {d.slowest_s:.2f} s | {d.recovered_s:.1f} s |"
+            )
+        lines += [
+            "",
+            f"Persisted applications acknowledged: {self.persisted}; missing afterwards: {len(self.missing)}.",
+            "",
+            "Verdict: " + ("passed" if not self.problems() else "FAILED: " + "; ".join(self.problems())),
+        ]
+        return "\n".join(lines) + "\n"
+
+
+async def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting {timeout_s:g}s for {what}")
+        await asyncio.sleep(0.2)
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
+
+
+def _close(drill: Drill, traffic: Traffic) -> Drill:
+    window = [o for o in traffic.outcomes if drill.started <= o.sent_at < drill.ended]
+    drill.answers = dict(traffic.statuses(drill.started, drill.ended))
+    failures = [o for o in window if o.status != 200]
+    drill.failed = len(failures)
+    drill.p95_s = _p95([o.seconds for o in window])
+    drill.p95_by_pipeline = {
+        name: _p95([o.seconds for o in window if o.pipeline == name]) for name in sorted({o.pipeline for o in window})
+    }
+    drill.slowest_s = max((o.seconds for o in window), default=0.0)
+    drill.recovered_s = max((o.sent_at + o.seconds - drill.started for o in failures), default=0.0)
+    return drill
+
+
+async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down_s: float) -> list[Drill]:
+    """The faults in turn; each drill lasts from its fault until it has recovered and settled."""
+
+    def repaired() -> bool:
+        return stack.metric(f"{running.url}/metrics", "finfer_stub_repairs_total", result="reloaded") >= 1
+
+    def fraud_answers_since(moment: float) -> Callable[[], bool]:
+        return lambda: any(o.pipeline == "fraud" and o.status == 200 and o.sent_at > moment for o in traffic.outcomes)
+
+    async def kill_replica() -> None:
+        running.kill_replica(0)
+        await wait_for(lambda: not running.replicas[0].running, 10, "the killed replica to exit")
+        await wait_for(lambda: is_ready(running.replicas[0].settings.triton_http_url), 120, "its restart")
+
+    async def kill_stub() -> None:
+        running.kill_stub(1, "risk_features")
+        await wait_for(repaired, 60, "the dead risk_features stub to be reloaded")
+
+    async def kill_redis() -> None:
+        running.redis.kill()
+        await asyncio.sleep(redis_down_s)
+        await asyncio.to_thread(running.redis.start)
+        await wait_for(fraud_answers_since(time.monotonic()), 60, "fraud scores after Redis came back")
+
+    async def rolling_restart() -> None:
+        for i in range(len(running.replicas)):
+            await asyncio.to_thread(running.restart_replica, i)
+
+    plan: list[tuple[Drill, Callable[[], Awaitable[None]]]] = [
+        (Drill("Triton replica SIGKILLed", ()), kill_replica),
+        (Drill("Python stub SIGKILLed", ()), kill_stub),
+        (Drill("Redis SIGKILLed", ("fraud",)), kill_redis),
+        (Drill("rolling restart", ()), rolling_restart),
+    ]
+    done = []
+    for drill, fault in plan:
+        drill.started = time.monotonic()
+        await fault()
+        await asyncio.sleep(settle_s)
+        drill.ended = time.monotonic()
+        done.append(drill)
+    for drill in done:
+        _close(drill, traffic)
+    return done
+
+
+async def drive(running: Cluster, clients: int, warm_s: float, settle_s: float, redis_down_s: float) -> ChaosReport:
+    traffic = Traffic(running.url, clients)
+    stop = asyncio.Event()
+    load = asyncio.create_task(traffic.run(stop))
+    try:
+        await asyncio.sleep(warm_s)
+        warm = Drill("no fault (warm-up)", (), started=time.monotonic() - warm_s, ended=time.monotonic())
+        found = [_close(warm, traffic), *await drills(running, traffic, settle_s, redis_down_s)]
+    finally:
+        stop.set()
+        await load
+    lost = await missing(running.url, traffic.persisted)
+    return ChaosReport(clients, found, len(traffic.outcomes), len(traffic.persisted), lost)
+
+
+def run(
+    repository: Path,
+    workdir: Path,
+    clients: int = 32,
+    warm_s: float = 10.0,
+    settle_s: float = 10.0,
+    redis_down_s: float = 3.0,
+    out: Path | None = paths.LOADTEST_RESULTS,
+    progress: Callable[[str], None] = print,
+) -> ChaosReport:
+    progress("starting Redis, 2 Triton replicas and the front ...")
+    with cluster(repository, workdir, replicas=2, probe_interval_s=1.0) as running:
+        progress(f"driving {clients} clients; the faults follow in turn")
+        report = asyncio.run(drive(running, clients, warm_s, settle_s, redis_down_s))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "chaos.md").write_text(report.markdown())
+        (out / "chaos.json").write_text(json.dumps(asdict(report), indent=2))
+    return report

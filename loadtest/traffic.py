@@ -1,0 +1,124 @@
+"""Mixed traffic for fault drills and soaks: every answer recorded with its status, time and pipeline.
+
+Requests are distinct (no cache flatters them). Fraud requests persist a new application that shares a
+device with nothing else, so that afterwards each persisted application can be looked up by its device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from finfer.pipelines import BY_NAME
+
+# What a dealer's systems send, roughly: many scores, fewer fraud checks and messages, some applications.
+MIX = {"risk": 4.0, "fraud": 2.0, "intent": 3.0, "application": 1.0}
+NO_ANSWER = 0  # the status recorded when no HTTP answer came back (connection refused, timeout)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sent_at: float  # time.monotonic()
+    pipeline: str
+    status: int
+    seconds: float
+
+
+def device_of(application_id: str) -> str:
+    return f"drill-device-{application_id}"
+
+
+def bodies(pipeline: str, seed: int, persist: bool = True) -> Iterator[dict[str, Any]]:
+    """Distinct bodies for one pipeline, endlessly, in chunks of the declaration's own examples."""
+    for chunk in itertools.count():
+        for i, body in enumerate(BY_NAME[pipeline].examples(200, seed * 1000 + chunk % 1000)):
+            if pipeline == "fraud":
+                application_id = f"drill-{seed}-{chunk}-{i}"
+                body = {**body, "application_id": application_id, "persist": persist}
+                body["links"] = {**body["links"], "device": [device_of(application_id)]}
+            yield body
+
+
+@dataclass
+class Traffic:
+    url: str
+    clients: int
+    mix: dict[str, float] = field(default_factory=lambda: dict(MIX))
+    rate: float | None = None  # requests a second over all clients; None: each client sends back to back
+    persist: bool = True  # fraud requests persist their application
+    seed: int = 0
+    timeout_s: float = 30.0
+    outcomes: list[Outcome] = field(default_factory=list)
+    persisted: list[str] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)  # "pipeline status" → the first error message seen
+
+    async def run(self, stop: asyncio.Event) -> None:
+        streams = {name: bodies(name, self.seed, self.persist) for name in self.mix}
+        limits = httpx.Limits(max_connections=self.clients, max_keepalive_connections=self.clients)
+        async with httpx.AsyncClient(base_url=self.url, timeout=self.timeout_s, limits=limits) as http:
+            await asyncio.gather(*(self._client(http, streams, c, stop) for c in range(self.clients)))
+
+    async def _client(self, http: httpx.AsyncClient, streams: dict, client: int, stop: asyncio.Event) -> None:
+        rng = random.Random(self.seed * 7919 + client)
+        names, weights = list(self.mix), list(self.mix.values())
+        interval = self.clients / self.rate if self.rate else 0.0
+        due = time.monotonic() + rng.uniform(0, interval)
+        while not stop.is_set():
+            if interval:
+                # Open loop: a client keeps its schedule whatever the answers' times (as independent callers do).
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                due += interval
+            name = rng.choices(names, weights)[0]
+            await self._send(http, name, next(streams[name]))
+
+    async def _send(self, http: httpx.AsyncClient, name: str, body: dict[str, Any]) -> None:
+        started = time.monotonic()
+        try:
+            response = await http.post(BY_NAME[name].http_path, json=body)
+            status = response.status_code
+        except httpx.HTTPError:
+            status = NO_ANSWER
+        self.outcomes.append(Outcome(started, name, status, time.monotonic() - started))
+        if status != 200:
+            text = "no answer" if status == NO_ANSWER else response.text[:300]
+            self.messages.setdefault(f"{name} {status}", text)
+        if name == "fraud" and status == 200 and response.json().get("persisted"):
+            self.persisted.append(body["application_id"])
+
+    def statuses(self, since: float = 0.0, until: float = float("inf")) -> Counter[str]:
+        """Answers sent in [since, until) by `pipeline status`."""
+        return Counter(f"{o.pipeline} {o.status}" for o in self.outcomes if since <= o.sent_at < until)
+
+
+async def missing(url: str, persisted: list[str], clients: int = 8) -> list[str]:
+    """Persisted applications the graph no longer has: each is looked up by its own device (not persisted)."""
+    lost: list[str] = []
+    queue = list(persisted)
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        while queue:
+            application_id = queue.pop()
+            body = next(bodies("fraud", seed=999_999))
+            body = {**body, "application_id": f"lookup-{application_id}"[:64], "persist": False}
+            body["links"] = {"device": [device_of(application_id)]}
+            for _ in range(5):  # a 503 is not an answer about the graph: ask again
+                response = await http.post(BY_NAME["fraud"].http_path, json=body)
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(1)
+            neighbours = response.json()["evidence"]["suspicious_neighbours"] if response.status_code == 200 else []
+            found = application_id in neighbours
+            if not found:
+                lost.append(application_id)
+
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        await asyncio.gather(*(worker(http) for _ in range(clients)))
+    return lost

@@ -1,0 +1,108 @@
+"""Two Triton replicas behind one front: the shared fraud graph, failover, and the bounded chaos drill.
+
+One cluster (a persistent redis-server, two supervised Tritons on the small repository, the front) serves
+the module; the drill runs last because it kills and restarts everything in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from finfer.front.replicas import Replica, ReplicaPool
+from finfer.front.upstream import TritonUpstream
+from finfer.loadtest import chaos
+from finfer.loadtest.cluster import cluster
+from finfer.pipelines import BY_NAME
+from finfer.pipelines.fraud import FraudScore
+from finfer.settings import Settings
+from finfer.triton_server import replica_settings
+from tests.test_fraud_front import FEATURES_OK
+
+
+@pytest.fixture(scope="module")
+def running(repository, tmp_path_factory):
+    with cluster(repository, tmp_path_factory.mktemp("cluster"), replicas=2, probe_interval_s=1.0) as started:
+        yield started
+
+
+async def _fraud_on(settings: Settings, replica: int, body: dict) -> FraudScore:
+    """One fraud score sent to one replica only, past the front, decoded by the pipeline's own codec."""
+    pipeline = BY_NAME["fraud"]
+    codec = pipeline.load(settings.model_repository)
+    upstream = TritonUpstream(settings)
+    await upstream.start()
+    try:
+        target = list(upstream.pool.replicas.values())[replica]
+        rows = [codec.row(body)]
+        outputs = await upstream.infer(pipeline.triton_model, pipeline.infer_inputs(codec.encode(rows)), 1, target)
+        (result,) = codec.decode(outputs, rows)
+        return result
+    finally:
+        await upstream.close()
+
+
+def test_an_application_persisted_through_one_replica_is_evidence_on_the_other(running):
+    device = {"device": ["replica-test-tablet"]}
+    first = {"application_id": "via-replica-0", "features": FEATURES_OK, "links": device, "persist": True}
+    asyncio.run(_fraud_on(running.settings, 0, first))
+    later = {"application_id": "asked-replica-1", "features": FEATURES_OK, "links": device, "persist": False}
+    answer = asyncio.run(_fraud_on(running.settings, 1, later))
+    assert answer.evidence.suspicious_neighbours == ["via-replica-0"]
+
+
+def test_the_bounded_chaos_drill_loses_nothing(running):
+    report = asyncio.run(chaos.drive(running, clients=8, warm_s=3, settle_s=3, redis_down_s=2))
+    print(report.markdown())
+    assert report.sent > 200 and report.persisted > 10
+    assert [d.name for d in report.drills][1:] == [
+        "Triton replica SIGKILLed",
+        "Python stub SIGKILLed",
+        "Redis SIGKILLed",
+        "rolling restart",
+    ]
+    redis_down = report.drills[3]
+    assert any(k.startswith("fraud 503") for k in redis_down.answers), "fraud scores went on without the graph"
+    assert report.problems() == []
+
+
+def _replica(address: str, inflight: int) -> Replica:
+    return Replica(address, channel=None, stub=None, inflight=inflight)  # type: ignore[arg-type]
+
+
+def test_the_pool_picks_the_least_busy_replica_in_rotation_that_was_not_tried():
+    pool = ReplicaPool(["a:1", "b:1", "c:1"], check_s=1)
+    pool.replicas = {r.address: r for r in (_replica("a:1", 3), _replica("b:1", 1), _replica("c:1", 2))}
+    assert pool.pick([], lambda r: False).address == "b:1"
+    assert pool.pick([pool.replicas["b:1"]], lambda r: False).address == "c:1"
+    pool.replicas["c:1"].in_rotation = False
+    assert pool.pick([pool.replicas["b:1"]], lambda r: False).address == "a:1"
+    assert pool.pick([], lambda r: r.address == "b:1").address == "a:1"  # b is reloading this model's stub
+    assert pool.pick(list(pool.replicas.values()), lambda r: False) is None
+    # Equally busy replicas take turns.
+    for replica in pool.replicas.values():
+        replica.inflight, replica.in_rotation = 0, True
+    assert {pool.pick([], lambda r: False).address for _ in range(6)} == {"a:1", "b:1", "c:1"}
+
+
+def test_replica_ports_step_by_100_and_refuse_collisions():
+    base = Settings(triton_http_port=9000, triton_grpc_port=9001, triton_metrics_port=9002)
+    assert [s.triton_grpc_url for s in replica_settings(base, 3)] == [
+        "127.0.0.1:9001",
+        "127.0.0.1:9101",
+        "127.0.0.1:9201",
+    ]
+    with pytest.raises(ValueError, match="collide"):
+        replica_settings(base.model_copy(update={"http_port": 9100}), 2)
+    with pytest.raises(ValueError, match="between 1 and 8"):
+        replica_settings(base, 9)
+
+
+def test_triton_urls_are_endpoints_without_a_scheme():
+    assert Settings(triton_urls="10.0.0.1:8001, dns:///triton.svc:8001").triton_targets == [
+        "10.0.0.1:8001",
+        "dns:///triton.svc:8001",
+    ]
+    with pytest.raises(ValueError, match="'http://t:8001' is not host:port"):
+        Settings(triton_urls="http://t:8001")
