@@ -36,6 +36,9 @@ def install_policy(repository: Path, path: Path) -> Policy:
     return policy
 
 
+APPLICATIONS_IN_FLIGHT = 4
+
+
 class ApplicationExporter(Exporter):
     family = "application"
     onnx_model = ""
@@ -76,6 +79,9 @@ class ApplicationExporter(Exporter):
                 outputs=outputs,
                 max_batch_size=0,
                 dynamic_batching=None,
-                instance_group=InstanceGroup(count=1, kind="KIND_CPU"),
+                # Triton runs one execute at a time per instance of a non-decoupled Python model, async or not,
+                # and an application spends its time waiting on the branch models: with one instance, mixed
+                # traffic queued applications for seconds (loadtest/results/chaos.md). Four keep four in flight.
+                instance_group=InstanceGroup(count=APPLICATIONS_IN_FLIGHT, kind="KIND_CPU"),
             )
         ]

@@ -219,13 +219,17 @@ class TritonServer:
         raise TritonError(f"Triton was not ready after {limit:g}s:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGINT to the whole group (server and Python stubs), a bounded wait, then SIGKILL."""
+        """SIGINT to the server, a bounded wait, then SIGKILL to its whole group (server and Python stubs).
+
+        Only the server is interrupted: it finishes its in-flight requests and then stops its stubs; a stub
+        interrupted with it would fail those requests first.
+        """
         process = self._process
         if process is None:
             return
         if process.poll() is None:
             try:
-                os.killpg(process.pid, signal.SIGINT)
+                process.send_signal(signal.SIGINT)
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)

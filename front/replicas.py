@@ -109,8 +109,10 @@ class ReplicaPool:
 
     def pick(self, avoid: Collection[Replica], unusable: Callable[[Replica], bool]) -> Replica | None:
         """The least busy replica in rotation, not in `avoid` (tried already) and not `unusable` for this call;
-        ties go round the replicas in turn."""
-        candidates = [r for r in self.replicas.values() if r.in_rotation and r not in avoid and not unusable(r)]
+        ties go round the replicas in turn. With none in rotation, one out of rotation is tried all the same:
+        it may be back before the watcher has seen it, and a dead one refuses at once."""
+        usable = [r for r in self.replicas.values() if r not in avoid and not unusable(r)]
+        candidates = [r for r in usable if r.in_rotation] or usable
         if not candidates:
             return None
         start = next(self._turn) % len(candidates)

@@ -201,7 +201,9 @@ def outputs(response: service_pb2.ModelInferResponse) -> Outputs:
 
 def _from_model(exc: grpc.aio.AioRpcError) -> bool:
     details = exc.details() or ""
-    return bool(details) and not re.search(r"connect|socket|reset|closed|GOAWAY|not found", details, re.IGNORECASE)
+    # gRPC's own transport failures say these (with addresses in them); a model's reason says something else.
+    transport = r"failed to connect to all addresses|Socket closed|Connection reset|Broken pipe|GOAWAY|keepalive"
+    return bool(details) and not re.search(transport, details, re.IGNORECASE)
 
 
 def upstream_error(exc: grpc.aio.AioRpcError) -> Exception:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ class ChaosReport:
     sent: int
     persisted: int
     missing: list[str]
+    messages: dict[str, str]  # "pipeline status" → the first error body seen
 
     def problems(self) -> list[str]:
         found = [p for d in self.drills for p in d.problems()]
@@ -77,6 +79,8 @@ class ChaosReport:
             "",
             f"Persisted applications acknowledged: {self.persisted}; missing afterwards: {len(self.missing)}.",
             "",
+            *(f"- first `{key}`: {text}" for key, text in sorted(self.messages.items())),
+            "",
             "Verdict: " + ("passed" if not self.problems() else "FAILED: " + "; ".join(self.problems())),
         ]
         return "\n".join(lines) + "\n"
@@ -96,8 +100,9 @@ def _p95(values: list[float]) -> float:
 
 
 def _close(drill: Drill, traffic: Traffic) -> Drill:
-    window = [o for o in traffic.outcomes if drill.started <= o.sent_at < drill.ended]
-    drill.answers = dict(traffic.statuses(drill.started, drill.ended))
+    # By when the answer came: a request sent just before the next fault and failed by it belongs to that one.
+    window = [o for o in traffic.outcomes if drill.started <= o.sent_at + o.seconds < drill.ended]
+    drill.answers = dict(Counter(f"{o.pipeline} {o.status}" for o in window))
     failures = [o for o in window if o.status != 200]
     drill.failed = len(failures)
     drill.p95_s = _p95([o.seconds for o in window])
@@ -133,9 +138,16 @@ async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down
         await asyncio.to_thread(running.redis.start)
         await wait_for(fraud_answers_since(time.monotonic()), 60, "fraud scores after Redis came back")
 
+    def in_rotation(i: int) -> Callable[[], bool]:
+        address = running.replicas[i].settings.triton_grpc_url
+        gauge = "finfer_triton_replica_in_rotation"
+        return lambda: stack.metric(f"{running.url}/metrics", gauge, replica=address) == 1
+
     async def rolling_restart() -> None:
+        # As a rollout with one unavailable at a time: the next replica goes once the front uses this one again.
         for i in range(len(running.replicas)):
             await asyncio.to_thread(running.restart_replica, i)
+            await wait_for(in_rotation(i), 30, f"the front to send to replica {i} again")
 
     plan: list[tuple[Drill, Callable[[], Awaitable[None]]]] = [
         (Drill("Triton replica SIGKILLed", ()), kill_replica),
@@ -167,7 +179,7 @@ async def drive(running: Cluster, clients: int, warm_s: float, settle_s: float, 
         stop.set()
         await load
     lost = await missing(running.url, traffic.persisted)
-    return ChaosReport(clients, found, len(traffic.outcomes), len(traffic.persisted), lost)
+    return ChaosReport(clients, found, len(traffic.outcomes), len(traffic.persisted), lost, traffic.messages)
 
 
 def run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,8 @@ def test_triton_has_probes_shm_ports_and_a_disruption_budget(rendered):
     assert shm["emptyDir"]["medium"] == "Memory"
     assert {"name": "dshm", "mountPath": "/dev/shm"} in server["volumeMounts"]
     assert "--metrics-config=summary_latencies=true" in server["args"]
+    # The front reloads a model whose stub died: refused unless Triton runs in explicit model control.
+    assert {"--model-control-mode=explicit", "--load-model=*"} <= set(server["args"])
     assert "podAntiAffinity" in spec["affinity"]
     budget = find(objects, "PodDisruptionBudget", "triton")
     assert budget["spec"]["selector"]["matchLabels"] == triton["spec"]["selector"]["matchLabels"]
@@ -132,6 +135,18 @@ def test_only_the_front_reaches_triton_and_redis(rendered):
         assert all({p["port"] for p in rule["ports"]} == {8002} for rule in others), "only metrics to others"
 
 
+def test_triton_replicas_share_a_graph_store_that_persists(rendered):
+    _, objects, _ = rendered
+    env = {e["name"]: e["value"] for e in container(find(objects, "Deployment", "triton"), "triton")["env"]}
+    name = re.fullmatch(r"redis://([\w-]+):6379/0", env["FINFER_FRAUD_GRAPH_URL"]).group(1)
+    store = find(objects, "StatefulSet", name)
+    args = container(store, "redis")["args"]
+    assert args[args.index("--appendonly") + 1] == "yes" and "noeviction" in args
+    assert store["spec"]["volumeClaimTemplates"], "the append-only file on a volume"
+    policy = find(objects, "NetworkPolicy", f"{name}-from-triton-only")["spec"]
+    assert policy["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "triton"}}}]
+
+
 def test_the_front_talks_to_the_services_that_exist(rendered):
     _, objects, _ = rendered
     front = find(objects, "Deployment", "front")
@@ -141,7 +156,10 @@ def test_the_front_talks_to_the_services_that_exist(rendered):
             ("ConfigMap", source["configMapRef"]) if "configMapRef" in source else ("Secret", source["secretRef"])
         )
         env.update(find(objects, kind, ref["name"]).get("data", {}))
-    assert env["FINFER_TRITON_HOST"] in {o["metadata"]["name"] for o in objects if o["kind"] == "Service"}
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    name = re.fullmatch(r"dns:///([\w-]+):8001", env["FINFER_TRITON_URLS"]).group(1)
+    assert services[name]["spec"]["clusterIP"] == "None", "the front resolves every Triton pod: a headless Service"
+    assert services[name]["spec"]["selector"] == {"app.kubernetes.io/name": "triton"}
     assert env["FINFER_REDIS_URL"].startswith("redis://redis:")
     assert "FINFER_CACHE_SALT" in env
     assert find(objects, "HorizontalPodAutoscaler", "front")["spec"]["metrics"][0]["resource"]["name"] == "cpu"

@@ -64,7 +64,7 @@ def test_the_bounded_chaos_drill_loses_nothing(running):
     ]
     redis_down = report.drills[3]
     assert any(k.startswith("fraud 503") for k in redis_down.answers), "fraud scores went on without the graph"
-    assert report.problems() == []
+    assert report.problems() == [], report.messages
 
 
 def _replica(address: str, inflight: int) -> Replica:
@@ -80,6 +80,9 @@ def test_the_pool_picks_the_least_busy_replica_in_rotation_that_was_not_tried():
     assert pool.pick([pool.replicas["b:1"]], lambda r: False).address == "a:1"
     assert pool.pick([], lambda r: r.address == "b:1").address == "a:1"  # b is reloading this model's stub
     assert pool.pick(list(pool.replicas.values()), lambda r: False) is None
+    # None in rotation left: one out of rotation is tried rather than failing without trying.
+    tried = [pool.replicas["a:1"], pool.replicas["b:1"]]
+    assert pool.pick(tried, lambda r: False).address == "c:1"
     # Equally busy replicas take turns.
     for replica in pool.replicas.values():
         replica.inflight, replica.in_rotation = 0, True

@@ -13,8 +13,9 @@ from finfer.runtime.python_model import BatchedPythonModel
 GNN_MODEL = "fraud_gnn"
 
 
-class GnnUnavailable(RuntimeError):
-    """The BLS call to the GNN failed: a server problem, not a bad request."""
+class GnnUnavailable(ConnectionError):
+    """The BLS call to the GNN failed (a server problem, as while this server stops): UNAVAILABLE, which the
+    front retries on another replica, not a bad request."""
 
 
 class FraudScore(BatchedPythonModel):
