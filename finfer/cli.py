@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -123,7 +125,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             supervisor.start()
         if settings.triton_urls is None:
             settings = settings.model_copy(update={"triton_urls": ",".join(r.triton_grpc_url for r in replicas)})
-        run(settings)
+        by_address = {triton.settings.triton_grpc_url: triton for triton, _ in started}
+
+        def restart(address: str) -> None:
+            # A stub that will not reload: kill that Triton, and its supervisor starts a fresh one.
+            if address in by_address and by_address[address].running:
+                _progress(f"restarting Triton {address}: a dead stub would not reload")
+                os.kill(by_address[address].pid, signal.SIGKILL)
+
+        run(settings, restart)
     except TritonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -184,6 +194,22 @@ def cmd_chaos(args: argparse.Namespace) -> int:
             settle_s=args.settle,
             out=args.out,
             progress=_progress,
+        )
+    print(report.markdown())
+    return 0 if not report.problems() else 1
+
+
+def cmd_soak(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from finfer.loadtest import soak
+    from finfer.settings import Settings
+
+    settings = Settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="soak-", dir=settings.state_dir) as workdir:
+        report = soak.run(
+            settings.model_repository, Path(workdir), args.duration, args.rate, out=args.out, progress=_progress
         )
     print(report.markdown())
     return 0 if not report.problems() else 1
@@ -316,6 +342,14 @@ def parser() -> argparse.ArgumentParser:
     drill.add_argument("--settle", type=float, default=10.0, help="seconds of load after each fault has recovered")
     drill.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
     drill.set_defaults(func=cmd_chaos)
+
+    soak = sub.add_parser(
+        "soak", help="mixed pipelines at half the measured capacity for long; errors and memory growth per process"
+    )
+    soak.add_argument("--duration", type=float, default=600.0, help="seconds of soak after the capacity run")
+    soak.add_argument("--rate", type=float, help="requests a second (default: half the measured capacity)")
+    soak.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
+    soak.set_defaults(func=cmd_soak)
 
     plan = sub.add_parser("capacity", help="replicas for a request rate and mix, from `finfer bench` results")
     rate = plan.add_mutually_exclusive_group(required=True)

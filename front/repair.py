@@ -38,10 +38,12 @@ class StubRepair:
         reload: Callable[[Replica, str], Awaitable[None]],
         probe: Callable[[Replica, str], Awaitable[None]],
         timeout_s: float,
+        give_up: Callable[[str], None] = lambda address: None,
     ) -> None:
         self.reload = reload
         self.probe = probe
         self.timeout_s = timeout_s
+        self.give_up = give_up  # what to do with a replica whose stub will not come back (restart it)
         self.down: dict[tuple[str, str], str] = {}  # (replica, model called) → the step being reloaded
         self._tasks: set[asyncio.Task] = set()
 
@@ -85,9 +87,12 @@ class StubRepair:
             took = time.monotonic() - started
             print(f"finfer front: {model} on {replica.address}: {step} reloaded, answering again after {took:.1f}s")
             return
-        # Left out for this model (not ready if no other replica serves it) for a person or a Triton restart.
+        # Reloading does not help: restart that Triton where this front may (`finfer serve` supervises its
+        # own); elsewhere the next failure there starts another repair.
         metrics.STUB_REPAIRS.labels(step, "failed").inc()
         print(f"finfer front: {model} on {replica.address}: {step} did not come back in {self.timeout_s:g}s")
+        del self.down[replica.address, model]
+        self.give_up(replica.address)
 
     async def close(self) -> None:
         for task in self._tasks:

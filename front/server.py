@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 
 import uvicorn
 from grpc_health.v1 import health
@@ -15,15 +16,24 @@ from finfer.front.http_app import create_app
 from finfer.front.upstream import TritonUpstream
 from finfer.settings import Settings
 
+Restart = Callable[[str], None]
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set or SIGINT/SIGTERM arrives; in-flight requests finish first."""
+
+def _nothing(address: str) -> None:
+    return None
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: Restart = _nothing) -> None:
+    """Serve until `stop` is set or SIGINT/SIGTERM arrives; in-flight requests finish first.
+
+    `restart(address)` restarts a Triton replica whose dead stub would not reload (by default nothing: the
+    next failure there starts another repair)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    upstream = TritonUpstream(settings)
+    upstream = TritonUpstream(settings, restart)
     await upstream.start()
     plane = DataPlane.from_repository(settings, upstream)
     app = create_app(plane, settings)
@@ -74,7 +84,7 @@ async def keep_health(plane: DataPlane, checks: health.aio.HealthServicer, inter
         await asyncio.sleep(interval_s)
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, restart: Restart = _nothing) -> None:
     import uvloop
 
-    uvloop.run(serve(settings))
+    uvloop.run(serve(settings, restart=restart))

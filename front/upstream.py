@@ -10,7 +10,7 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
 from tritonclient.grpc import service_pb2
@@ -36,10 +36,11 @@ class TritonUpstream:
     died, is retried on another replica within the call's deadline.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, restart: Callable[[str], None] = lambda address: None) -> None:
+        """`restart(address)` restarts a replica whose dead stub would not reload (`finfer serve` passes one)."""
         self.settings = settings
         self.pool = ReplicaPool(settings.triton_targets, settings.replica_check_s)
-        self.repair = StubRepair(self.reload, self.probe, settings.repair_timeout_s)
+        self.repair = StubRepair(self.reload, self.probe, settings.repair_timeout_s, restart)
         self.probes: dict[str, Sequence[InferInput]] = {}  # model → a small known request (set by the data plane)
         self._ready_at = -math.inf
         self._tasks: list[asyncio.Task] = []

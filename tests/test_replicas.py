@@ -109,3 +109,33 @@ def test_triton_urls_are_endpoints_without_a_scheme():
     ]
     with pytest.raises(ValueError, match="'http://t:8001' is not host:port"):
         Settings(triton_urls="http://t:8001")
+
+
+def test_a_stub_that_will_not_reload_gets_its_replica_restarted():
+    from finfer.errors import UpstreamError
+    from finfer.front.repair import StubRepair
+
+    restarted: list[str] = []
+    reloads: list[str] = []
+
+    async def reload(replica: Replica, step: str) -> None:
+        reloads.append(step)
+        raise UpstreamError("the model server failed: INTERNAL: failed to load 'risk_features'")
+
+    async def probe(replica: Replica, model: str) -> None:
+        raise AssertionError("never reached: the reload fails")
+
+    async def scenario() -> None:
+        repair = StubRepair(reload, probe, timeout_s=0.3, give_up=restarted.append)
+        replica = _replica("a:1", 0)
+        dead = UpstreamError("the model server failed: INTERNAL: Stub process 'risk_features_0_0' is not healthy.")
+        assert repair.saw(replica, "risk_score", dead) and repair.is_down(replica, "risk_score")
+        assert not repair.saw(replica, "risk_score", UpstreamError("the model server failed: INTERNAL: other"))
+        for _ in range(100):
+            if restarted:
+                break
+            await asyncio.sleep(0.05)
+        assert not repair.is_down(replica, "risk_score")  # the restarted server is tried again
+
+    asyncio.run(scenario())
+    assert restarted == ["a:1"] and reloads and set(reloads) == {"risk_features"}
