@@ -183,7 +183,8 @@ class OcrExporter(Exporter):
                 flavour,
                 max_batch_size=8,
                 dynamic_batching=DynamicBatching(preferred_batch_size=(2, 4), max_queue_delay_microseconds=1000),
-                parameters=threads,
+                # Every page has its own height and width: see runtime/onnx_session.py (free shapes).
+                parameters=threads + ((("free_shapes", "true"),) if flavour is Flavour.EMBEDDED else ()),
             ),
             ModelSpec(
                 name="ocr_crop",

@@ -80,14 +80,23 @@ def replica_ports(settings: Settings) -> Settings:
 
 
 @contextmanager
-def cluster(repository: Path, workdir: Path, replicas: int = 2, **front: object) -> Iterator[Cluster]:
-    """Start everything, yield once the front is ready, stop everything (also on error)."""
+def cluster(
+    repository: Path, workdir: Path, replicas: int = 2, shared_graph: bool = True, **settings: object
+) -> Iterator[Cluster]:
+    """Start everything, yield once the front is ready, stop everything (also on error). `settings` apply to
+    Triton and the front. Without `shared_graph` the fraud graph is each Triton's own (journaled), as with
+    one replica by default."""
     with ExitStack() as stop:
         redis = stack.RedisServer(workdir / "redis", persist=True)
         redis.start()
         stop.callback(redis.stop)
         base = stack.bench_settings(repository, workdir / "state").model_copy(
-            update={"fraud_graph_url": redis.url(1), "redis_url": redis.url(0), "triton_exit_timeout_s": 5}
+            update={
+                "fraud_graph_url": redis.url(1) if shared_graph else None,
+                "redis_url": redis.url(0),
+                "triton_exit_timeout_s": 5,
+                **settings,
+            }
         )
         servers = []
         for i in range(replicas):
@@ -100,10 +109,8 @@ def cluster(repository: Path, workdir: Path, replicas: int = 2, **front: object)
         for server in servers:
             server.wait_ready()
             supervisors.append(_supervised(server))
-        settings = base.model_copy(
-            update={"triton_urls": ",".join(s.settings.triton_grpc_url for s in servers), **front}
-        )
-        process = stop.enter_context(stack.front(settings))
-        running = Cluster(settings, servers, supervisors, redis, process)
+        front = base.model_copy(update={"triton_urls": ",".join(s.settings.triton_grpc_url for s in servers)})
+        process = stop.enter_context(stack.front(front))
+        running = Cluster(front, servers, supervisors, redis, process)
         stop.callback(lambda: [s.stop() for s in running.supervisors])
         yield running

@@ -3,8 +3,8 @@ memory of every process (the front, Triton, each Python stub) sampled throughout
 
 Capacity is measured first on the same cluster (closed loop, 32 clients). Growth is compared between the
 end of the warm-up and the end of the run, each the median of a few samples. Fraud requests do not persist
-here (a graph that grows by the applications it is given is not a leak), and the answer cache is kept
-small so that it is full before the warm-up ends.
+here (a graph that grows by the applications it is given is not a leak), and the front's and Triton's
+answer caches are kept small so that they are full before the warm-up ends.
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ def run(
 ) -> SoakReport:
     warm_s = max(60.0, duration_s / 5)
     progress("starting Redis, Triton and the front ...")
-    with cluster(repository, workdir, replicas=1, cache_entries=1000) as running:
+    # Both answer caches small, so that they are full (at their bound) before the warm-up ends.
+    with cluster(repository, workdir, replicas=1, cache_entries=1000, triton_cache_bytes=2**20) as running:
         capacity = asyncio.run(measure_capacity(running.url, capacity_s))
         target = rate or capacity / 2
         progress(f"capacity {capacity:.0f} requests/s; soaking {duration_s:g}s at {target:.0f}/s")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from finfer.runtime.batching import Arrays
-from finfer.runtime.onnx_session import session_for
+from finfer.runtime.onnx_session import run_options, session_for
 from finfer.runtime.python_model import BatchedPythonModel
 
 
@@ -21,8 +21,11 @@ class TritonPythonModel(BatchedPythonModel):
     def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
         filename = parameters.get("onnx_file", "model.onnx")
         threads = int(parameters.get("intra_op_threads", "1"))
-        self.session = session_for(version_dir / filename, threads, args.get("model_instance_kind", "CPU"))
+        free_shapes = parameters.get("free_shapes") == "true"
+        kind = args.get("model_instance_kind", "CPU")
+        self.session = session_for(version_dir / filename, threads, kind, free_shapes)
+        self.run_options = run_options(free_shapes)
 
     def compute(self, inputs: Arrays) -> Mapping[str, np.ndarray]:
-        outputs = self.session.run(self.output_names, inputs)
+        outputs = self.session.run(self.output_names, inputs, self.run_options)
         return dict(zip(self.output_names, outputs, strict=True))
