@@ -15,9 +15,14 @@ from finfer.models.fraud_graph_redis import GraphUnavailable, RedisLog
 from tests.test_fraud_graph import key, small_graph
 
 
+def graph_db(redis_url: str) -> str:
+    """Database 1 of the session's redis-server: the graph's streams apart from the cache tests' keys."""
+    return redis_url.rsplit("/", 1)[0] + "/1"
+
+
 def replica(url: str, version: str) -> InMemoryGraph:
     store = small_graph()
-    store.attach_log(RedisLog.connect(url, version))
+    store.attach_log(RedisLog.connect(graph_db(url), version))
     return store
 
 
@@ -36,7 +41,7 @@ def test_an_application_persisted_through_one_replica_is_seen_by_the_other(redis
     # A third replica started later replays the stream at attach.
     assert replica(redis_url, version).find_application("shared-1") == app
     # Nothing of the raw ids is in Redis, only the keyed hashes.
-    stream = redis.Redis.from_url(redis_url).xrange(f"finfer:fraud_graph:{version}:insertions")
+    stream = redis.Redis.from_url(graph_db(redis_url)).xrange(f"finfer:fraud_graph:{version}:insertions")
     assert b"fresh" not in b"".join(fields[b"insertion"] for _, fields in stream)
 
 
