@@ -12,6 +12,8 @@ not the place for it (FINFER_FRAUD_GRAPH_URL is a setting of its own).
 
 from __future__ import annotations
 
+import sys
+
 import redis
 
 from finfer.models.fraud_graph import InMemoryGraph, Insertion
@@ -22,6 +24,12 @@ _PAGE = 1000
 
 class GraphUnavailable(ConnectionError):
     """The shared graph's Redis did not answer: the request may succeed later, not a bad request."""
+
+
+def _unavailable(what: str, exc: redis.RedisError) -> GraphUnavailable:
+    # The caller gets what failed; Triton's log gets why (Redis's address and error stay out of answers).
+    print(f"finfer fraud graph: {what}: {exc}", file=sys.stderr, flush=True)
+    return GraphUnavailable(f"{what} (its Redis did not answer); retry later")
 
 
 def stream_key(model_version: str) -> str:
@@ -53,7 +61,7 @@ class RedisLog:
         try:
             self.client.xadd(self.stream, {_FIELD: insertion.to_json()})
         except redis.RedisError as exc:
-            raise GraphUnavailable(f"the shared fraud graph could not record {insertion.key!r}: {exc}") from None
+            raise _unavailable(f"the shared fraud graph could not record {insertion.key!r}", exc) from None
         self.catch_up(store)
         found = store.find_application(insertion.key)
         if found is None:  # the entry is in the stream, so catching up applied it
@@ -65,7 +73,7 @@ class RedisLog:
             try:
                 entries = self.client.xrange(self.stream, min=f"({self.last_id}", count=_PAGE)
             except redis.RedisError as exc:
-                raise GraphUnavailable(f"the shared fraud graph is unavailable: {exc}") from None
+                raise _unavailable("the shared fraud graph is unavailable", exc) from None
             for entry_id, fields in entries:
                 store.apply(Insertion.from_json(fields[_FIELD]))
                 self.last_id = entry_id.decode()
