@@ -88,6 +88,7 @@ class ReplicaPool:
         self.fixed, self.names = split_targets(targets)
         self.check_s = check_s
         self.replicas: dict[str, Replica] = {}
+        self._resolved: dict[str, list[str]] = {}  # name → the addresses it last resolved to
         self._turn = itertools.count()
 
     async def start(self) -> None:
@@ -97,7 +98,11 @@ class ReplicaPool:
         """Connect to new addresses, drop those a name no longer lists (fixed ones always stay)."""
         wanted = list(self.fixed)
         for name in self.names:
-            wanted += await resolve(name)
+            # A name that resolves to nothing (a DNS blip) keeps what it had: better a dead replica, which a
+            # call finds at once, than none.
+            found = await resolve(name) or self._resolved.get(name, [])
+            self._resolved[name] = found
+            wanted += found
         for address in wanted:
             if address not in self.replicas:
                 self.replicas[address] = Replica.connect(address)

@@ -139,3 +139,41 @@ def test_a_stub_that_will_not_reload_gets_its_replica_restarted():
 
     asyncio.run(scenario())
     assert restarted == ["a:1"] and reloads and set(reloads) == {"risk_features"}
+
+
+def test_a_name_is_resolved_to_every_address_and_a_dns_blip_keeps_them(monkeypatch):
+    from finfer.front import replicas
+
+    answers = {"triton-replicas": ["10.0.0.1:8001", "10.0.0.2:8001"]}
+
+    async def resolve(name: str) -> list[str]:
+        return answers[name.split(":")[0]]
+
+    monkeypatch.setattr(replicas, "resolve", resolve)
+
+    async def scenario() -> list[list[str]]:
+        pool = ReplicaPool(["dns:///triton-replicas:8001", "127.0.0.1:9001"], check_s=1)
+        seen = []
+        await pool._discover()
+        seen.append(sorted(pool.replicas))
+        answers["triton-replicas"] = ["10.0.0.2:8001", "10.0.0.3:8001"]  # a pod replaced
+        await pool._discover()
+        seen.append(sorted(pool.replicas))
+        answers["triton-replicas"] = []  # the name does not resolve for a moment
+        await pool._discover()
+        seen.append(sorted(pool.replicas))
+        await pool.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        ["10.0.0.1:8001", "10.0.0.2:8001", "127.0.0.1:9001"],
+        ["10.0.0.2:8001", "10.0.0.3:8001", "127.0.0.1:9001"],
+        ["10.0.0.2:8001", "10.0.0.3:8001", "127.0.0.1:9001"],
+    ]
+
+
+def test_resolve_gives_host_port_for_each_address_and_nothing_for_an_unknown_name():
+    from finfer.front.replicas import resolve
+
+    assert "127.0.0.1:8001" in asyncio.run(resolve("localhost:8001"))
+    assert asyncio.run(resolve("no-such-host.invalid:8001")) == []
