@@ -8,8 +8,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from finfer import paths
 
@@ -178,41 +179,41 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chaos(args: argparse.Namespace) -> int:
+def _drill(name: str, run: Callable[[Path, Path], Any]) -> int:
+    """A drill on a private cluster in a scratch folder under the state directory: its report printed, exit 1
+    when it found a problem."""
     import tempfile
 
-    from finfer.loadtest import chaos
     from finfer.settings import Settings
 
     settings = Settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="chaos-", dir=settings.state_dir) as workdir:
-        report = chaos.run(
-            settings.model_repository,
-            Path(workdir),
-            clients=args.clients,
-            settle_s=args.settle,
-            out=args.out,
-            progress=_progress,
-        )
+    with tempfile.TemporaryDirectory(prefix=f"{name}-", dir=settings.state_dir) as workdir:
+        report = run(settings.model_repository, Path(workdir))
     print(report.markdown())
     return 0 if not report.problems() else 1
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from finfer.loadtest import chaos
+
+    return _drill(
+        "chaos",
+        lambda repository, workdir: chaos.run(
+            repository, workdir, clients=args.clients, settle_s=args.settle, out=args.out, progress=_progress
+        ),
+    )
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
-    import tempfile
-
     from finfer.loadtest import soak
-    from finfer.settings import Settings
 
-    settings = Settings()
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="soak-", dir=settings.state_dir) as workdir:
-        report = soak.run(
-            settings.model_repository, Path(workdir), args.duration, args.rate, out=args.out, progress=_progress
-        )
-    print(report.markdown())
-    return 0 if not report.problems() else 1
+    return _drill(
+        "soak",
+        lambda repository, workdir: soak.run(
+            repository, workdir, args.duration, args.rate, out=args.out, progress=_progress
+        ),
+    )
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:

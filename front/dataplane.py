@@ -40,7 +40,7 @@ class Served:
             else None
         )
         self.coalescer = (
-            Coalescer(self._infer, settings.max_batch_rows, settings.upstream_max_inflight * upstream.replicas)
+            Coalescer(self._infer, settings.max_batch_rows, settings.upstream_max_inflight * upstream.replica_count)
             if pipeline.coalesced
             else None
         )

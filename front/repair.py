@@ -38,7 +38,7 @@ class StubRepair:
         reload: Callable[[Replica, str], Awaitable[None]],
         probe: Callable[[Replica, str], Awaitable[None]],
         timeout_s: float,
-        give_up: Callable[[str], None] = lambda address: None,
+        give_up: Callable[[str], None] | None = None,
     ) -> None:
         self.reload = reload
         self.probe = probe
@@ -92,7 +92,8 @@ class StubRepair:
         metrics.STUB_REPAIRS.labels(step, "failed").inc()
         print(f"finfer front: {model} on {replica.address}: {step} did not come back in {self.timeout_s:g}s")
         del self.down[replica.address, model]
-        self.give_up(replica.address)
+        if self.give_up is not None:
+            self.give_up(replica.address)
 
     async def close(self) -> None:
         for task in self._tasks:

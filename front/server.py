@@ -19,11 +19,7 @@ from finfer.settings import Settings
 Restart = Callable[[str], None]
 
 
-def _nothing(address: str) -> None:
-    return None
-
-
-async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: Restart = _nothing) -> None:
+async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: Restart | None = None) -> None:
     """Serve until `stop` is set or SIGINT/SIGTERM arrives; in-flight requests finish first.
 
     `restart(address)` restarts a Triton replica whose dead stub would not reload (by default nothing: the
@@ -84,7 +80,7 @@ async def keep_health(plane: DataPlane, checks: health.aio.HealthServicer, inter
         await asyncio.sleep(interval_s)
 
 
-def run(settings: Settings, restart: Restart = _nothing) -> None:
+def run(settings: Settings, restart: Restart | None = None) -> None:
     import uvloop
 
     uvloop.run(serve(settings, restart=restart))

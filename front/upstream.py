@@ -36,7 +36,7 @@ class TritonUpstream:
     died, is retried on another replica within the call's deadline.
     """
 
-    def __init__(self, settings: Settings, restart: Callable[[str], None] = lambda address: None) -> None:
+    def __init__(self, settings: Settings, restart: Callable[[str], None] | None = None) -> None:
         """`restart(address)` restarts a replica whose dead stub would not reload (`finfer serve` passes one)."""
         self.settings = settings
         self.pool = ReplicaPool(settings.triton_targets, settings.replica_check_s)
@@ -58,7 +58,7 @@ class TritonUpstream:
         await self.pool.close()
 
     @property
-    def replicas(self) -> int:
+    def replica_count(self) -> int:
         return max(1, len(self.pool.replicas))
 
     async def models_ready(self, models: Sequence[str]) -> dict[str, bool]:
@@ -171,12 +171,13 @@ class TritonUpstream:
 
 
 async def _fetch_ready(replica: Replica, models: Sequence[str]) -> dict[str, bool]:
+    if not await replica.answers(timeout_s=2):
+        return dict.fromkeys(models, False)
     try:
-        server = await replica.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=2)
         states = {}
         for name in models:
             answer = await replica.stub.ModelReady(service_pb2.ModelReadyRequest(name=name), timeout=2)
-            states[name] = server.ready and answer.ready
+            states[name] = answer.ready
         return states
     except grpc.aio.AioRpcError:
         return dict.fromkeys(models, False)

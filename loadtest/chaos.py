@@ -20,7 +20,7 @@ from pathlib import Path
 from finfer import paths
 from finfer.loadtest import stack
 from finfer.loadtest.cluster import Cluster, cluster
-from finfer.loadtest.traffic import Traffic, missing
+from finfer.loadtest.traffic import Traffic, missing, percentile
 from finfer.triton_server import is_ready
 
 
@@ -94,20 +94,16 @@ async def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> No
         await asyncio.sleep(0.2)
 
 
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[int(0.95 * (len(ordered) - 1))] if ordered else 0.0
-
-
 def _close(drill: Drill, traffic: Traffic) -> Drill:
     # By when the answer came: a request sent just before the next fault and failed by it belongs to that one.
     window = [o for o in traffic.outcomes if drill.started <= o.sent_at + o.seconds < drill.ended]
     drill.answers = dict(Counter(f"{o.pipeline} {o.status}" for o in window))
     failures = [o for o in window if o.status != 200]
     drill.failed = len(failures)
-    drill.p95_s = _p95([o.seconds for o in window])
+    drill.p95_s = percentile([o.seconds for o in window], 95)
     drill.p95_by_pipeline = {
-        name: _p95([o.seconds for o in window if o.pipeline == name]) for name in sorted({o.pipeline for o in window})
+        name: percentile([o.seconds for o in window if o.pipeline == name], 95)
+        for name in sorted({o.pipeline for o in window})
     }
     drill.slowest_s = max((o.seconds for o in window), default=0.0)
     drill.recovered_s = max((o.sent_at + o.seconds - drill.started for o in failures), default=0.0)

@@ -62,7 +62,7 @@ def _stub_name(pid: int) -> str:
         words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return str(pid)
-    names = [w.decode(errors="replace") for w in words if w.endswith(b"_0_0") or b"_0_" in w]
+    names = [w.decode(errors="replace") for w in words if b"_0_" in w]  # the instance: <model>_0_<i>
     return names[0] if names else str(pid)
 
 

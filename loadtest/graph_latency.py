@@ -13,21 +13,17 @@ from pathlib import Path
 
 from finfer import paths
 from finfer.loadtest.cluster import cluster
-from finfer.loadtest.traffic import Traffic
+from finfer.loadtest.traffic import Traffic, percentile
 from finfer.settings import Settings
 
 
 async def _measure(url: str, clients: int, persist: bool, seconds: float, seed: int) -> tuple[float, float, float]:
     traffic = Traffic(url, clients, mix={"fraud": 1.0}, persist=persist, seed=seed)
-    stop = asyncio.Event()
-    load = asyncio.create_task(traffic.run(stop))
-    await asyncio.sleep(seconds)
-    stop.set()
-    await load
-    ok = sorted(o.seconds * 1000 for o in traffic.outcomes if o.status == 200)
+    await traffic.run_for(seconds)
+    ok = [o.seconds * 1000 for o in traffic.outcomes if o.status == 200]
     if len(ok) != len(traffic.outcomes):
         raise RuntimeError(f"{len(traffic.outcomes) - len(ok)} fraud scores failed: {traffic.messages}")
-    return ok[len(ok) // 2], ok[int(0.95 * (len(ok) - 1))], len(ok) / seconds
+    return percentile(ok, 50), percentile(ok, 95), len(ok) / seconds
 
 
 def run(repository: Path, seconds: float) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from finfer import paths
 from finfer.loadtest import stack
 from finfer.loadtest.cluster import Cluster, cluster
-from finfer.loadtest.traffic import Traffic
+from finfer.loadtest.traffic import Traffic, percentile
 
 GROWTH_LIMIT = 0.05
 
@@ -89,17 +89,9 @@ def _rss_mib(processes: dict[str, int]) -> dict[str, float]:
     return out
 
 
-def _quantile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q * 100) - 1] if len(values) > 1 else 0.0
-
-
 async def measure_capacity(url: str, seconds: float, clients: int = 32) -> float:
     traffic = Traffic(url, clients, persist=False, seed=1)
-    stop = asyncio.Event()
-    load = asyncio.create_task(traffic.run(stop))
-    await asyncio.sleep(seconds)
-    stop.set()
-    await load
+    await traffic.run_for(seconds)
     return sum(1 for o in traffic.outcomes if o.status == 200) / seconds
 
 
@@ -157,9 +149,9 @@ def run(
         duration_s=duration_s,
         warm_s=warm_s,
         answers=dict(traffic.statuses()),
-        p50_ms=_quantile(seconds, 0.50),
-        p95_ms=_quantile(seconds, 0.95),
-        p99_ms=_quantile(seconds, 0.99),
+        p50_ms=percentile(seconds, 50),
+        p95_ms=percentile(seconds, 95),
+        p99_ms=percentile(seconds, 99),
         memory=memory(samples, warm_s),
     )
     if out is not None:

@@ -11,11 +11,12 @@ import itertools
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import numpy as np
 
 from finfer.pipelines import BY_NAME
 
@@ -60,6 +61,13 @@ class Traffic:
     persisted: list[str] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)  # "pipeline status" → the first error message seen
 
+    async def run_for(self, seconds: float) -> None:
+        stop = asyncio.Event()
+        load = asyncio.create_task(self.run(stop))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await load
+
     async def run(self, stop: asyncio.Event) -> None:
         streams = {name: bodies(name, self.seed, self.persist) for name in self.mix}
         limits = httpx.Limits(max_connections=self.clients, max_keepalive_connections=self.clients)
@@ -98,16 +106,21 @@ class Traffic:
         return Counter(f"{o.pipeline} {o.status}" for o in self.outcomes)
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0 to 100), interpolated as `finfer bench` does; 0 when there are no values."""
+    return float(np.percentile(values, q)) if len(values) else 0.0
+
+
 async def missing(url: str, persisted: list[str], clients: int = 8) -> list[str]:
     """Persisted applications the graph no longer has: each is looked up by its own device (not persisted)."""
     lost: list[str] = []
     queue = list(persisted)
+    template = next(bodies("fraud", seed=999_999))
 
     async def worker(http: httpx.AsyncClient) -> None:
         while queue:
             application_id = queue.pop()
-            body = next(bodies("fraud", seed=999_999))
-            body = {**body, "application_id": f"lookup-{application_id}"[:64], "persist": False}
+            body = {**template, "application_id": f"lookup-{application_id}"[:64], "persist": False}
             body["links"] = {"device": [device_of(application_id)]}
             for _ in range(5):  # a 503 is not an answer about the graph: ask again
                 response = await http.post(BY_NAME["fraud"].http_path, json=body)

@@ -49,13 +49,12 @@ class RedisLog:
         return cls(client, stream_key(model_version))
 
     def replay(self, store: InMemoryGraph) -> int:
-        """What the stream holds at start; with Redis down, the first request catches up instead."""
-        before = store.size
+        """What the stream holds at start (the records applied, as the journal counts them); with Redis down,
+        the first request catches up instead."""
         try:
-            self.catch_up(store)
+            return self._apply_new(store)
         except GraphUnavailable:
             return 0
-        return store.size - before
 
     def insert(self, store: InMemoryGraph, insertion: Insertion) -> int:
         try:
@@ -69,6 +68,11 @@ class RedisLog:
         return found
 
     def catch_up(self, store: InMemoryGraph) -> None:
+        self._apply_new(store)
+
+    def _apply_new(self, store: InMemoryGraph) -> int:
+        """Every entry after the last one applied, in stream order; returns how many."""
+        applied = 0
         while True:
             try:
                 entries = self.client.xrange(self.stream, min=f"({self.last_id}", count=_PAGE)
@@ -77,5 +81,6 @@ class RedisLog:
             for entry_id, fields in entries:
                 store.apply(Insertion.from_json(fields[_FIELD]))
                 self.last_id = entry_id.decode()
+            applied += len(entries)
             if len(entries) < _PAGE:
-                return
+                return applied

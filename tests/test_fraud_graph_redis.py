@@ -85,3 +85,13 @@ def _closed_port() -> list[int]:
     from finfer.loadtest.stack import free_ports
 
     return free_ports(1)
+
+
+def test_replay_counts_records_as_the_journal_does(redis_url):
+    version = uuid.uuid4().hex
+    writer = replica(redis_url, version)
+    for features in (1.0, 2.0):  # the same application twice: two records, one application
+        writer.insert("twice", np.full(len(FEATURES), features), {"device": [key("device", "d0")]})
+    later = small_graph()
+    assert later.attach_log(RedisLog.connect(graph_db(redis_url), version)) == 2
+    assert later.size == 6 and later.features(np.array([5])).tolist() == [[2.0] * len(FEATURES)]
