@@ -376,3 +376,37 @@ class LoanApplicationResponse(_message.Message):
     model_version: str
     request_id: str
     def __init__(self, decision: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., risk: _Optional[_Union[ScoreResponse, _Mapping]] = ..., fraud: _Optional[_Union[FraudScoreResponse, _Mapping]] = ..., documents: _Optional[_Iterable[_Union[DocumentResponse, _Mapping]]] = ..., damage: _Optional[_Iterable[_Union[DamageResponse, _Mapping]]] = ..., intent: _Optional[_Union[IntentResponse, _Mapping]] = ..., branches: _Optional[_Mapping[str, str]] = ..., degraded: _Optional[bool] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., policy_version: _Optional[str] = ..., branch_ms: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetApplicationRequest(_message.Message):
+    __slots__ = ("application_id",)
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    def __init__(self, application_id: _Optional[str] = ...) -> None: ...
+
+class TrailStep(_message.Message):
+    __slots__ = ("seq", "kind", "at", "by", "what")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    WHAT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    kind: str
+    at: str
+    by: str
+    what: str
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[str] = ..., at: _Optional[str] = ..., by: _Optional[str] = ..., what: _Optional[str] = ...) -> None: ...
+
+class ApplicationRecord(_message.Message):
+    __slots__ = ("application_id", "final_decision", "decision", "case", "trail")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FINAL_DECISION_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    TRAIL_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    final_decision: str
+    decision: _struct_pb2.Struct
+    case: _struct_pb2.Struct
+    trail: _containers.RepeatedCompositeFieldContainer[TrailStep]
+    def __init__(self, application_id: _Optional[str] = ..., final_decision: _Optional[str] = ..., decision: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., case: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., trail: _Optional[_Iterable[_Union[TrailStep, _Mapping]]] = ...) -> None: ...

@@ -559,3 +559,81 @@ class LoanApplications:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class RecordsStub:
+    """The decision store: what was decided on an application, and what reviewers did with it.
+    Needs the `applications` or `reviews:read` scope.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetApplication = channel.unary_unary(
+                '/finfer.v1.Records/GetApplication',
+                request_serializer=finfer__pb2.GetApplicationRequest.SerializeToString,
+                response_deserializer=finfer__pb2.ApplicationRecord.FromString,
+                _registered_method=True)
+
+
+class RecordsServicer:
+    """The decision store: what was decided on an application, and what reviewers did with it.
+    Needs the `applications` or `reviews:read` scope.
+    """
+
+    def GetApplication(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RecordsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetApplication,
+                    request_deserializer=finfer__pb2.GetApplicationRequest.FromString,
+                    response_serializer=finfer__pb2.ApplicationRecord.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.Records', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.Records', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Records:
+    """The decision store: what was decided on an application, and what reviewers did with it.
+    Needs the `applications` or `reviews:read` scope.
+    """
+
+    @staticmethod
+    def GetApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.Records/GetApplication',
+            finfer__pb2.GetApplicationRequest.SerializeToString,
+            finfer__pb2.ApplicationRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

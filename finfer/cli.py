@@ -260,6 +260,91 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_engine():
+    """The decision store's database as the front would open it (FINFER_* settings), migrated."""
+    from finfer.front.server import open_store
+    from finfer.settings import Settings
+
+    return open_store(Settings())
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from finfer.access import keys
+    from finfer.errors import FrontError
+
+    engine = _store_engine()
+    try:
+        if args.keys_command == "create":
+            scopes = [s for part in args.scopes for s in part.replace(",", " ").split()]
+            record, token = keys.create(engine, args.name, scopes, args.rate, args.burst)
+            print(token)
+            limit = f", {record.rate_per_s:g}/s burst {record.burst}" if record.rate_per_s else ""
+            print(
+                f"key {record.key_id} ({record.name}: {' '.join(sorted(record.scopes))}{limit}); "
+                "shown once: only its hash is kept",
+                file=sys.stderr,
+            )
+        elif args.keys_command == "list":
+            print(f"{'key_id':14}{'name':24}{'created':22}{'revoked':22}scopes (rate/s)")
+            for record in keys.listed(engine):
+                rate = f" ({record.rate_per_s:g}/s)" if record.rate_per_s else ""
+                revoked = (record.revoked_at or "-")[:19]
+                scopes = " ".join(sorted(record.scopes))
+                print(f"{record.key_id:14}{record.name:24}{record.created_at[:19]:22}{revoked:22}{scopes}{rate}")
+        else:
+            record = keys.revoke(engine, args.key_id)
+            print(f"key {record.key_id} ({record.name}) revoked at {record.revoked_at}")
+    except FrontError as exc:
+        return _fail(exc.message)
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from finfer.store.decisions import DecisionStore
+
+    engine = _store_engine()
+    try:
+        checked, broken = DecisionStore(engine).verify()
+        if broken is not None:
+            print(f"audit chain BROKEN after {checked} good records: {broken}", file=sys.stderr)
+            return 1
+        seq, digest = DecisionStore(engine).head()
+        print(f"audit chain intact: {checked} records; head {seq} {digest}")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def cmd_labels_export(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from finfer.store.decisions import DecisionStore
+    from finfer.store.labels import POSITIVE, TARGET, export_labels
+
+    try:
+        since = date.fromisoformat(args.since).isoformat()
+    except ValueError:
+        return _fail(f"--since: {args.since!r} is not a date (YYYY-MM-DD)")
+    engine = _store_engine()
+    try:
+        count = export_labels(DecisionStore(engine), since, args.out)
+    finally:
+        engine.dispose()
+    print(f"{count} reviewed cases since {since} → {args.out}")
+    print(
+        f"train on them: finfer build --family risk --force --csv {args.out} "
+        f"--target {TARGET} --positive-label {POSITIVE}"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="finfer", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -351,6 +436,34 @@ def parser() -> argparse.ArgumentParser:
     soak.add_argument("--rate", type=float, help="requests a second (default: half the measured capacity)")
     soak.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
     soak.set_defaults(func=cmd_soak)
+
+    from finfer.access.keys import SCOPES
+
+    keys = sub.add_parser("keys", help="API keys: create (shown once), list, revoke")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key and print it once (only its hash is stored)")
+    create.add_argument("--name", required=True, help="who holds it: what metrics and reviews are recorded under")
+    create.add_argument("--scopes", required=True, nargs="+", help=f"any of: {' '.join(SCOPES)}")
+    create.add_argument("--rate", type=float, help="requests a second allowed (default: no limit)")
+    create.add_argument("--burst", type=int, help="requests allowed at once above the rate (default: the rate)")
+    create.set_defaults(func=cmd_keys)
+    keys_sub.add_parser("list", help="every key: id, name, scopes, created, revoked").set_defaults(func=cmd_keys)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id (the front refuses it within a second)")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_keys)
+
+    audit = sub.add_parser("audit", help="the decision records' audit chain")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser(
+        "verify", help="walk the chain; name the first record changed, removed or reordered (exit 1)"
+    ).set_defaults(func=cmd_audit_verify)
+
+    labels = sub.add_parser("labels", help="reviewed outcomes as training labels")
+    labels_sub = labels.add_subparsers(dest="labels_command", required=True)
+    export = labels_sub.add_parser("export", help="reviewed cases' credit files and outcomes as a CSV for --csv")
+    export.add_argument("--since", required=True, help="cases resolved on or after this date (YYYY-MM-DD, UTC)")
+    export.add_argument("--out", type=Path, default=Path("labels.csv"))
+    export.set_defaults(func=cmd_labels_export)
 
     plan = sub.add_parser("capacity", help="replicas for a request rate and mix, from `finfer bench` results")
     rate = plan.add_mutually_exclusive_group(required=True)

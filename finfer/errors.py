@@ -16,10 +16,11 @@ class FrontError(Exception):
     grpc_code = grpc.StatusCode.INTERNAL
     code = "internal"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.retry_after_s = retry_after_s  # sent as Retry-After (HTTP) or `retry-after` metadata (gRPC)
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
@@ -49,6 +50,36 @@ class NotFound(FrontError):
     http_status = 404
     grpc_code = grpc.StatusCode.NOT_FOUND
     code = "not_found"
+
+
+class Unauthenticated(FrontError):
+    """No key, or one that is unknown or revoked."""
+
+    http_status = 401
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    code = "unauthenticated"
+
+
+class PermissionDenied(FrontError):
+    """A valid key without the scope the route needs."""
+
+    http_status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    code = "permission_denied"
+
+
+class Conflict(FrontError):
+    """The request is valid but the resource's state forbids it (a case claimed by another reviewer)."""
+
+    http_status = 409
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    code = "conflict"
+
+
+class RateLimited(FrontError):
+    http_status = 429
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    code = "rate_limited"
 
 
 class Unavailable(FrontError):

@@ -7,6 +7,7 @@ silently running with a default.
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +79,25 @@ class Settings(BaseSettings):
     # After a Redis failure, how long the front answers without it before trying again.
     redis_pause_s: float = Field(5.0, ge=0)
 
+    # Decision store and access control
+    # PostgreSQL shared by front replicas (postgresql://user:password@host:5432/finfer); unset: SQLite in
+    # state_dir/finfer.db. Migrations run at start.
+    database_url: str | None = Field(None, pattern=r"^(postgres(ql)?(\+psycopg)?|sqlite)://")
+    # A database call that takes longer fails (the record goes to the spool; a review answers 503).
+    database_timeout_s: float = Field(2.0, gt=0)
+    record_decisions: bool = True
+    # Personal identifiers are stored as HMAC-SHA256 digests under this key; replicas sharing a database must
+    # share it. Unset: a key generated once and kept in state_dir/record.key.
+    record_key: str | None = Field(None, min_length=16, max_length=128)
+    # Records kept on local disk while the database is unreachable; a full spool refuses applications (503).
+    spool_max_records: int = Field(10_000, ge=1)
+    spool_retry_s: float = Field(1.0, gt=0)
+    # API keys: `on` requires one on every route but health and metrics; `auto` is on unless the front listens
+    # on a loopback address; `off` is refused on any other address.
+    auth: Literal["auto", "on", "off"] = "auto"
+    # How often the front reads the keys again (creations and revocations take effect within it).
+    keys_refresh_s: float = Field(1.0, gt=0)
+
     @model_validator(mode="after")
     def _no_unknown_environment(self) -> "Settings":
         # pydantic-settings ignores unknown prefixed variables; a misspelt FINFER_HTTP_PROT must not.
@@ -106,6 +126,20 @@ class Settings(BaseSettings):
         ]
         if len(set(ports)) != len(ports):
             raise ValueError(f"ports must be distinct, got {ports}")
+        return self
+
+    @property
+    def loopback(self) -> bool:
+        return self.front_host in ("127.0.0.1", "::1", "localhost") or self.front_host.startswith("127.")
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth == "on" or (self.auth == "auto" and not self.loopback)
+
+    @model_validator(mode="after")
+    def _auth_off_only_on_loopback(self) -> "Settings":
+        if self.auth == "off" and not self.loopback:
+            raise ValueError(f"auth=off is refused on {self.front_host}: API keys are required off loopback")
         return self
 
     @property

@@ -15,6 +15,7 @@ from finfer.errors import InvalidArgument, NotFound
 from finfer.front import metrics
 from finfer.front.answer_cache import AnswerCache, shared_cache
 from finfer.front.coalescer import Coalescer
+from finfer.front.recorder import Recorder
 from finfer.front.upstream import TritonUpstream
 from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored
@@ -72,10 +73,13 @@ class Served:
 
 
 class DataPlane:
-    def __init__(self, settings: Settings, upstream: TritonUpstream, served: dict[str, Served]) -> None:
+    def __init__(
+        self, settings: Settings, upstream: TritonUpstream, served: dict[str, Served], recorder: Recorder | None = None
+    ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.served = served
+        self.recorder = recorder  # keeps the answers of pipelines that declare a record
         self.draining = False  # set on SIGTERM: not ready, still answering
         for s in served.values():
             # What the upstream sends each model to find a dead stub and to check a reloaded one.
@@ -83,13 +87,15 @@ class DataPlane:
             upstream.probes[s.pipeline.triton_model] = s.pipeline.infer_inputs(probe)
 
     @classmethod
-    def from_repository(cls, settings: Settings, upstream: TritonUpstream) -> DataPlane:
+    def from_repository(
+        cls, settings: Settings, upstream: TritonUpstream, recorder: Recorder | None = None
+    ) -> DataPlane:
         """Every registered pipeline whose models the repository holds."""
         repository = settings.model_repository
         served = {p.name: Served(p, p.load(repository), settings, upstream) for p in REGISTRY if p.is_built(repository)}
         if not served:
             raise FileNotFoundError(f"{repository} holds no built pipeline: run `finfer build` first")
-        return cls(settings, upstream, served)
+        return cls(settings, upstream, served, recorder)
 
     async def answer(
         self,
@@ -111,7 +117,12 @@ class DataPlane:
         ((stored, cached),) = await served.results([row])
         if raw is not None and served.answers is not None:
             served.answers.remember_raw(protocol, raw, stored)
-        return Answer(stored, served.model_version, request_id, cached)
+        answer = Answer(stored, served.model_version, request_id, cached)
+        record = served.pipeline.record
+        if record is not None and self.recorder is not None:
+            # Answered only once on record (in the database, or the spool while it is away).
+            await self.recorder.record("decision", record(served.codec, row, answer, self.recorder.digest))
+        return answer
 
     async def answer_batch(self, name: str, payload: object, request_id: str | None = None) -> BatchAnswer:
         served = self.served[name]

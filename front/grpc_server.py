@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,28 +11,45 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from finfer.access.guard import Guard
 from finfer.clients import finfer_pb2
-from finfer.errors import FrontError
+from finfer.errors import FrontError, InvalidArgument
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane, Served
+from finfer.front.records_api import Records
+from finfer.pipelines.fraud import APPLICATION_ID_PATTERN
 
 ERROR_FIELD_KEY = "finfer-error-field"
 
 
-def _request_id(context: grpc.aio.ServicerContext) -> str | None:
+def _metadata(context: grpc.aio.ServicerContext, name: str) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == "x-request-id":
+        if key == name:
             return value
     return None
+
+
+def _request_id(context: grpc.aio.ServicerContext) -> str | None:
+    return _metadata(context, "x-request-id")
 
 
 def _message(name: str) -> type:
     return getattr(finfer_pb2, name)
 
 
-def _unary(label: str, method: Any, call: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]):
+def _unary(
+    label: str,
+    method: Any,
+    call: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
+    guard: Guard,
+    scopes: tuple[str, ...],
+):
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await timed(label, context, call(request, context))
+        async def checked() -> Any:
+            guard.check(_metadata(context, "authorization"), scopes)
+            return await call(request, context)
+
+        return await timed(label, context, checked())
 
     return grpc.unary_unary_rpc_method_handler(
         handle,
@@ -40,9 +58,10 @@ def _unary(label: str, method: Any, call: Callable[[Any, grpc.aio.ServicerContex
     )
 
 
-def pipeline_handler(served: Served, plane: DataPlane) -> grpc.GenericRpcHandler:
+def pipeline_handler(served: Served, plane: DataPlane, guard: Guard) -> grpc.GenericRpcHandler:
     """The gRPC service of one declared pipeline (clients/finfer.proto), with its batch method where it has one."""
     pipeline = served.pipeline
+    scopes = (pipeline.access_scope,)
     service = finfer_pb2.DESCRIPTOR.services_by_name[pipeline.grpc_service]
 
     async def single(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -53,7 +72,7 @@ def pipeline_handler(served: Served, plane: DataPlane) -> grpc.GenericRpcHandler
         return pipeline.to_proto(answer)
 
     method = service.methods_by_name[pipeline.grpc_method]
-    handlers = {method.name: _unary(f"{service.name}/{method.name}", method, single)}
+    handlers = {method.name: _unary(f"{service.name}/{method.name}", method, single, guard, scopes)}
     batch = pipeline.batch
     if batch is not None:
         batch_method = service.methods_by_name[batch.grpc_method]
@@ -67,8 +86,33 @@ def pipeline_handler(served: Served, plane: DataPlane) -> grpc.GenericRpcHandler
                 request_id=answer.request_id,
             )
 
-        handlers[batch_method.name] = _unary(f"{service.name}/{batch_method.name}", batch_method, many)
+        handlers[batch_method.name] = _unary(f"{service.name}/{batch_method.name}", batch_method, many, guard, scopes)
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+def records_handler(records: Records, guard: Guard) -> grpc.GenericRpcHandler:
+    """The Records service: an application's record, as GET /v1/applications/{application_id} answers it."""
+    service = finfer_pb2.DESCRIPTOR.services_by_name["Records"]
+    method = service.methods_by_name["GetApplication"]
+
+    async def get(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        application_id = request.application_id
+        if not re.fullmatch(APPLICATION_ID_PATTERN, application_id):
+            raise InvalidArgument("application_id: 1 to 64 letters, digits or _.:- starting with one", "application_id")
+        found = await records.call(records.store.application, application_id)
+        answer = finfer_pb2.ApplicationRecord(
+            application_id=found["application_id"],
+            final_decision=found["final_decision"],
+            trail=[finfer_pb2.TrailStep(**step) for step in found["trail"]],
+        )
+        answer.decision.update(found["decision"])
+        if found["case"] is not None:
+            answer.case.update(found["case"])
+        return answer
+
+    scopes = ("applications", "reviews:read")
+    handler = _unary(f"{service.name}/{method.name}", method, get, guard, scopes)
+    return grpc.method_handlers_generic_handler(service.full_name, {method.name: handler})
 
 
 async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[Any]) -> Any:
@@ -79,8 +123,11 @@ async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[
         return await call
     except FrontError as error:
         status = error.grpc_code.name
-        if error.field:
-            context.set_trailing_metadata(((ERROR_FIELD_KEY, error.field),))
+        trailing = [(ERROR_FIELD_KEY, error.field)] if error.field else []
+        if error.retry_after_s:
+            trailing.append(("retry-after", str(error.retry_after_s)))
+        if trailing:
+            context.set_trailing_metadata(tuple(trailing))
         await context.abort(error.grpc_code, error.message)
     finally:
         metrics.REQUESTS.labels(method, "grpc", status).inc()
@@ -92,7 +139,7 @@ def service_name(served: Served) -> str:
 
 
 def create_server(
-    plane: DataPlane, address: str, max_message_bytes: int
+    plane: DataPlane, address: str, max_message_bytes: int, guard: Guard, records: Records
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """The front's gRPC server: every pipeline's service, the standard health service (overall and per
     service name, which Kubernetes' gRPC probes and grpc_health_probe ask) and server reflection (grpcurl)."""
@@ -102,10 +149,12 @@ def create_server(
             ("grpc.so_reuseport", 0),
         ]
     )
-    server.add_generic_rpc_handlers([pipeline_handler(served, plane) for served in plane.served.values()])
+    handlers = [pipeline_handler(served, plane, guard) for served in plane.served.values()]
+    server.add_generic_rpc_handlers([*handlers, records_handler(records, guard)])
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     names = [service_name(served) for served in plane.served.values()]
+    names.append(finfer_pb2.DESCRIPTOR.services_by_name["Records"].full_name)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot bind the gRPC front to {address}")

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finfer import __version__
+from finfer.access.guard import Guard
 from finfer.errors import (
     ErrorResponse,
     FrontError,
@@ -26,6 +27,8 @@ from finfer.errors import (
 )
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane, Served
+from finfer.front.records_api import Records, records_router
+from finfer.front.review_pages import review_pages
 from finfer.pipelines.declaration import response_models
 from finfer.pipelines.validation import BASE64, Upload, decoded_base64, object_with
 from finfer.settings import Settings
@@ -34,8 +37,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in [
         (400, "Invalid input; `field` names the offending field"),
+        (401, "No API key, or an unknown or revoked one"),
+        (403, "The key lacks the route's scope"),
         (413, "Body over the size limit"),
         (415, "Content type is not one the route reads"),
+        (429, "The key is over its rate; retry after `Retry-After` seconds"),
         (503, "Triton is not ready; retry after `Retry-After` seconds"),
     ]
 }
@@ -46,8 +52,10 @@ def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, st
 
 
 def error_response(error: FrontError, settings: Settings, headers: dict[str, str] | None = None) -> Response:
-    if error.http_status == 503:
-        headers = {**(headers or {}), "Retry-After": str(settings.retry_after_s)}
+    if error.http_status == 503 or error.retry_after_s:
+        headers = {**(headers or {}), "Retry-After": str(error.retry_after_s or settings.retry_after_s)}
+    if error.http_status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="finfer"'}
     return json_response(error.body(), error.http_status, headers)
 
 
@@ -203,15 +211,17 @@ def add_post(
     router.add_api_route(path, route, methods=["POST"], responses=ERRORS, **openapi)
 
 
-def pipeline_router(served: Served, plane: DataPlane, settings: Settings) -> APIRouter:
+def pipeline_router(served: Served, plane: DataPlane, settings: Settings, guard: Guard) -> APIRouter:
     """The routes of one declared pipeline: its POST route, and its batch twin where it has one."""
     pipeline, codec = served.pipeline, served.codec
+    scopes = (pipeline.access_scope,)
     router = APIRouter(tags=[pipeline.tag or pipeline.name])
     single_model, batch_model = response_models(pipeline)
     body = IMAGE_BODY if pipeline.body == "image" else json_body(codec.request_schema() or {})
     summary, _, _ = pipeline.summary.partition("\n")
 
     async def answer(request: Request) -> bytes:
+        guard.check(request.headers.get("authorization"), scopes)  # before the body is read
         request_id = request.headers.get("x-request-id")
         if pipeline.body == "image":
             image, field = await read_image(request, settings)
@@ -236,6 +246,7 @@ def pipeline_router(served: Served, plane: DataPlane, settings: Settings) -> API
     if batch is not None:
 
         async def answer_batch(request: Request) -> bytes:
+            guard.check(request.headers.get("authorization"), scopes)
             payload = parse_json(await read_body(request, settings.max_body_bytes))
             return (await plane.answer_batch(pipeline.name, payload, request.headers.get("x-request-id"))).json()
 
@@ -282,7 +293,7 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
     return router
 
 
-def create_app(plane: DataPlane, settings: Settings) -> FastAPI:
+def create_app(plane: DataPlane, settings: Settings, guard: Guard, records: Records) -> FastAPI:
     app = FastAPI(
         title="finfer",
         version=__version__,
@@ -291,8 +302,14 @@ def create_app(plane: DataPlane, settings: Settings) -> FastAPI:
         ),
     )
     for served in plane.served.values():
-        app.include_router(pipeline_router(served, plane, settings))
+        app.include_router(pipeline_router(served, plane, settings, guard))
+    app.include_router(records_router(records, guard, json_response))
+    app.include_router(review_pages(records, guard))
     app.include_router(health_router(plane, settings))
+
+    @app.exception_handler(FrontError)
+    async def front_error(request: Request, exc: FrontError) -> Response:
+        return error_response(exc, settings)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -73,3 +73,20 @@ UPSTREAM_ROWS = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
     registry=REGISTRY,
 )
+RECORDS = Counter(
+    "finfer_records",
+    "Application decisions recorded: stored (database), spooled (database away) or refused (spool full)",
+    ["result"],
+    registry=REGISTRY,
+)
+SPOOL_RECORDS = Gauge("finfer_spool_records", "Records waiting in the local spool for the database", registry=REGISTRY)
+DATABASE_ERRORS = Counter("finfer_database_errors", "Failed writes to the decision store", registry=REGISTRY)
+KEY_REQUESTS = Counter(
+    "finfer_key_requests", "Requests let through, by API key name (never the key)", ["key"], registry=REGISTRY
+)
+AUTH_REFUSALS = Counter(
+    "finfer_auth_refusals",
+    "Requests refused by access control: unauthenticated, forbidden or rate_limited; key name when known",
+    ["reason", "key"],
+    registry=REGISTRY,
+)

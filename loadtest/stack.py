@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -235,3 +236,61 @@ def plain_intent(repository: Path, port: int) -> Iterator[subprocess.Popen]:
     url = f"http://127.0.0.1:{port}/openapi.json"
     with ready_process([*command, "--port", str(port)], url, "the plain intent baseline") as process:
         yield process
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster (Debian's postgresql, installed by `make tools`) in `workdir`, on a free port,
+    with trust authentication for the user `finfer` on 127.0.0.1. PostgreSQL refuses to run as root: as root,
+    the cluster belongs to the `postgres` user."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.bin = postgres_bin()
+        self.workdir = workdir
+        (self.port,) = free_ports(1)
+        self.data = workdir / "data"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://finfer@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "finfer", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=on"
+        log = str(self.workdir / "postgres.log")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate` is a crash as far as clients can tell: connections drop, nothing is flushed politely."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def __enter__(self) -> PostgresServer:
+        self.init()
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop("immediate")
+
+
+def postgres_bin() -> Path:
+    """Debian's PostgreSQL programs (initdb and pg_ctl are not on PATH there)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run `make tools`")
+    return found[-1].parent

@@ -9,7 +9,7 @@ and its images; it never caches an answer, because the fraud graph changes betwe
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -327,6 +327,61 @@ def to_proto(answer: Answer[ApplicationDecision]) -> finfer_pb2.LoanApplicationR
     )
 
 
+Digest = Callable[[str | bytes], str]
+PERSONAL_FIELDS = ("id_number", "vin", "plate")  # of the declaration and of the documents read
+
+
+def record(codec: ApplicationCodec, row: ApplicationRow, answer: Answer[ApplicationDecision], digest: Digest):
+    """What the decision store keeps: the decision and why, every branch's result, the versions, the credit
+    file (the next model's features), and the inputs only as keyed digests. Personal identifiers (ID number,
+    VIN, plate, phones, devices, IPs) appear only as digests; images and the message not at all (their
+    results do); a document's OCR lines are counted, not kept (they hold names and numbers)."""
+    result = answer.result
+    risk_schema = codec.branches["risk"].schema
+    credit_file = dict(zip(risk_schema.categorical, row.applicant.categorical, strict=True))
+    credit_file.update(zip(risk_schema.numeric, row.applicant.numeric, strict=True))
+    declared = {k: v for k, v in dataclasses.asdict(row.declared).items() if v is not None}
+    for name in PERSONAL_FIELDS:
+        if name in declared:
+            declared[name] = digest(declared[name])
+    documents = []
+    for (kind, _), document in zip(row.documents, result.documents, strict=False):
+        fields = {}
+        for name, read in dataclasses.asdict(document.fields).items():
+            if read is not None:
+                value = digest(read["value"]) if name in PERSONAL_FIELDS else read["value"]
+                fields[name] = {"value": value, "valid": read["valid"], "confidence": read["confidence"]}
+        documents.append({"kind": kind, "fields": fields, "lines": len(document.lines)})
+    fraud_links = {kind: [digest(v) for v in values] for kind, values in row.fraud.links.items()} if row.fraud else None
+    return {
+        "application_id": row.application_id,
+        "request_id": answer.request_id,
+        "decision": result.decision,
+        "reasons": [dataclasses.asdict(r) for r in result.reasons],
+        "branches": result.branches,
+        "degraded": result.degraded,
+        "model_versions": result.model_versions,
+        "policy_version": result.policy_version,
+        "branch_ms": result.branch_ms,
+        "results": {
+            "risk": dataclasses.asdict(result.risk) if result.risk else None,
+            "fraud": dataclasses.asdict(result.fraud) if result.fraud else None,
+            "documents": documents,
+            "damage": [dataclasses.asdict(d) for d in result.damage],
+            "intent": dataclasses.asdict(result.intent) if result.intent else None,
+        },
+        "credit_file": credit_file,
+        "declared": declared,
+        "fraud_links": fraud_links,
+        "inputs": {
+            "application": digest(row.wire),
+            "documents": [digest(upload.data) for _, upload in row.documents],
+            "vehicle_photos": [digest(upload.data) for upload in row.photos],
+            "message": digest(row.message) if row.message is not None else None,
+        },
+    }
+
+
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
     from finfer.loadtest.requests import applications
 
@@ -366,4 +421,6 @@ PIPELINE = Pipeline(
     body_limit=lambda settings: settings.max_application_bytes,
     probe=probe,
     tag="applications",
+    scope="applications",
+    record=record,
 )

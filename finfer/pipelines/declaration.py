@@ -141,6 +141,15 @@ class Pipeline:
     cached: bool = False
     coalesced: bool = False
     tag: str = ""
+    # The API key scope its routes need (default: the pipeline's name).
+    scope: str | None = None
+    # What the decision store keeps of one answer: (codec, row, answer, digest) → a JSON-able record body
+    # holding `application_id`, personal identifiers only as `digest(value)`. None: answers are not recorded.
+    record: Callable[[Any, Any, Any, Callable[[str | bytes], str]], dict[str, Any]] | None = None
+
+    @property
+    def access_scope(self) -> str:
+        return self.scope or self.name
 
     def infer_inputs(self, encoded: Encoded) -> list[InferInput]:
         """The encoded inputs in declared order; an optional input the codec left out is not sent."""

@@ -23,6 +23,7 @@ from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
 
 _APPLICATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+APPLICATION_ID_PATTERN = f"^{_APPLICATION_ID.pattern}$"
 _LINK_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces: ids are opaque
 _PHONE = re.compile(r"\+?[0-9]{6,20}")
 

@@ -1,0 +1,284 @@
+"""The decision store: append records to the audit chain, keep the review queue, read both back.
+
+Every change is one transaction that first locks the chain's head, so appends from several fronts on one
+PostgreSQL take turns and each record names the one before it. Records are never updated or deleted; the
+`cases` table is the queue's current state, derived from them in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+
+from finfer.errors import Conflict, NotFound
+from finfer.store import audit
+from finfer.store.schema import CASES, CHAIN_HEAD, RECORDS
+
+CaseStatus = Literal["open", "claimed", "resolved"]
+Outcome = Literal["approve", "decline"]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A record before it is chained: what the spool keeps while the database is away."""
+
+    record_id: str
+    kind: str  # decision | claim | review
+    application_id: str
+    at: str
+    body: dict[str, Any]
+
+    @classmethod
+    def new(cls, kind: str, application_id: str, body: dict[str, Any]) -> Entry:
+        return cls(uuid.uuid4().hex, kind, application_id, now_iso(), body)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, line: bytes) -> Entry:
+        return cls(**orjson.loads(line))
+
+
+def _case(row: sa.Row) -> dict[str, Any]:
+    out = {k: v for k, v in row._mapping.items() if k not in ("open_key", "reason_codes", "decision_seq")}
+    out["reasons"] = [code for code in row.reason_codes.split(",") if code]
+    return out
+
+
+class DecisionStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    # Writing ----------------------------------------------------------------------------------------------
+
+    def append(self, entries: Sequence[Entry]) -> int:
+        """Chain `entries` in order, opening a review case for each decision in the review band; an entry
+        already stored (a spool drained twice) is skipped. Returns how many were added."""
+        if not entries:
+            return 0
+        with self.engine.begin() as connection:
+            seq, prev = self._lock_head(connection)
+            ids = [e.record_id for e in entries]
+            stored = set(connection.scalars(sa.select(RECORDS.c.record_id).where(RECORDS.c.record_id.in_(ids))))
+            added = 0
+            for entry in entries:
+                if entry.record_id in stored:
+                    continue
+                seq, prev = self._insert(connection, seq, prev, entry)
+                if entry.kind == "decision" and entry.body.get("decision") == "review":
+                    self._open_case(connection, seq, entry)
+                added += 1
+            self._move_head(connection, seq, prev)
+        return added
+
+    def _lock_head(self, connection: sa.Connection) -> tuple[int, str]:
+        query = sa.select(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.digest).where(CHAIN_HEAD.c.id == 1).with_for_update()
+        seq, digest = connection.execute(query).one()
+        return seq, digest
+
+    def _move_head(self, connection: sa.Connection, seq: int, digest: str) -> None:
+        connection.execute(CHAIN_HEAD.update().where(CHAIN_HEAD.c.id == 1).values(seq=seq, digest=digest))
+
+    def _insert(self, connection: sa.Connection, seq: int, prev: str, entry: Entry, case_id: int | None = None):
+        seq += 1
+        body = audit.canonical(entry.body)
+        digest = audit.link_digest(seq, prev, entry.kind, entry.application_id, entry.at, body)
+        connection.execute(
+            RECORDS.insert().values(
+                seq=seq,
+                record_id=entry.record_id,
+                kind=entry.kind,
+                application_id=entry.application_id,
+                case_id=case_id,
+                at=entry.at,
+                body=body,
+                prev=prev,
+                digest=digest,
+            )
+        )
+        return seq, digest
+
+    def _open_case(self, connection: sa.Connection, seq: int, entry: Entry) -> None:
+        codes = ",".join(r["code"] for r in entry.body.get("reasons", []))
+        unresolved = connection.execute(
+            sa.select(CASES.c.case_id).where(CASES.c.open_key == entry.application_id)
+        ).scalar()
+        if unresolved is not None:
+            # Evaluated again while a case is pending: the reviewer sees the latest decision.
+            values = {"decision_seq": seq, "reason_codes": f",{codes},"}
+            connection.execute(CASES.update().where(CASES.c.case_id == unresolved).values(**values))
+            return
+        connection.execute(
+            CASES.insert().values(
+                application_id=entry.application_id,
+                decision_seq=seq,
+                opened_at=entry.at,
+                reason_codes=f",{codes},",
+                status="open",
+                open_key=entry.application_id,
+            )
+        )
+
+    def claim(self, case_id: int, reviewer: str) -> dict[str, Any]:
+        """Hand `case_id` to `reviewer`; claiming one's own case again is a no-op, another's is refused."""
+        with self.engine.begin() as connection:
+            seq, prev = self._lock_head(connection)
+            case = self._case_row(connection, case_id)
+            if case.status == "resolved":
+                raise Conflict(f"case_id: case {case_id} is already resolved", "case_id")
+            if case.status == "claimed":
+                if case.claimed_by != reviewer:
+                    raise Conflict(f"case_id: case {case_id} is claimed by {case.claimed_by}", "case_id")
+                return _case(case)
+            entry = Entry.new("claim", case.application_id, {"case_id": case_id, "by": reviewer})
+            seq, prev = self._insert(connection, seq, prev, entry, case_id)
+            self._move_head(connection, seq, prev)
+            connection.execute(
+                CASES.update()
+                .where(CASES.c.case_id == case_id)
+                .values(status="claimed", claimed_by=reviewer, claimed_at=entry.at)
+            )
+            return _case(self._case_row(connection, case_id))
+
+    def resolve(self, case_id: int, reviewer: str, outcome: Outcome, note: str) -> dict[str, Any]:
+        """Close a case its reviewer claimed with `outcome`; a review record says who, when and why."""
+        with self.engine.begin() as connection:
+            seq, prev = self._lock_head(connection)
+            case = self._case_row(connection, case_id)
+            if case.status == "resolved":
+                raise Conflict(f"case_id: case {case_id} is already resolved ({case.outcome})", "case_id")
+            if case.status != "claimed":
+                raise Conflict(f"case_id: case {case_id} must be claimed before it is resolved", "case_id")
+            if case.claimed_by != reviewer:
+                raise Conflict(f"case_id: case {case_id} is claimed by {case.claimed_by}", "case_id")
+            body = {"case_id": case_id, "by": reviewer, "outcome": outcome, "note": note}
+            entry = Entry.new("review", case.application_id, body)
+            seq, prev = self._insert(connection, seq, prev, entry, case_id)
+            self._move_head(connection, seq, prev)
+            connection.execute(
+                CASES.update()
+                .where(CASES.c.case_id == case_id)
+                .values(status="resolved", resolved_by=reviewer, resolved_at=entry.at, outcome=outcome, open_key=None)
+            )
+            return _case(self._case_row(connection, case_id))
+
+    def _case_row(self, connection: sa.Connection, case_id: int) -> sa.Row:
+        case = connection.execute(sa.select(CASES).where(CASES.c.case_id == case_id)).one_or_none()
+        if case is None:
+            raise NotFound(f"case_id: no case {case_id}", "case_id")
+        return case
+
+    # Reading ----------------------------------------------------------------------------------------------
+
+    def cases(
+        self, status: CaseStatus = "open", reason: str | None = None, page: int = 1, page_size: int = 20
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of cases in `status`, oldest first, and how many there are in all."""
+        where = [CASES.c.status == status]
+        if reason:
+            where.append(CASES.c.reason_codes.contains(f",{reason},", autoescape=True))
+        with self.engine.connect() as connection:
+            total = connection.execute(sa.select(sa.func.count()).select_from(CASES).where(*where)).scalar() or 0
+            rows = connection.execute(
+                sa.select(CASES)
+                .where(*where)
+                .order_by(CASES.c.opened_at, CASES.c.case_id)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).all()
+        return [_case(row) for row in rows], total
+
+    def case(self, case_id: int) -> dict[str, Any]:
+        """A case with the decision it reviews and its trail."""
+        with self.engine.connect() as connection:
+            row = self._case_row(connection, case_id)
+            decision = connection.execute(sa.select(RECORDS.c.body).where(RECORDS.c.seq == row.decision_seq)).scalar()
+            return {
+                **_case(row),
+                "decision": orjson.loads(decision),
+                "trail": self._trail(connection, row.application_id),
+            }
+
+    def application(self, application_id: str) -> dict[str, Any]:
+        """The latest decision on an application, its case (if any) and its whole trail."""
+        with self.engine.connect() as connection:
+            decision = connection.execute(
+                sa.select(RECORDS.c.body)
+                .where(RECORDS.c.application_id == application_id, RECORDS.c.kind == "decision")
+                .order_by(RECORDS.c.seq.desc())
+                .limit(1)
+            ).scalar()
+            if decision is None:
+                raise NotFound(f"application_id: no decision on record for {application_id}", "application_id")
+            case = connection.execute(
+                sa.select(CASES).where(CASES.c.application_id == application_id).order_by(CASES.c.case_id.desc())
+            ).first()
+            body = orjson.loads(decision)
+            final = case.outcome if case is not None and case.outcome else body["decision"]
+            return {
+                "application_id": application_id,
+                "final_decision": final,
+                "decision": body,
+                "case": _case(case) if case is not None else None,
+                "trail": self._trail(connection, application_id),
+            }
+
+    def _trail(self, connection: sa.Connection, application_id: str) -> list[dict[str, Any]]:
+        rows = connection.execute(
+            sa.select(RECORDS.c.seq, RECORDS.c.kind, RECORDS.c.at, RECORDS.c.body)
+            .where(RECORDS.c.application_id == application_id)
+            .order_by(RECORDS.c.seq)
+        ).all()
+        trail = []
+        for row in rows:
+            body = orjson.loads(row.body)
+            step = {"seq": row.seq, "kind": row.kind, "at": row.at}
+            step["by"] = body.get("by", "finfer")
+            step["what"] = body.get("outcome") or body.get("decision") or row.kind
+            trail.append(step)
+        return trail
+
+    def links(self, chunk: int = 1000) -> Iterator[audit.Link]:
+        """Every record in seq order, as the chain check reads them (a chunk at a time)."""
+        after = 0
+        with self.engine.connect() as connection:
+            while True:
+                rows = connection.execute(
+                    sa.select(RECORDS).where(RECORDS.c.seq > after).order_by(RECORDS.c.seq).limit(chunk)
+                ).all()
+                if not rows:
+                    return
+                for row in rows:
+                    yield audit.Link(row.seq, row.kind, row.application_id, row.at, row.body, row.prev, row.digest)
+                after = rows[-1].seq
+
+    def head(self) -> tuple[int, str]:
+        with self.engine.connect() as connection:
+            seq, digest = connection.execute(sa.select(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.digest)).one()
+            return seq, digest
+
+    def verify(self) -> tuple[int, audit.Break | None]:
+        return audit.first_break(self.links(), self.head())
+
+    def reviewed_since(self, since: str) -> Iterator[tuple[dict[str, Any], str, str]]:
+        """(decision record, reviewer's outcome, resolved at) of every case resolved at or after `since`."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(RECORDS.c.body, CASES.c.outcome, CASES.c.resolved_at)
+                .join(RECORDS, RECORDS.c.seq == CASES.c.decision_seq)
+                .where(CASES.c.status == "resolved", CASES.c.resolved_at >= since)
+                .order_by(CASES.c.resolved_at)
+            ).all()
+        for row in rows:
+            yield orjson.loads(row.body), row.outcome, row.resolved_at

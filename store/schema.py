@@ -1,0 +1,92 @@
+"""The database's tables and the versioned migrations that create them, run at start.
+
+A migration is a function of one connection, applied in its own transaction; `schema_version` says
+which ran. Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+METADATA = sa.MetaData()
+
+SCHEMA_VERSION = sa.Table("schema_version", METADATA, sa.Column("version", sa.Integer, nullable=False))
+
+# The audit trail: append-only. `digest` = sha256(seq, prev, kind, body): a changed, removed or swapped
+# record breaks the chain at the first one touched (store/audit.py).
+RECORDS = sa.Table(
+    "records",
+    METADATA,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("record_id", sa.String(32), nullable=False, unique=True),  # a retried spool drain adds nothing
+    sa.Column("kind", sa.String(16), nullable=False),  # decision | claim | review
+    sa.Column("application_id", sa.String(64), nullable=False, index=True),
+    sa.Column("case_id", sa.BigInteger, nullable=True),
+    sa.Column("at", sa.String(32), nullable=False),  # ISO 8601 UTC: sorts as text on both databases
+    sa.Column("body", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("prev", sa.String(64), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+)
+
+# One row: the last record's seq and digest. Appenders lock it, so replicas sharing PostgreSQL chain in turn,
+# and a removed last record is still noticed.
+CHAIN_HEAD = sa.Table(
+    "chain_head",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+)
+
+# The review queue: the state of each case, derived from the records (which stay the truth).
+CASES = sa.Table(
+    "cases",
+    METADATA,
+    sa.Column("case_id", sa.BigInteger, primary_key=True, autoincrement=True),
+    sa.Column("application_id", sa.String(64), nullable=False, index=True),
+    sa.Column("decision_seq", sa.BigInteger, nullable=False),
+    sa.Column("opened_at", sa.String(32), nullable=False, index=True),
+    sa.Column("reason_codes", sa.Text, nullable=False),  # ",CODE,CODE," for the reason filter
+    sa.Column("status", sa.String(16), nullable=False),  # open | claimed | resolved
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_at", sa.String(32)),
+    sa.Column("resolved_by", sa.String(64)),
+    sa.Column("resolved_at", sa.String(32)),
+    sa.Column("outcome", sa.String(16)),
+    # The application id while the case is unresolved, NULL after: at most one unresolved case an application
+    # (NULLs never collide in a unique index, on either database).
+    sa.Column("open_key", sa.String(64), unique=True),
+)
+
+API_KEYS = sa.Table(
+    "api_keys",
+    METADATA,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),  # space-separated
+    sa.Column("rate_per_s", sa.Float),  # NULL: no limit
+    sa.Column("burst", sa.Integer),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("revoked_at", sa.String(32)),
+)
+
+
+GENESIS = "0" * 64  # the "digest before the first record"
+
+
+def _decision_store(connection: sa.Connection) -> None:
+    for table in (RECORDS, CHAIN_HEAD, CASES):
+        table.create(connection)
+    connection.execute(CHAIN_HEAD.insert().values(id=1, seq=0, digest=GENESIS))
+
+
+def _api_keys(connection: sa.Connection) -> None:
+    API_KEYS.create(connection)
+
+
+# Version n is MIGRATIONS[n - 1]; 0 is the empty database.
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_decision_store, _api_keys)
+LATEST = len(MIGRATIONS)
