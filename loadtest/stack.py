@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -239,25 +240,26 @@ def plain_intent(repository: Path, port: int) -> Iterator[subprocess.Popen]:
 
 
 class PostgresServer:
-    """A private PostgreSQL cluster (Debian's postgresql, installed by `make tools`) in `workdir`, on a free port,
-    with trust authentication for the user `finfer` on 127.0.0.1. PostgreSQL refuses to run as root: as root,
-    the cluster belongs to the `postgres` user."""
+    """A private PostgreSQL cluster (Debian's postgresql, installed by `make tools`) in a scratch folder, on a
+    free port, with trust authentication for the user `finfer` on 127.0.0.1. PostgreSQL refuses to run as root:
+    as root, the cluster belongs to the `postgres` user, in a folder of /tmp it can reach."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self) -> None:
         self.bin = postgres_bin()
-        self.workdir = workdir
+        self.workdir = Path(tempfile.mkdtemp(prefix="finfer-postgres-"))
         (self.port,) = free_ports(1)
-        self.data = workdir / "data"
+        self.data = self.workdir / "data"
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        done = subprocess.run([*prefix, *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{Path(command[0]).name} failed ({done.returncode}): {done.stderr.strip()}")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://finfer@127.0.0.1:{self.port}/{database}"
 
     def init(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.workdir, "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "finfer", "--no-sync")
@@ -284,8 +286,9 @@ class PostgresServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
+        with contextlib.suppress(RuntimeError):
             self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def postgres_bin() -> Path:

@@ -44,7 +44,8 @@ CHAIN_HEAD = sa.Table(
 CASES = sa.Table(
     "cases",
     METADATA,
-    sa.Column("case_id", sa.BigInteger, primary_key=True, autoincrement=True),
+    # SQLite numbers rows itself only for an INTEGER primary key (its 64-bit rowid).
+    sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("application_id", sa.String(64), nullable=False, index=True),
     sa.Column("decision_seq", sa.BigInteger, nullable=False),
     sa.Column("opened_at", sa.String(32), nullable=False, index=True),
