@@ -83,7 +83,7 @@ def create(
 
 
 def _record(row: sa.Row) -> KeyRecord:
-    values = dict(row._mapping)
+    values = {str(k): v for k, v in row._mapping.items()}
     return KeyRecord(**{**values, "scopes": frozenset(values["scopes"].split())})
 
 

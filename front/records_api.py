@@ -1,9 +1,9 @@
 """HTTP adapter of the decision store: an application's record, and the review queue (list, claim, resolve).
 
-Database calls run in a worker thread; a database that does not answer is a 503, never a hang.
+Database calls run in a worker thread; a database that does not answer is a 503, never a hang. (No
+`from __future__ import annotations` here: FastAPI reads the routes' annotations, which name local aliases.)
 """
 
-from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable

@@ -51,7 +51,8 @@ class Entry:
 
 
 def _case(row: sa.Row) -> dict[str, Any]:
-    out = {k: v for k, v in row._mapping.items() if k not in ("open_key", "reason_codes", "decision_seq")}
+    # str(): SQLAlchemy's column names are a str subclass that JSON encoders refuse as keys.
+    out = {str(k): v for k, v in row._mapping.items() if k not in ("open_key", "reason_codes", "decision_seq")}
     out["reasons"] = [code for code in row.reason_codes.split(",") if code]
     return out
 

@@ -79,6 +79,7 @@ class Front:
     http_url: str
     grpc_target: str
     process: subprocess.Popen
+    log: Path | None = None
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +96,7 @@ def front(settings: Settings, triton: TritonServer, tmp_path_factory: pytest.Tem
         wait_until(lambda: http_status(f"{url}/readyz") == 200 or process.poll() is not None, 60, "front ready")
         if process.poll() is not None:
             raise RuntimeError(f"the front exited:\n{Path(log.name).read_text()}")
-        yield Front(url, f"127.0.0.1:{settings.grpc_port}", process)
+        yield Front(url, f"127.0.0.1:{settings.grpc_port}", process, Path(log.name))
     finally:
         process.terminate()
         try:

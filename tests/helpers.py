@@ -25,15 +25,24 @@ def model_prediction(repository: Path, applicant: dict) -> float:
     return float(booster.predict(xgboost.DMatrix(risk.encode(schema, categorical, numeric)))[0])
 
 
-def post(url: str, body: object) -> tuple[int, dict]:
+def post(url: str, body: object, key: str | None = None) -> tuple[int, dict]:
     """POST JSON (or raw bytes) and return the status and the decoded answer, errors included."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"}, method="POST")
+    status, answer, _ = call(url, body, key)
+    return status, answer
+
+
+def call(url: str, body: object = None, key: str | None = None) -> tuple[int, dict, dict[str, str]]:
+    """GET (no body) or POST JSON with an optional API key: status, decoded answer, headers."""
+    data = None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"content-type": "application/json"} if data is not None else {}
+    if key is not None:
+        headers["authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json.loads(response.read()), dict(response.headers)
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        return exc.code, json.loads(exc.read()), dict(exc.headers)
 
 
 _counter = iter(range(10_000, 10_000_000))
@@ -46,4 +55,4 @@ def fresh_applicant() -> dict:
     return applicant
 
 
-__all__ = ["fresh_applicant", "load_applicants", "metric", "model_prediction", "post"]
+__all__ = ["call", "fresh_applicant", "load_applicants", "metric", "model_prediction", "post"]
