@@ -1,7 +1,7 @@
 """finfer's Python SDK: sync and asyncio clients over HTTP and gRPC.
 
 from finfer.clients import HttpClient, GrpcClient
-with HttpClient("http://127.0.0.1:8080") as client:
+with HttpClient("http://127.0.0.1:8080", api_key="fk_...") as client:  # api_key: where access control is on
     score = client.score(applicant)          # RiskScore: probability_of_default, grade, reasons, ...
     fraud = client.score_fraud(application)  # also classify, classify_batch, read_document, assess_damage
     decision = client.evaluate_application(application_body("A-1", applicant, message="想贷五万分两年还"))
@@ -16,6 +16,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
+    "AccessDenied": "errors",
+    "RateLimited": "errors",
     "FinferClientError": "errors",
     "InvalidRequest": "errors",
     "ServerError": "errors",
@@ -36,6 +38,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "AccessDenied",
     "ApplicationDecision",
     "AsyncGrpcClient",
     "AsyncHttpClient",
@@ -47,6 +50,7 @@ __all__ = [
     "HttpClient",
     "Intent",
     "InvalidRequest",
+    "RateLimited",
     "Reason",
     "RiskScore",
     "ServerError",
@@ -69,7 +73,15 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from finfer.clients import finfer_pb2, finfer_pb2_grpc
     from finfer.clients.api import application_body
-    from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
+    from finfer.clients.errors import (
+        AccessDenied,
+        FinferClientError,
+        InvalidRequest,
+        RateLimited,
+        ServerError,
+        Timeout,
+        Unavailable,
+    )
     from finfer.clients.grpc_client import AsyncGrpcClient, GrpcClient
     from finfer.clients.http_client import AsyncHttpClient, HttpClient
     from finfer.clients.types import ApplicationDecision, Damage, Document, FraudScore, Intent, Reason, RiskScore

@@ -19,6 +19,15 @@ class Unavailable(FinferClientError):
     """The server or its models are not ready (HTTP 503, gRPC UNAVAILABLE); retried before raising."""
 
 
+class AccessDenied(FinferClientError):
+    """No API key, an unknown or revoked one (HTTP 401, gRPC UNAUTHENTICATED), or one without the route's scope
+    (HTTP 403, gRPC PERMISSION_DENIED)."""
+
+
+class RateLimited(Unavailable):
+    """The key is over its rate (HTTP 429, gRPC RESOURCE_EXHAUSTED); retried like Unavailable before raising."""
+
+
 class Timeout(FinferClientError):
     """No answer within the client's timeout."""
 

@@ -11,7 +11,15 @@ from pydantic import BaseModel
 
 from finfer.clients import finfer_pb2
 from finfer.clients.api import Api, AsyncApi, Body
-from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
+from finfer.clients.errors import (
+    AccessDenied,
+    FinferClientError,
+    InvalidRequest,
+    RateLimited,
+    ServerError,
+    Timeout,
+    Unavailable,
+)
 from finfer.clients.retry import RetryPolicy
 from finfer.pipelines.declaration import Pipeline
 
@@ -25,6 +33,10 @@ def to_struct(applicant: Mapping[str, Any]) -> struct_pb2.Struct:
     return message
 
 
+def _auth(api_key: str | None) -> tuple[tuple[str, str], ...] | None:
+    return (("authorization", f"Bearer {api_key}"),) if api_key else None
+
+
 def _error(exc: grpc.RpcError) -> FinferClientError:
     code = exc.code()
     trailing = dict(exc.trailing_metadata() or ())
@@ -34,6 +46,10 @@ def _error(exc: grpc.RpcError) -> FinferClientError:
         return InvalidRequest(message, "invalid_argument", field)
     if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable(message, "unavailable", field)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return RateLimited(message, "rate_limited", field)
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return AccessDenied(message, code.name.lower(), field)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return Timeout(message, "deadline_exceeded", field)
     return ServerError(message, code.name.lower(), field)
@@ -77,8 +93,11 @@ class Calls:
 
 
 class GrpcClient(Api):
-    def __init__(self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
+    def __init__(
+        self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None
+    ) -> None:
         self._channel = grpc.insecure_channel(target)
+        self._metadata = _auth(api_key)
         self._calls = Calls(self._channel)
         self.timeout_s = timeout_s
         self.retry = retry
@@ -86,7 +105,7 @@ class GrpcClient(Api):
     def _invoke(self, call: Any, request: Any) -> Any:
         def once() -> Any:
             try:
-                return call(request, timeout=self.timeout_s)
+                return call(request, timeout=self.timeout_s, metadata=self._metadata)
             except grpc.RpcError as exc:
                 raise _error(exc) from None
 
@@ -110,8 +129,11 @@ class GrpcClient(Api):
 
 
 class AsyncGrpcClient(AsyncApi):
-    def __init__(self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
+    def __init__(
+        self, target: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None
+    ) -> None:
         self._channel = grpc.aio.insecure_channel(target)
+        self._metadata = _auth(api_key)
         self._calls = Calls(self._channel)
         self.timeout_s = timeout_s
         self.retry = retry
@@ -119,7 +141,7 @@ class AsyncGrpcClient(AsyncApi):
     async def _invoke(self, call: Any, request: Any) -> Any:
         async def once() -> Any:
             try:
-                return await call(request, timeout=self.timeout_s)
+                return await call(request, timeout=self.timeout_s, metadata=self._metadata)
             except grpc.aio.AioRpcError as exc:
                 raise _error(exc) from None
 

@@ -8,11 +8,23 @@ import httpx
 from pydantic import BaseModel
 
 from finfer.clients.api import Api, AsyncApi, Body
-from finfer.clients.errors import FinferClientError, InvalidRequest, ServerError, Timeout, Unavailable
+from finfer.clients.errors import (
+    AccessDenied,
+    FinferClientError,
+    InvalidRequest,
+    RateLimited,
+    ServerError,
+    Timeout,
+    Unavailable,
+)
 from finfer.clients.retry import RetryPolicy
 from finfer.pipelines.declaration import Pipeline
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _auth(api_key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def _error(response: httpx.Response) -> FinferClientError:
@@ -23,6 +35,10 @@ def _error(response: httpx.Response) -> FinferClientError:
         message, code, field = response.text or response.reason_phrase, None, None
     if response.status_code == 503:
         return Unavailable(message, code, field)
+    if response.status_code == 429:
+        return RateLimited(message, code, field)
+    if response.status_code in (401, 403):
+        return AccessDenied(message, code, field)
     if 400 <= response.status_code < 500:
         return InvalidRequest(message, code, field)
     return ServerError(message, code, field)
@@ -41,8 +57,10 @@ def _batch(pipeline: Pipeline, items: list[Any]) -> tuple[str, Body]:
 
 
 class HttpClient(Api):
-    def __init__(self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
-        self._client = httpx.Client(base_url=url, timeout=timeout_s)
+    def __init__(
+        self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None
+    ) -> None:
+        self._client = httpx.Client(base_url=url, timeout=timeout_s, headers=_auth(api_key))
         self.retry = retry
 
     def _post(self, path: str, body: Body) -> dict[str, Any]:
@@ -74,8 +92,10 @@ class HttpClient(Api):
 
 
 class AsyncHttpClient(AsyncApi):
-    def __init__(self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy()) -> None:
-        self._client = httpx.AsyncClient(base_url=url, timeout=timeout_s)
+    def __init__(
+        self, url: str, timeout_s: float = 10.0, retry: RetryPolicy = RetryPolicy(), api_key: str | None = None
+    ) -> None:
+        self._client = httpx.AsyncClient(base_url=url, timeout=timeout_s, headers=_auth(api_key))
         self.retry = retry
 
     async def _post(self, path: str, body: Body) -> dict[str, Any]:
