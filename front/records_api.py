@@ -4,7 +4,6 @@ Database calls run in a worker thread; a database that does not answer is a 503,
 `from __future__ import annotations` here: FastAPI reads the routes' annotations, which name local aliases.)
 """
 
-
 import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar

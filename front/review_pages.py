@@ -4,7 +4,6 @@ The same store calls and the same access check as the JSON routes; a browser car
 SameSite=Strict cookie set by the sign-in form (so no other site can post a review with it).
 """
 
-
 from pathlib import Path
 from typing import Annotated, Any
 
