@@ -8,16 +8,20 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# System tools the tests run for real: promtool (Prometheus rules) and redis-server (the shared cache).
-# kubectl (with kustomize) comes with the machine image.
-TOOLS := promtool redis-server
+# System tools the tests run for real: promtool (Prometheus rules), redis-server (the shared cache),
+# PostgreSQL (the shared decision store; its programs live in /usr/lib/postgresql/*/bin) and chromium
+# (the review page, driven by Playwright). kubectl (with kustomize) comes with the machine image.
+TOOLS := promtool:prometheus redis-server:redis-server initdb:postgresql chromium:chromium
 tools:
-	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(TOOLS); do \
+		tool=$${t%%:*}; package=$${t##*:}; \
+		command -v $$tool >/dev/null || ls /usr/lib/postgresql/*/bin/$$tool >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing prometheus + redis-server for:$$missing"; \
+		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus redis-server >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -139,12 +139,14 @@ def run_scenario(
     return result
 
 
-def http_sender(url: str, path: str, bodies: list[bytes], concurrency: int):
+def http_sender(url: str, path: str, bodies: list[bytes], concurrency: int, api_key: str | None = None):
     async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
         import aiohttp
 
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
         headers = {"content-type": "application/json"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
 
         async def send(i: int) -> None:
             async with session.post(url + path, data=bodies[i % len(bodies)], headers=headers) as response:
