@@ -95,7 +95,7 @@ class Recorder:
         try:
             while len(self.spool):
                 chunk = self.spool.peek(DRAIN_CHUNK)
-                self.store.append(chunk)
+                self.store.append(chunk, from_spool=True)
                 self.spool.drop(len(chunk))
                 metrics.SPOOL_RECORDS.set(len(self.spool))
             log.warning("finfer recorder: the database is back; the spool is drained")

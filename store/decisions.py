@@ -57,84 +57,99 @@ def _case(row: sa.Row) -> dict[str, Any]:
     return out
 
 
+_LOCK_HEAD = sa.select(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.digest).where(CHAIN_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = (
+    CHAIN_HEAD.update()
+    .where(CHAIN_HEAD.c.id == 1)
+    .values(seq=sa.bindparam("head_seq"), digest=sa.bindparam("head_digest"))
+)
+_INSERT_RECORD = RECORDS.insert()
+_OPEN_CASE = CASES.insert()
+_UNRESOLVED_CASE = sa.select(CASES.c.case_id).where(CASES.c.open_key == sa.bindparam("key"))
+
+
 class DecisionStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
     # Writing ----------------------------------------------------------------------------------------------
 
-    def append(self, entries: Sequence[Entry]) -> int:
-        """Chain `entries` in order, opening a review case for each decision in the review band; an entry
-        already stored (a spool drained twice) is skipped. Returns how many were added."""
+    def append(self, entries: Sequence[Entry], from_spool: bool = False) -> int:
+        """Chain `entries` in order, opening a review case for each decision in the review band. Entries from
+        the spool that are already stored (a drain cut short after its commit) are skipped. Returns how many
+        were added."""
         if not entries:
             return 0
         with self.engine.begin() as connection:
             seq, prev = self._lock_head(connection)
-            ids = [e.record_id for e in entries]
-            stored = set(connection.scalars(sa.select(RECORDS.c.record_id).where(RECORDS.c.record_id.in_(ids))))
-            added = 0
+            if from_spool:
+                ids = [e.record_id for e in entries]
+                stored = set(connection.scalars(sa.select(RECORDS.c.record_id).where(RECORDS.c.record_id.in_(ids))))
+                entries = [e for e in entries if e.record_id not in stored]
+            rows = []
             for entry in entries:
-                if entry.record_id in stored:
-                    continue
-                seq, prev = self._insert(connection, seq, prev, entry)
-                if entry.kind == "decision" and entry.body.get("decision") == "review":
-                    self._open_case(connection, seq, entry)
-                added += 1
-            self._move_head(connection, seq, prev)
-        return added
+                row = self._link(seq, prev, entry)
+                seq, prev = row["seq"], row["digest"]
+                rows.append(row)
+            if rows:
+                # Statements built once (module constants): building one per record cost more than writing it.
+                connection.execute(_INSERT_RECORD, rows)
+                for entry, row in zip(entries, rows, strict=True):
+                    if entry.kind == "decision" and entry.body.get("decision") == "review":
+                        self._open_case(connection, row["seq"], entry)
+                connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_digest": prev})
+        return len(rows)
 
     def _lock_head(self, connection: sa.Connection) -> tuple[int, str]:
-        query = sa.select(CHAIN_HEAD.c.seq, CHAIN_HEAD.c.digest).where(CHAIN_HEAD.c.id == 1).with_for_update()
-        seq, digest = connection.execute(query).one()
+        seq, digest = connection.execute(_LOCK_HEAD).one()
         return seq, digest
 
-    def _move_head(self, connection: sa.Connection, seq: int, digest: str) -> None:
-        connection.execute(CHAIN_HEAD.update().where(CHAIN_HEAD.c.id == 1).values(seq=seq, digest=digest))
-
-    def _insert(self, connection: sa.Connection, seq: int, prev: str, entry: Entry, case_id: int | None = None):
+    def _link(self, seq: int, prev: str, entry: Entry, case_id: int | None = None) -> dict[str, Any]:
         seq += 1
         body = audit.canonical(entry.body)
-        digest = audit.link_digest(seq, prev, entry.kind, entry.application_id, entry.at, body)
-        connection.execute(
-            RECORDS.insert().values(
-                seq=seq,
-                record_id=entry.record_id,
-                kind=entry.kind,
-                application_id=entry.application_id,
-                case_id=case_id,
-                at=entry.at,
-                body=body,
-                prev=prev,
-                digest=digest,
-            )
-        )
-        return seq, digest
+        return {
+            "seq": seq,
+            "record_id": entry.record_id,
+            "kind": entry.kind,
+            "application_id": entry.application_id,
+            "case_id": case_id,
+            "at": entry.at,
+            "body": body,
+            "prev": prev,
+            "digest": audit.link_digest(seq, prev, entry.kind, entry.application_id, entry.at, body),
+        }
+
+    def _append_one(self, connection: sa.Connection, entry: Entry, case_id: int) -> None:
+        """One record inside a transaction that already holds the head (claims and reviews)."""
+        seq, prev = self._lock_head(connection)
+        row = self._link(seq, prev, entry, case_id)
+        connection.execute(_INSERT_RECORD, [row])
+        connection.execute(_MOVE_HEAD, {"head_seq": row["seq"], "head_digest": row["digest"]})
 
     def _open_case(self, connection: sa.Connection, seq: int, entry: Entry) -> None:
         codes = ",".join(r["code"] for r in entry.body.get("reasons", []))
-        unresolved = connection.execute(
-            sa.select(CASES.c.case_id).where(CASES.c.open_key == entry.application_id)
-        ).scalar()
+        unresolved = connection.execute(_UNRESOLVED_CASE, {"key": entry.application_id}).scalar()
         if unresolved is not None:
             # Evaluated again while a case is pending: the reviewer sees the latest decision.
             values = {"decision_seq": seq, "reason_codes": f",{codes},"}
             connection.execute(CASES.update().where(CASES.c.case_id == unresolved).values(**values))
             return
         connection.execute(
-            CASES.insert().values(
-                application_id=entry.application_id,
-                decision_seq=seq,
-                opened_at=entry.at,
-                reason_codes=f",{codes},",
-                status="open",
-                open_key=entry.application_id,
-            )
+            _OPEN_CASE,
+            {
+                "application_id": entry.application_id,
+                "decision_seq": seq,
+                "opened_at": entry.at,
+                "reason_codes": f",{codes},",
+                "status": "open",
+                "open_key": entry.application_id,
+            },
         )
 
     def claim(self, case_id: int, reviewer: str) -> dict[str, Any]:
         """Hand `case_id` to `reviewer`; claiming one's own case again is a no-op, another's is refused."""
         with self.engine.begin() as connection:
-            seq, prev = self._lock_head(connection)
+            self._lock_head(connection)
             case = self._case_row(connection, case_id)
             if case.status == "resolved":
                 raise Conflict(f"case_id: case {case_id} is already resolved", "case_id")
@@ -143,8 +158,7 @@ class DecisionStore:
                     raise Conflict(f"case_id: case {case_id} is claimed by {case.claimed_by}", "case_id")
                 return _case(case)
             entry = Entry.new("claim", case.application_id, {"case_id": case_id, "by": reviewer})
-            seq, prev = self._insert(connection, seq, prev, entry, case_id)
-            self._move_head(connection, seq, prev)
+            self._append_one(connection, entry, case_id)
             connection.execute(
                 CASES.update()
                 .where(CASES.c.case_id == case_id)
@@ -155,7 +169,7 @@ class DecisionStore:
     def resolve(self, case_id: int, reviewer: str, outcome: Outcome, note: str) -> dict[str, Any]:
         """Close a case its reviewer claimed with `outcome`; a review record says who, when and why."""
         with self.engine.begin() as connection:
-            seq, prev = self._lock_head(connection)
+            self._lock_head(connection)
             case = self._case_row(connection, case_id)
             if case.status == "resolved":
                 raise Conflict(f"case_id: case {case_id} is already resolved ({case.outcome})", "case_id")
@@ -165,8 +179,7 @@ class DecisionStore:
                 raise Conflict(f"case_id: case {case_id} is claimed by {case.claimed_by}", "case_id")
             body = {"case_id": case_id, "by": reviewer, "outcome": outcome, "note": note}
             entry = Entry.new("review", case.application_id, body)
-            seq, prev = self._insert(connection, seq, prev, entry, case_id)
-            self._move_head(connection, seq, prev)
+            self._append_one(connection, entry, case_id)
             connection.execute(
                 CASES.update()
                 .where(CASES.c.case_id == case_id)

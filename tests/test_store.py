@@ -141,7 +141,7 @@ def test_a_spool_drained_twice_adds_each_record_once(engine: sa.Engine) -> None:
     store = DecisionStore(engine)
     entries = [decision(f"A-{i}", "approve") for i in range(3)]
     assert store.append(entries) == 3
-    assert store.append(entries) == 0
+    assert store.append(entries, from_spool=True) == 0
     assert store.verify() == (3, None)
 
 

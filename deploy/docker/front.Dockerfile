@@ -12,6 +12,8 @@ COPY exporters exporters
 COPY models models
 COPY front front
 COPY decisions decisions
+COPY store store
+COPY access access
 COPY clients clients
 COPY loadtest loadtest
 # --no-deps: the build-time stack (xgboost, onnx, pytriton, locust) stays out of the image.
