@@ -85,14 +85,14 @@ def review_pages(records: Records, guard: Guard) -> APIRouter:
 
     @router.get("/review/login")
     async def login_form() -> Response:
-        return _page("login.html", who="nobody")
+        return _page("login.html", who="")
 
     @router.post("/review/login")
     async def login(key: Annotated[str, Form()]) -> Response:
         try:
             guard.check(f"Bearer {key.strip()}", ("reviews:read",))
         except FrontError as error:
-            return _page("login.html", error.http_status, who="nobody", error=error.message)
+            return _page("login.html", error.http_status, who="", error=error.message)
         response = RedirectResponse("/review", status_code=303)
         response.set_cookie(COOKIE, key.strip(), httponly=True, samesite="strict", path="/review")
         return response

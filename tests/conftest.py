@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("redis-server is not installed: run `make tools`")
     with stack.RedisServer(tmp_path_factory.mktemp("redis"), persist=False) as server:
         yield server.url()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium (installed by `make tools`) driven by Playwright: no browser is downloaded."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not installed: run `make tools`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # Root (CI, containers) cannot use chromium's sandbox.
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()

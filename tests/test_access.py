@@ -145,6 +145,31 @@ def test_each_pipeline_scope_allows_its_routes_and_nothing_else(guarded: Setting
         assert other.access_scope in error["error"]["message"]
         assert grpc_code(guarded, other, other_body, key) == grpc.StatusCode.PERMISSION_DENIED
     assert call(url(guarded, "/v1/reviews"), key=key)[0] == 403
+    with grpc.insecure_channel(f"127.0.0.1:{guarded.grpc_port}") as channel, pytest.raises(grpc.RpcError) as answered:
+        finfer_pb2_grpc.RecordsStub(channel).GetApplication(
+            finfer_pb2.GetApplicationRequest(application_id="never-sent"),
+            metadata=(("authorization", f"Bearer {key}"),),
+        )
+    passed = grpc.StatusCode.NOT_FOUND if pipeline.access_scope == "applications" else grpc.StatusCode.PERMISSION_DENIED
+    assert answered.value.code() == passed
+
+
+def test_a_reviewer_signs_in_to_the_review_page(guarded: Settings, browser) -> None:
+    key = make_key(guarded, "rita", "reviews:read", "reviews:write")
+    allowed_eventually(guarded, key)
+    page = browser.new_page()
+    page.goto(url(guarded, "/review"))
+    page.wait_for_url(url(guarded, "/review/login"))  # no key yet: sent to sign in
+    page.fill("input[name=key]", "fk_000000000000_" + "x" * 40)
+    page.click("text=Sign in")
+    assert "unknown or revoked" in page.inner_text(".error")
+    page.fill("input[name=key]", key)
+    page.click("text=Sign in")
+    page.wait_for_url(url(guarded, "/review"))
+    assert "signed in as rita" in page.inner_text("header")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "finfer_key")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.close()
 
 
 def test_review_scopes_and_admin(guarded: Settings) -> None:

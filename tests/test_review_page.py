@@ -3,8 +3,6 @@ opens the queue, opens a case, reads the decision, claims it, approves it, and s
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,21 +10,6 @@ import pytest
 from finfer.loadtest.requests import applications
 from tests.conftest import Front
 from tests.helpers import call, post
-
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed: run `make tools`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Root (CI, containers) cannot use chromium's sandbox.
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -337,17 +337,19 @@ def record(codec: ApplicationCodec, row: ApplicationRow, answer: Answer[Applicat
     VIN, plate, phones, devices, IPs) appear only as digests; images and the message not at all (their
     results do); a document's OCR lines are counted, not kept (they hold names and numbers)."""
     result = answer.result
+    # Results as plain JSON values: orjson's round trip is ten times cheaper than dataclasses.asdict.
+    plain = lambda value: orjson.loads(orjson.dumps(value))  # noqa: E731
     risk_schema = codec.branches["risk"].schema
     credit_file = dict(zip(risk_schema.categorical, row.applicant.categorical, strict=True))
     credit_file.update(zip(risk_schema.numeric, row.applicant.numeric, strict=True))
-    declared = {k: v for k, v in dataclasses.asdict(row.declared).items() if v is not None}
+    declared = {k: v for k, v in plain(row.declared).items() if v is not None}
     for name in PERSONAL_FIELDS:
         if name in declared:
             declared[name] = digest(declared[name])
     documents = []
     for (kind, _), document in zip(row.documents, result.documents, strict=False):
         fields = {}
-        for name, read in dataclasses.asdict(document.fields).items():
+        for name, read in plain(document.fields).items():
             if read is not None:
                 value = digest(read["value"]) if name in PERSONAL_FIELDS else read["value"]
                 fields[name] = {"value": value, "valid": read["valid"], "confidence": read["confidence"]}
@@ -357,18 +359,18 @@ def record(codec: ApplicationCodec, row: ApplicationRow, answer: Answer[Applicat
         "application_id": row.application_id,
         "request_id": answer.request_id,
         "decision": result.decision,
-        "reasons": [dataclasses.asdict(r) for r in result.reasons],
+        "reasons": plain(result.reasons),
         "branches": result.branches,
         "degraded": result.degraded,
         "model_versions": result.model_versions,
         "policy_version": result.policy_version,
         "branch_ms": result.branch_ms,
         "results": {
-            "risk": dataclasses.asdict(result.risk) if result.risk else None,
-            "fraud": dataclasses.asdict(result.fraud) if result.fraud else None,
+            "risk": plain(result.risk),
+            "fraud": plain(result.fraud),
             "documents": documents,
-            "damage": [dataclasses.asdict(d) for d in result.damage],
-            "intent": dataclasses.asdict(result.intent) if result.intent else None,
+            "damage": plain(result.damage),
+            "intent": plain(result.intent),
         },
         "credit_file": credit_file,
         "declared": declared,
