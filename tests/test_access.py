@@ -161,10 +161,10 @@ def test_a_reviewer_signs_in_to_the_review_page(guarded: Settings, browser) -> N
     page.goto(url(guarded, "/review"))
     page.wait_for_url(url(guarded, "/review/login"))  # no key yet: sent to sign in
     page.fill("input[name=key]", "fk_000000000000_" + "x" * 40)
-    page.click("text=Sign in")
+    page.click("button[type=submit]")
     assert "unknown or revoked" in page.inner_text(".error")
     page.fill("input[name=key]", key)
-    page.click("text=Sign in")
+    page.click("button[type=submit]")
     page.wait_for_url(url(guarded, "/review"))
     assert "signed in as rita" in page.inner_text("header")
     cookie = next(c for c in page.context.cookies() if c["name"] == "finfer_key")
