@@ -116,9 +116,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium (installed by `make tools`) driven by Playwright: no browser is downloaded."""
+    """Debian's chromium (installed by `make tools`) driven by Playwright: no browser is downloaded. Module
+    scope: Playwright's sync API keeps an event loop running in this thread until it stops, and other
+    modules' tests call asyncio.run."""
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("chromium is not installed: run `make tools`")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from finfer.clients import finfer_pb2
 from finfer.decisions.crosschecks import DOCUMENT_KINDS
@@ -51,6 +51,10 @@ _PLATE = r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def _integral(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class DeclaredModel(BaseModel):
     model_config = _STRICT
     id_number: Annotated[str | None, Field(pattern=r"^[0-9]{17}[0-9X]$", description="18-character resident ID")] = None
@@ -59,7 +63,8 @@ class DeclaredModel(BaseModel):
     )
     plate: Annotated[str | None, Field(pattern=f"^{_PLATE}$")] = None
     amount: Annotated[float | None, Field(gt=0, le=100_000_000, allow_inf_nan=False, description="yuan")] = None
-    term_months: Annotated[int | None, Field(ge=1, le=600)] = None
+    # JSON Schema's integer admits 36.0; strict pydantic would not.
+    term_months: Annotated[int | None, BeforeValidator(_integral), Field(ge=1, le=600)] = None
 
 
 @dataclass(frozen=True)
