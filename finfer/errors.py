@@ -107,3 +107,22 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     model_config = ConfigDict(title="Error")
     error: ErrorDetail
+
+
+# What each error status means, for the OpenAPI document of every route.
+STATUS_TEXT = {
+    400: "Invalid input; `field` names the offending field",
+    401: "No API key, or an unknown or revoked one",
+    403: "The key lacks the route's scope",
+    404: "No such application record or case",
+    409: "The case's state forbids it: claimed by another reviewer, not claimed, or already resolved",
+    413: "Body over the size limit",
+    415: "Content type is not one the route reads",
+    429: "The key is over its rate; retry after `Retry-After` seconds",
+    503: "Triton or the database is not ready; retry after `Retry-After` seconds",
+}
+
+
+def openapi_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a FastAPI route that can answer these error statuses."""
+    return {status: {"model": ErrorResponse, "description": STATUS_TEXT[status]} for status in statuses}

@@ -17,13 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from finfer import __version__
 from finfer.access.guard import Guard
 from finfer.errors import (
-    ErrorResponse,
     FrontError,
     InvalidArgument,
     InvalidJson,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
+    openapi_errors,
 )
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane, Served
@@ -33,18 +33,7 @@ from finfer.pipelines.declaration import response_models
 from finfer.pipelines.validation import BASE64, Upload, decoded_base64, object_with
 from finfer.settings import Settings
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in [
-        (400, "Invalid input; `field` names the offending field"),
-        (401, "No API key, or an unknown or revoked one"),
-        (403, "The key lacks the route's scope"),
-        (413, "Body over the size limit"),
-        (415, "Content type is not one the route reads"),
-        (429, "The key is over its rate; retry after `Retry-After` seconds"),
-        (503, "Triton is not ready; retry after `Retry-After` seconds"),
-    ]
-}
+ERRORS = openapi_errors(400, 401, 403, 413, 415, 429, 503)
 
 
 def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:

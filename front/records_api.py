@@ -12,25 +12,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from finfer.access.guard import Guard, Principal
-from finfer.errors import ErrorResponse, Unavailable
+from finfer.errors import Unavailable, openapi_errors
 from finfer.pipelines.fraud import APPLICATION_ID_PATTERN
 from finfer.store.database import DatabaseError
 from finfer.store.decisions import DecisionStore
 
 T = TypeVar("T")
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in [
-        (400, "Invalid input; `field` names the offending field"),
-        (401, "No API key, or an unknown or revoked one"),
-        (403, "The key lacks the route's scope"),
-        (404, "No such application record or case"),
-        (409, "The case's state forbids it: claimed by another reviewer, not claimed, or already resolved"),
-        (429, "The key is over its rate; retry after `Retry-After` seconds"),
-        (503, "The database is unreachable; retry after `Retry-After` seconds"),
-    ]
-}
+ERRORS = openapi_errors(400, 401, 403, 404, 409, 429, 503)
 
 
 class Records:

@@ -24,7 +24,7 @@ from finfer.pipelines import REGISTRY
 from finfer.settings import Settings
 from finfer.store.database import connect
 from finfer.store.decisions import DecisionStore
-from tests.conftest import wait_until
+from tests.conftest import http_status, wait_until
 from tests.helpers import call, metric, post
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -59,22 +59,12 @@ def guarded(settings: Settings, triton, postgres: stack.PostgresServer, tmp_path
         )
         try:
             url = f"http://127.0.0.1:{http}/readyz"
-            wait_until(lambda: _status(url) == 200 or process.poll() is not None, 60, "the guarded front")
+            wait_until(lambda: http_status(url) == 200 or process.poll() is not None, 60, "the guarded front")
             assert process.poll() is None, log.read_text()
             yield own
         finally:
             process.terminate()
             process.wait(timeout=15)
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 def finfer(settings: Settings, *args: str) -> subprocess.CompletedProcess:
@@ -110,8 +100,8 @@ def test_no_key_or_a_wrong_one_is_401_and_probes_stay_open(guarded: Settings) ->
     assert call(url(guarded, "/v1/reviews"), key="fk_000000000000_" + "x" * 40)[0] == 401
     assert post(url(guarded, "/v1/risk/score"), {}, key="not-a-key")[0] == 401
     for probe in ("/healthz", "/readyz"):
-        assert _status(url(guarded, probe)) == 200
-    assert _status(url(guarded, "/metrics")) == 200
+        assert http_status(url(guarded, probe)) == 200
+    assert http_status(url(guarded, "/metrics")) == 200
     with grpc.insecure_channel(f"127.0.0.1:{guarded.grpc_port}") as channel:
         with pytest.raises(grpc.RpcError) as refused:
             finfer_pb2_grpc.RecordsStub(channel).GetApplication(finfer_pb2.GetApplicationRequest(application_id="A-1"))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from finfer.clients import finfer_pb2
 from finfer.decisions.crosschecks import DOCUMENT_KINDS
@@ -51,10 +51,6 @@ _PLATE = r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def _integral(value: object) -> object:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
 class DeclaredModel(BaseModel):
     model_config = _STRICT
     id_number: Annotated[str | None, Field(pattern=r"^[0-9]{17}[0-9X]$", description="18-character resident ID")] = None
@@ -63,8 +59,16 @@ class DeclaredModel(BaseModel):
     )
     plate: Annotated[str | None, Field(pattern=f"^{_PLATE}$")] = None
     amount: Annotated[float | None, Field(gt=0, le=100_000_000, allow_inf_nan=False, description="yuan")] = None
-    # JSON Schema's integer admits 36.0; strict pydantic would not.
-    term_months: Annotated[int | None, BeforeValidator(_integral), Field(ge=1, le=600)] = None
+    term_months: Annotated[int | None, Field(ge=1, le=600)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_term(cls, values: object) -> object:
+        # JSON Schema's integer admits 36.0; strict pydantic would not.
+        term = values.get("term_months") if isinstance(values, dict) else None
+        if isinstance(term, float) and term.is_integer():
+            return {**values, "term_months": int(term)}
+        return values
 
 
 @dataclass(frozen=True)
