@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from finfer import paths
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import Flavour, ModelSpec, Tensor
 from finfer.exporters.onnx_tools import keep_outputs
-from finfer.models import risk
+from finfer.models import drift, risk
 
 REASONS_K = 4
 
@@ -72,8 +73,11 @@ def classifier(params: TreeParams):
     )
 
 
-def cross_validate(features: np.ndarray, labels: np.ndarray, params: TreeParams, progress: Progress) -> dict:
-    """Out-of-fold predictions of a stratified k-fold: ROC AUC and Brier score on held-out rows."""
+def cross_validate(
+    features: np.ndarray, labels: np.ndarray, params: TreeParams, progress: Progress
+) -> tuple[dict, np.ndarray]:
+    """Out-of-fold predictions of a stratified k-fold: ROC AUC and Brier score on held-out rows, and the
+    predictions themselves (what live scores look like, unlike the final model's own training rows)."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -85,13 +89,25 @@ def cross_validate(features: np.ndarray, labels: np.ndarray, params: TreeParams,
         out_of_fold[test] = model.predict_proba(features[test])[:, 1]
         fold_auc.append(float(roc_auc_score(labels[test], out_of_fold[test])))
         progress(f"[risk] fold {i}/{params.folds}: ROC AUC {fold_auc[-1]:.3f}")
-    return {
+    quality = {
         "cv_folds": params.folds,
         "cv_roc_auc": float(roc_auc_score(labels, out_of_fold)),
         "cv_roc_auc_per_fold": fold_auc,
         "cv_brier": float(brier_score_loss(labels, out_of_fold)),
         "base_rate": float(labels.mean()),
     }
+    return quality, out_of_fold
+
+
+def drift_reference(schema: risk.FeatureSchema, rows: list[dict[str, str]], scores: np.ndarray) -> bytes:
+    """The training distribution of every input field and of the (out-of-fold) probability of default."""
+    columns: dict[str, list] = {name: [float(r[name]) for r in rows] for name in schema.numeric}
+    columns.update({name: [r[name] for r in rows] for name in schema.categorical})
+    reference = {
+        "features": drift.references(columns, categorical=schema.categorical),
+        "outputs": drift.references({"probability_of_default": scores.tolist()}),
+    }
+    return json.dumps(reference, indent=1).encode()
 
 
 class RiskExporter(Exporter):
@@ -118,7 +134,7 @@ class RiskExporter(Exporter):
         labels = np.array([r[self.target] == self.positive_label for r in rows], dtype=np.int64)
         params = PARAMS[profile]
         progress(f"[risk] {len(rows)} rows, {schema.n_features} features from {self.csv_path.name}")
-        quality = cross_validate(features, labels, params, progress)
+        quality, out_of_fold = cross_validate(features, labels, params, progress)
         model = classifier(params).fit(features, labels)
         booster = model.get_booster()
         raw = booster.save_raw(raw_format="json")
@@ -142,7 +158,10 @@ class RiskExporter(Exporter):
                 "features": schema.n_features,
             },
             files={
-                "risk_features": {"schema.json": schema_json},
+                "risk_features": {
+                    "schema.json": schema_json,
+                    "drift_reference.json": drift_reference(schema, rows, out_of_fold),
+                },
                 "risk_reasons": {"schema.json": schema_json, "booster.json": bytes(raw)},
             },
             model_version=version,

@@ -345,6 +345,27 @@ def cmd_labels_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift_report(args: argparse.Namespace) -> int:
+    from finfer import drift_report
+    from finfer.settings import Settings
+
+    if args.requests:
+        lines = args.requests.read_text(encoding="utf-8").splitlines()
+        windows = drift_report.from_requests(Settings().model_repository, args.pipeline, lines, max(len(lines), 1))
+    else:
+        windows = drift_report.from_front(args.url.rstrip("/"), args.api_key)
+    if not windows:
+        return _fail("the front keeps no drift window (FINFER_DRIFT_WINDOW=0, or no model card has a reference)")
+    args.out.write_text(drift_report.render(windows), encoding="utf-8")
+    for pipeline, snapshot in windows.items():
+        views = {**snapshot["inputs"], **snapshot["outputs"]}
+        drifted = sorted((v["psi"], k) for k, v in views.items() if v["psi"] >= drift_report.WARN)
+        names = ", ".join(f"{k} {psi:.2f}" for psi, k in reversed(drifted)) or "none"
+        print(f"{pipeline}: drifted (PSI ≥ {drift_report.WARN}): {names}")
+    print(f"report: {args.out}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="finfer", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
@@ -464,6 +485,16 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--since", required=True, help="cases resolved on or after this date (YYYY-MM-DD, UTC)")
     export.add_argument("--out", type=Path, default=Path("labels.csv"))
     export.set_defaults(func=cmd_labels_export)
+
+    drift = sub.add_parser("drift", help="input and output drift against the training data")
+    drift_sub = drift.add_subparsers(dest="drift_command", required=True)
+    report = drift_sub.add_parser("report", help="an HTML report with a plot per drifted field")
+    report.add_argument("--url", default="http://127.0.0.1:8080", help="the front whose window to read")
+    report.add_argument("--api-key", help="a key with the admin scope (where access control is on)")
+    report.add_argument("--requests", type=Path, help="instead: a file of request bodies, one JSON a line")
+    report.add_argument("--pipeline", default="risk", help="with --requests: whose requests they are")
+    report.add_argument("--out", type=Path, default=Path("drift-report.html"))
+    report.set_defaults(func=cmd_drift_report)
 
     plan = sub.add_parser("capacity", help="replicas for a request rate and mix, from `finfer bench` results")
     rate = plan.add_mutually_exclusive_group(required=True)

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # After a Redis failure, how long the front answers without it before trying again.
     redis_pause_s: float = Field(5.0, ge=0)
 
+    # Online drift: each pipeline's inputs and outputs over the last drift_window requests against the
+    # training distribution, published every drift_step requests (finfer_drift_psi). 0: off.
+    drift_window: int = Field(2000, ge=0, le=1_000_000)
+    drift_step: int = Field(100, ge=1)
+
     # Decision store and access control
     # PostgreSQL shared by front replicas (postgresql://user:password@host:5432/finfer); unset: SQLite in
     # state_dir/finfer.db. Migrations run at start.

@@ -15,6 +15,7 @@ from finfer.errors import InvalidArgument, NotFound
 from finfer.front import metrics
 from finfer.front.answer_cache import AnswerCache, shared_cache
 from finfer.front.coalescer import Coalescer
+from finfer.front.drift import DriftMonitor
 from finfer.front.recorder import Recorder
 from finfer.front.upstream import TritonUpstream
 from finfer.pipelines import REGISTRY
@@ -45,6 +46,19 @@ class Served:
             if pipeline.coalesced
             else None
         )
+        meta = settings.model_repository / pipeline.meta
+        self.drift = (
+            DriftMonitor.load(pipeline.name, meta, settings.drift_window, settings.drift_step)
+            if settings.drift_window
+            else None
+        )
+
+    def observe(self, row: Any, stored: Stored) -> None:
+        """Count one request in the drift windows (its output too when the model computed it just now)."""
+        inputs = self.codec.drift_inputs(row) if self.drift is not None else None
+        if inputs is not None:
+            computed = stored.computed
+            self.drift.observe(inputs, self.codec.drift_outputs(computed) if computed is not None else None)
 
     async def _infer(self, rows: Sequence[Any]) -> list[Stored]:
         try:
@@ -115,6 +129,7 @@ class DataPlane:
                 return Answer(hit, served.model_version, request_id, True)
         row = served.codec.row(parse())
         ((stored, cached),) = await served.results([row])
+        served.observe(row, stored)
         if raw is not None and served.answers is not None:
             served.answers.remember_raw(protocol, raw, stored)
         answer = Answer(stored, served.model_version, request_id, cached)
@@ -133,6 +148,8 @@ class DataPlane:
         rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
         request_id = request_id or new_request_id()
         results = await served.results(rows)
+        for row, (stored, _) in zip(rows, results, strict=True):
+            served.observe(row, stored)
         answers = [Answer(stored, served.model_version, request_id, cached) for stored, cached in results]
         return BatchAnswer(answers, served.model_version, request_id)
 

@@ -296,6 +296,12 @@ def create_app(plane: DataPlane, settings: Settings, guard: Guard, records: Reco
     app.include_router(review_pages(records, guard))
     app.include_router(health_router(plane, settings))
 
+    @app.get("/v1/drift", tags=["operations"], responses=openapi_errors(401, 403, 429))
+    async def drift_window(request: Request) -> Response:
+        """Each pipeline's drift window: PSI, reference and current shares per input field and output (admin)."""
+        guard.check(request.headers.get("authorization"), ("admin",))
+        return json_response({n: s.drift.snapshot() for n, s in plane.served.items() if s.drift is not None})
+
     @app.exception_handler(FrontError)
     async def front_error(request: Request, exc: FrontError) -> Response:
         return error_response(exc, settings)

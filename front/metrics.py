@@ -90,3 +90,10 @@ AUTH_REFUSALS = Counter(
     ["reason", "key"],
     registry=REGISTRY,
 )
+DRIFT_PSI = Gauge(
+    "finfer_drift_psi",
+    "Population stability index of a pipeline's input field or output over the front's sliding window, "
+    "against the training distribution (0.1: worth a look, 0.25: shifted)",
+    ["pipeline", "feature"],
+    registry=REGISTRY,
+)

@@ -60,6 +60,9 @@ def settings(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Sett
         # Background probes would add Triton calls to tests that count them; tests/test_stub_repair.py
         # runs its own front with them on.
         "probe_interval_s": 0,
+        # A drift window the tests can fill.
+        "drift_window": 300,
+        "drift_step": 50,
     }
     return stack.bench_settings(repository, tmp_path_factory.mktemp("state")).model_copy(
         update={**limits, "cache_salt": "test-salt-0123456789"}

@@ -93,6 +93,14 @@ class Codec(ABC, Generic[Row, Result]):
         """JSON Schema of the request body for OpenAPI (None: the body is an image upload)."""
         return None
 
+    def drift_inputs(self, row: Row) -> dict[str, object] | None:
+        """The row's fields by the names of the pipeline's drift reference (None: no drift accounting)."""
+        return None
+
+    def drift_outputs(self, result: Result) -> dict[str, object]:
+        """The answer's values the drift reference names under `outputs`."""
+        return {}
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -196,6 +204,11 @@ class Stored(Generic[Result]):
     @classmethod
     def of(cls, result: Result) -> Stored[Result]:
         return cls(orjson.dumps(result), result)
+
+    @property
+    def computed(self) -> Result | None:
+        """The typed result when it is in memory (just computed), without parsing the JSON of a cached one."""
+        return self._result
 
     @property
     def result(self) -> Result:

@@ -117,6 +117,14 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
     def request_schema(self) -> dict[str, Any]:
         return self.model.model_json_schema()
 
+    def drift_inputs(self, row: ApplicantRow) -> dict[str, object]:
+        values = dict(zip(self.schema.categorical, row.categorical, strict=True))
+        values.update(zip(self.schema.numeric, row.numeric, strict=True))
+        return values
+
+    def drift_outputs(self, result: RiskScore) -> dict[str, object]:
+        return {"probability_of_default": result.probability_of_default}
+
 
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
     """A Struct's top level as plain Python values; nested values stay as lists/dicts for validation to reject."""
