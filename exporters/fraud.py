@@ -8,6 +8,7 @@ one graph: an ensemble would split the GNN's tensors per request, which a graph 
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import onnx
 
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
-from finfer.models import fraud_data, fraud_eval
+from finfer.models import drift, fraud_data, fraud_eval
 from finfer.models.fraud_data import KINDS, GraphSpec, LendingGraph
 from finfer.models.fraud_graph import NODE_FEATURES, InMemoryGraph, Scaler, link_key, sample, stored_target
 from finfer.models.fraud_scoring import FraudConfig
@@ -62,6 +63,16 @@ def tabular_baseline(graph: LendingGraph, train: np.ndarray):
         n_estimators=300, max_depth=4, learning_rate=0.05, subsample=0.8, n_jobs=2, random_state=SEED
     )
     return model.fit(graph.features[train], graph.label[train])
+
+
+def drift_reference(features: np.ndarray, scores: np.ndarray) -> bytes:
+    """Held-out applications' features and the GNN's fraud probability on them."""
+    columns = {name: features[:, i].tolist() for i, name in enumerate(fraud_data.FEATURES)}
+    reference = {
+        "features": drift.references(columns),
+        "outputs": drift.references({"fraud_probability": np.asarray(scores).tolist()}),
+    }
+    return json.dumps(reference, indent=1).encode()
 
 
 class FraudExporter(Exporter):
@@ -144,6 +155,7 @@ class FraudExporter(Exporter):
                     "graph.npz": stored.getvalue(),
                     "link_key.bin": secret,
                     "meta.json": config.to_json().encode(),
+                    "drift_reference.json": drift_reference(graph.features[test_apps], gnn_scores),
                 }
             },
             model_version=version,

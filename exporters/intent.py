@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
 from finfer.exporters.onnx_tools import quantize_int8, quantize_static_qdq, rows_per_second
+from finfer.models import drift
 from finfer.models.intent_corpus import INTENTS, CorpusSpec, generate
 from finfer.models.intent_decode import IntentAnswer
 from finfer.models.intent_eval import Runner, answer_all, evaluate
@@ -86,6 +87,22 @@ def load_served(repository: Path, threads: int = 1) -> ServedIntent:
     return ServedIntent(tokenizer, onnx_runner(onnx_file, threads), meta["threshold"])
 
 
+def drift_reference(texts: list[str], answers: list) -> bytes:
+    """Held-out messages' length, and the model's answers on them: intent shares, confidence, hand-off rate."""
+    reference = {
+        "features": drift.references({"characters": [len(t) for t in texts]}),
+        "outputs": drift.references(
+            {
+                "intent": [a.intent for a in answers],
+                "confidence": [a.confidence for a in answers],
+                "needs_human": [a.needs_human for a in answers],
+            },
+            categorical=("intent", "needs_human"),
+        ),
+    }
+    return json.dumps(reference, indent=1).encode()
+
+
 class IntentExporter(Exporter):
     family = "intent"
     onnx_model = "intent_encoder"
@@ -121,9 +138,12 @@ class IntentExporter(Exporter):
             model, tokenizer, corpus.train, intent_model.TrainParams(epochs=params.epochs), progress
         )
         run = lambda batch: intent_model.predict(model, batch)  # noqa: E731
-        quality = {
-            split: evaluate(answer_all(tokenizer, run, [e.text for e in part], THRESHOLD), part)
+        answers = {
+            split: answer_all(tokenizer, run, [e.text for e in part], THRESHOLD)
             for split, part in (("dev", corpus.dev), ("test", corpus.test))
+        }
+        quality = {
+            split: evaluate(answers[split], part) for split, part in (("dev", corpus.dev), ("test", corpus.test))
         }
         progress(
             f"[intent] test: intent accuracy {quality['test']['intent_accuracy']:.4f}, "
@@ -153,7 +173,10 @@ class IntentExporter(Exporter):
             },
             files={
                 "intent_tokenize": {"tokenizer.json": tokenizer_json},
-                "intent_decode": {"meta.json": json.dumps(meta, indent=2).encode()},
+                "intent_decode": {
+                    "meta.json": json.dumps(meta, indent=2).encode(),
+                    "drift_reference.json": drift_reference([e.text for e in corpus.test], answers["test"]),
+                },
             },
             model_version=version,
             extra={"tokenizer": tokenizer, "corpus": corpus},

@@ -12,6 +12,7 @@ python -m finfer.loadtest.records_bench [--duration 15]  →  loadtest/results/r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import time
@@ -52,8 +53,9 @@ def guard_check_us(rounds: int = 200_000) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds a scenario")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds a scenario")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="times each variant runs, in turn with the others")
     parser.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
     args = parser.parse_args()
     repository = Settings().model_repository
@@ -61,35 +63,47 @@ def main() -> int:
     state.mkdir(parents=True, exist_ok=True)
     base = stack.bench_settings(repository, state)
     results: dict[str, list[Result]] = {}
-    seeds = iter(range(800, 900))
-    with stack.triton(base) as triton, stack.PostgresServer() as postgres:
+    seeds = iter(range(800, 10_000))
+    with stack.triton(base) as triton, stack.PostgresServer() as postgres, contextlib.ExitStack() as fronts:
         variants = {
             "no store": {"record_decisions": False},
             "SQLite": {},
             "PostgreSQL": {"database_url": postgres.create_database("bench")},
-            "no store (again)": {"record_decisions": False},
         }
+        # Every front up at once, the load sent to each in turn, round after round: the box's drift over the
+        # run falls on every variant alike.
+        live = {}
         for name, update in variants.items():
-            own = base.model_copy(update={**update, "state_dir": state / name.replace(" ", "-").strip("()")})
-            print(f"records bench: {name}", flush=True)
-            with stack.front(own) as front:
-                url = f"http://127.0.0.1:{own.http_port}"
-                pids = {"front": front.pid, "triton": triton.pid}
-                runs = []
-                for clients in (1, args.clients):
-                    bodies = [orjson.dumps(b) for b in applications(6_000, next(seeds), "plain")]
+            http, grpc_port = stack.free_ports(2)
+            own = base.model_copy(
+                update={
+                    **update,
+                    "http_port": http,
+                    "grpc_port": grpc_port,
+                    "state_dir": state / name.replace(" ", "-"),
+                }
+            )
+            live[name] = (own, fronts.enter_context(stack.front(own)))
+        for round_ in range(args.rounds):
+            for clients in (1, args.clients) if round_ == 0 else (args.clients,):
+                for name, (own, front) in live.items():
+                    url = f"http://127.0.0.1:{own.http_port}"
+                    bodies = [orjson.dumps(b) for b in applications(4_000, next(seeds), "plain")]
                     send = http_sender(url, application.PIPELINE.http_path, bodies, clients)
-                    runs.append(
-                        run_scenario(name, f"applications, {clients} clients", send, clients, args.duration, pids)
-                    )
-                results[name] = runs
+                    pids = {"front": front.pid, "triton": triton.pid}
+                    label = f"applications, {clients} clients, round {round_ + 1}"
+                    results.setdefault(name, []).append(run_scenario(name, label, send, clients, args.duration, pids))
 
         access: dict[str, Result] = {}
         hot = [orjson.dumps(b) for b in risk.PIPELINE.examples(512, 5)]
-        for name, auth in (("keys not required", "off"), ("keys required", "on")):
-            own = base.model_copy(update={"auth": auth, "state_dir": state / f"auth-{auth}", "record_decisions": False})
+        for name, update in (
+            ("keys not required, no drift", {"auth": "off", "drift_window": 0}),
+            ("keys required, no drift", {"auth": "on", "drift_window": 0}),
+            ("keys not required, drift on", {"auth": "off"}),
+        ):
+            own = base.model_copy(update={**update, "state_dir": state / name.replace(" ", "-").replace(",", "")})
             key = None
-            if auth == "on":
+            if own.auth == "on":
                 engine = connect(own)
                 migrate(engine)
                 key = keys.create(engine, "bench", ["risk"])[1]
@@ -100,44 +114,71 @@ def main() -> int:
                 pids = {"front": front.pid, "triton": triton.pid}
                 access[name] = run_scenario(name, "risk cache hits", send, args.clients, args.duration, pids)
     check_us = guard_check_us()
-    write(args.out, results, access, check_us, args)
+    write(args.out, results, access, {"guard_check_us": check_us, "drift_observe_us": drift_observe_us()}, args)
     return 0
 
 
-def write(out: Path, results: dict[str, list[Result]], access: dict[str, Result], check_us: float, args) -> None:
+def drift_observe_us(rounds: int = 50_000) -> float:
+    """Microseconds of counting one risk request in its drift windows (20 fields and the output), in process."""
+    from finfer.front.drift import DriftMonitor
+
+    repository = Settings().model_repository
+    codec = risk.PIPELINE.load(repository)
+    monitor = DriftMonitor.load("risk", repository / risk.PIPELINE.meta, 2000, 100)
+    if monitor is None:
+        return float("nan")
+    rows = [codec.row(b) for b in risk.PIPELINE.examples(1000, 3)]
+    started = time.process_time()
+    for i in range(rounds):
+        monitor.observe(codec.drift_inputs(rows[i % 1000]), {"probability_of_default": 0.2})
+    return (time.process_time() - started) / rounds * 1e6
+
+
+def write(out: Path, results: dict[str, list[Result]], access: dict[str, Result], micro: dict, args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = {
         "recording": {
             k: [dataclasses.asdict(r) | {"requests_per_s": r.requests_per_s} for r in v] for k, v in results.items()
         },
         "access": {k: dataclasses.asdict(r) | {"requests_per_s": r.requests_per_s} for k, r in access.items()},
-        "guard_check_us": check_us,
+        **micro,
         "duration_s": args.duration,
+        "rounds": args.rounds,
         "clients": args.clients,
     }
     (out / "records.json").write_text(json.dumps(data, indent=2))
     lines = [
         "# What recording decisions and checking keys cost",
         "",
-        f"`python -m finfer.loadtest.records_bench --duration {args.duration:g}` on this machine (2 cores, no GPU),",
-        "full-profile repository, one embedded Triton; every variant is its own front process.",
+        f"`python -m finfer.loadtest.records_bench --duration {args.duration:g} --rounds {args.rounds}`",
+        "on this machine",
+        "(2 cores, no GPU), full-profile repository, one embedded Triton; every variant is its own front process,",
+        "all up at once, the load sent to each in turn, round after round.",
         "",
         "## Recording (loan applications without images)",
         "",
-        "| store | clients | answers/s | p50 ms | p95 ms | errors | front CPU µs/answer |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| store | run | answers/s | p50 ms | p95 ms | errors | front CPU µs/answer |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, runs in results.items():
         for r in runs:
-            clients = r.description.split(", ")[1].split()[0]
+            clients = r.description.removeprefix("applications, ")
             cpu = r.cpu_us_per_request.get("front", 0)
             row = f"| {name} | {clients} | {r.requests_per_s:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.errors} "
             lines.append(row + f"| {cpu:.0f} |")
+    loaded = {
+        name: [r.requests_per_s for r in runs if "round" in r.description and " 1 clients" not in r.description]
+        for name, runs in results.items()
+    }
+    median = {name: sorted(v)[len(v) // 2] for name, v in loaded.items() if v}
+    lines += ["", f"Median answers/s at {args.clients} clients over the rounds:"]
+    lines += [f"- {name}: {value:.1f}" for name, value in median.items()]
     lines += [
         "",
-        "## Access control",
+        "## Access control and drift accounting",
         "",
-        f"One `Guard.check` in process (100 keys, a rate-limited one): **{check_us:.2f} µs** of CPU.",
+        f"One `Guard.check` in process (100 keys, a rate-limited one): **{micro['guard_check_us']:.2f} µs** of CPU.",
+        f"One risk request counted in its drift windows, in process: **{micro['drift_observe_us']:.2f} µs** of CPU.",
         "",
         "| front | answers/s | p50 ms | front CPU µs/answer |",
         "| --- | ---: | ---: | ---: |",

@@ -202,6 +202,12 @@ class FraudCodec(Codec[FraudRow, FraudScore]):
             )
         return results
 
+    def drift_inputs(self, row: FraudRow) -> dict[str, object]:
+        return dict(zip(FEATURES, row.features, strict=True))
+
+    def drift_outputs(self, result: FraudScore) -> dict[str, object]:
+        return {"fraud_probability": result.fraud_probability}
+
     def request_schema(self) -> dict[str, Any]:
         return self.model.model_json_schema()
 

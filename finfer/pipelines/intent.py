@@ -75,6 +75,12 @@ class IntentCodec(Codec[str, Intent]):
             "properties": {"text": self.text_schema()},
         }
 
+    def drift_inputs(self, row: str) -> dict[str, object]:
+        return {"characters": len(row)}
+
+    def drift_outputs(self, result: Intent) -> dict[str, object]:
+        return {"intent": result.intent, "confidence": result.confidence, "needs_human": result.needs_human}
+
     def text_schema(self) -> dict[str, Any]:
         # Not whitespace only (surrounding whitespace is removed before the length is counted).
         return {"type": "string", "minLength": 1, "maxLength": self.max_chars, "pattern": r"\S"}
