@@ -117,6 +117,7 @@ class Recorder:
         if self._task is not None:
             self._task.cancel()
         await asyncio.get_running_loop().run_in_executor(self._thread, self._drain)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self.store.close)
         self._thread.shutdown(wait=True)
         if len(self.spool):
             log.warning("finfer recorder: %d records wait in %s for the database", len(self.spool), self.spool.path)

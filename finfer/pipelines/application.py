@@ -345,41 +345,40 @@ def record(codec: ApplicationCodec, row: ApplicationRow, answer: Answer[Applicat
     file (the next model's features), and the inputs only as keyed digests. Personal identifiers (ID number,
     VIN, plate, phones, devices, IPs) appear only as digests; images and the message not at all (their
     results do); a document's OCR lines are counted, not kept (they hold names and numbers)."""
-    result = answer.result
-    # Results as plain JSON values: orjson's round trip is ten times cheaper than dataclasses.asdict.
-    plain = lambda value: orjson.loads(orjson.dumps(value))  # noqa: E731
+    # The answer as plain JSON values, in one orjson round trip (ten times cheaper than dataclasses.asdict).
+    result = orjson.loads(answer.stored.json)
     risk_schema = codec.branches["risk"].schema
     credit_file = dict(zip(risk_schema.categorical, row.applicant.categorical, strict=True))
     credit_file.update(zip(risk_schema.numeric, row.applicant.numeric, strict=True))
-    declared = {k: v for k, v in plain(row.declared).items() if v is not None}
+    declared = {k: v for k, v in row.declared.__dict__.items() if v is not None}
     for name in PERSONAL_FIELDS:
         if name in declared:
             declared[name] = digest(declared[name])
     documents = []
-    for (kind, _), document in zip(row.documents, result.documents, strict=False):
+    for (kind, _), document in zip(row.documents, result["documents"], strict=False):
         fields = {}
-        for name, read in plain(document.fields).items():
+        for name, read in document["fields"].items():
             if read is not None:
                 value = digest(read["value"]) if name in PERSONAL_FIELDS else read["value"]
                 fields[name] = {"value": value, "valid": read["valid"], "confidence": read["confidence"]}
-        documents.append({"kind": kind, "fields": fields, "lines": len(document.lines)})
+        documents.append({"kind": kind, "fields": fields, "lines": len(document["lines"])})
     fraud_links = {kind: [digest(v) for v in values] for kind, values in row.fraud.links.items()} if row.fraud else None
     return {
         "application_id": row.application_id,
         "request_id": answer.request_id,
-        "decision": result.decision,
-        "reasons": plain(result.reasons),
-        "branches": result.branches,
-        "degraded": result.degraded,
-        "model_versions": result.model_versions,
-        "policy_version": result.policy_version,
-        "branch_ms": result.branch_ms,
+        "decision": result["decision"],
+        "reasons": result["reasons"],
+        "branches": result["branches"],
+        "degraded": result["degraded"],
+        "model_versions": result["model_versions"],
+        "policy_version": result["policy_version"],
+        "branch_ms": result["branch_ms"],
         "results": {
-            "risk": plain(result.risk),
-            "fraud": plain(result.fraud),
+            "risk": result["risk"],
+            "fraud": result["fraud"],
             "documents": documents,
-            "damage": plain(result.damage),
-            "intent": plain(result.intent),
+            "damage": result["damage"],
+            "intent": result["intent"],
         },
         "credit_file": credit_file,
         "declared": declared,
