@@ -244,3 +244,27 @@ def test_exported_labels_train_the_risk_model(engine: sa.Engine, tmp_path: Path)
     assert metrics["quality"]["cv_roc_auc"] > 0.65, metrics  # out-of-fold: rows the fold's model did not see
     assert metrics["trained_on"] == {"data": "labels.csv", "positive_label": POSITIVE, "rows": 400, "target": TARGET}
     shutil.rmtree(repository)
+
+
+def test_reviewers_racing_for_a_case_get_it_once(engine: sa.Engine) -> None:
+    """Eight reviewers claim the same case at once (eight connections): one gets it, seven are told who did."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    migrate(engine)
+    store = DecisionStore(engine)
+    store.append([decision("A-race")])
+    ((case,), _) = store.cases()
+
+    def claim(reviewer: str) -> str:
+        try:
+            return store.claim(case["case_id"], reviewer)["claimed_by"]
+        except Conflict as refused:
+            return refused.message
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(claim, [f"reviewer-{i}" for i in range(8)]))
+    winners = [a for a in answers if a.startswith("reviewer-")]
+    assert len(winners) == 1
+    assert all(a == f"case_id: case {case['case_id']} is claimed by {winners[0]}" for a in answers if a not in winners)
+    assert [s["kind"] for s in store.application("A-race")["trail"]] == ["decision", "claim"]
+    assert store.verify()[1] is None
