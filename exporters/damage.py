@@ -19,6 +19,7 @@ import onnx
 
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
+from finfer.models import drift
 from finfer.models.damage_images import DAMAGE_TYPES, INPUT_SIZE, SEVERITIES, classifier_input, panels
 from finfer.models.ocr_pipeline import decode_image
 
@@ -62,6 +63,16 @@ def quality(types: np.ndarray, severities: np.ndarray, truth_types: np.ndarray, 
             "rows_are_truth": confusion(truth_severities.tolist(), predicted_severities.tolist(), SEVERITIES),
         },
     }
+
+
+def drift_reference(types: np.ndarray, severities: np.ndarray) -> bytes:
+    """The held-out panels' predicted damage type and severity shares (photos have no field to compare)."""
+    outputs = {
+        "damage_type": [DAMAGE_TYPES[i] for i in types.argmax(1)],
+        "severity": [SEVERITIES[i] for i in severities.argmax(1)],
+    }
+    reference = {"features": {}, "outputs": drift.references(outputs, categorical=outputs)}
+    return json.dumps(reference, indent=1).encode()
 
 
 class DamageExporter(Exporter):
@@ -117,7 +128,12 @@ class DamageExporter(Exporter):
                 "training": history,
                 "input_size": INPUT_SIZE,
             },
-            files={"damage_labels": {"meta.json": json.dumps(meta, indent=2).encode()}},
+            files={
+                "damage_labels": {
+                    "meta.json": json.dumps(meta, indent=2).encode(),
+                    "drift_reference.json": drift_reference(*probabilities),
+                }
+            },
             model_version=version,
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ import onnx
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
 from finfer.exporters.onnx_tools import ExportError, rename_io
-from finfer.models import ocr_pipeline
+from finfer.models import drift, ocr_pipeline
 from finfer.models.ocr_documents import documents
 from finfer.models.ocr_eval import evaluate
+from finfer.models.ocr_fields import extract_fields, field_state
 from finfer.runtime.onnx_session import session_for
 
 TEST_SEED = 2026
@@ -96,6 +98,27 @@ def choose(report: dict[str, dict[str, Any]]) -> str:
     return min(close, key=lambda name: report[name]["median_ms_per_image"])
 
 
+def reader(models, pages: list) -> Callable[[bytes], list]:
+    """The pipeline's read of one page, keeping every page's lines in `pages` (for the drift reference)."""
+
+    def read(data: bytes) -> list:
+        lines = ocr_pipeline.read_document(models, data)
+        pages.append(lines)
+        return lines
+
+    return read
+
+
+def drift_reference(pages: list) -> bytes:
+    """Per field, the share of test pages where it was read valid, read invalid, or not found."""
+    states: dict[str, list[str]] = {}
+    for lines in pages:
+        for name, found in extract_fields(lines).items():
+            states.setdefault(name, []).append(field_state(found))
+    reference = {"features": {}, "outputs": drift.references(states, categorical=states)}
+    return json.dumps(reference, indent=1).encode()
+
+
 class OcrExporter(Exporter):
     family = "ocr"
     onnx_model = "ocr_recognizer"
@@ -106,10 +129,10 @@ class OcrExporter(Exporter):
     def train(self, profile: Profile, progress: Progress) -> Trained:
         test_set = list(documents(TEST_DOCUMENTS[profile], TEST_SEED))
         progress(f"[ocr] measuring {len(CANDIDATES)} pretrained models on {len(test_set)} rendered documents")
-        report, loaded = {}, {}
+        report, loaded, pages = {}, {}, {}
         for candidate in CANDIDATES:
             loaded[candidate.name] = candidate.models()
-            read = lambda data, m=loaded[candidate.name]: ocr_pipeline.read_document(m, data)  # noqa: E731
+            read = reader(loaded[candidate.name], pages.setdefault(candidate.name, []))
             report[candidate.name] = evaluate(read, test_set)
             progress(f"[ocr] {candidate.name}: {json.dumps(report[candidate.name])}")
         chosen = next(c for c in CANDIDATES if c.name == choose(report))
@@ -149,7 +172,10 @@ class OcrExporter(Exporter):
             },
             files={
                 "ocr_detector": {"model.onnx": detector.SerializeToString()},
-                "ocr_read": {"meta.json": json.dumps(meta, ensure_ascii=False).encode()},
+                "ocr_read": {
+                    "meta.json": json.dumps(meta, ensure_ascii=False).encode(),
+                    "drift_reference.json": drift_reference(pages[chosen.name]),
+                },
             },
             model_version=version,
             extra={"classes": len(characters)},

@@ -211,3 +211,10 @@ def extract_fields(lines: Sequence[Line]) -> dict[str, Field | None]:
         valid = [c for c in candidates if c.valid]
         fields[name] = (valid or candidates or [None])[0]
     return fields
+
+
+def field_state(found: object) -> str:
+    """How a field reads on a page, as drift counts it: `valid`, `invalid` (found, fails its check) or `absent`."""
+    if found is None:
+        return "absent"
+    return "valid" if getattr(found, "valid", False) else "invalid"

@@ -62,6 +62,19 @@ def test_a_stream_drawn_from_training_is_stable_and_a_shifted_one_is_not(referen
     assert max(v for k, v in moved.items() if k not in ("credit_amount", "purpose")) < 0.05
 
 
+def test_every_served_card_has_a_reference(repository: Path) -> None:
+    """Each family's exporter writes its training distribution beside the pipeline's metadata."""
+    from finfer.pipelines import REGISTRY
+
+    for pipeline in REGISTRY:
+        if pipeline.name == "application":
+            continue  # decisions are compared by the records, not by a training distribution
+        reference = json.loads((repository / pipeline.meta).with_name("drift_reference.json").read_text())
+        assert reference["outputs"], pipeline.name
+        for ref in (*reference["features"].values(), *reference["outputs"].values()):
+            assert sum(ref["shares"]) == pytest.approx(1.0), pipeline.name
+
+
 def test_the_window_keeps_only_its_last_values() -> None:
     reference = drift.numeric_reference(list(range(100)), bins=4)
     window = drift.Window(reference, size=10)
@@ -87,6 +100,7 @@ def test_the_front_reports_a_shifted_field(front: Front, settings: Settings, tmp
         assert status == 200, answer
     status, windows, _ = call(f"{front.http_url}/v1/drift")
     assert status == 200
+    assert {"risk", "fraud", "intent", "documents", "damage"} <= set(windows)
     risk = windows["risk"]
     assert risk["inputs"]["credit_amount"]["psi"] > 0.25
     assert risk["inputs"]["credit_amount"]["observed"] == settings.drift_window

@@ -50,6 +50,12 @@ class DamageCodec(Codec[Upload, Damage]):
             for i in range(len(rows))
         ]
 
+    def drift_inputs(self, row: Upload) -> dict[str, object]:
+        return {}  # a photo has no field to compare; its answer does
+
+    def drift_outputs(self, result: Damage) -> dict[str, object]:
+        return {"damage_type": result.damage_type, "severity": result.severity}
+
     def refused(self, error: InvalidArgument, rows: Sequence[Upload]) -> InvalidArgument:
         return name_image_field(error, rows)
 

@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
+from finfer.models.ocr_fields import field_state
 from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
@@ -79,6 +80,12 @@ class DocumentCodec(Codec[Upload, Document]):
             for i, (text, confidence) in enumerate(zip(outputs["text"], outputs["confidence"], strict=True))
         ]
         return [Document(lines, FIELDS.validate_json(outputs["fields"][0]))]
+
+    def drift_inputs(self, row: Upload) -> dict[str, object]:
+        return {}  # a page has no field to compare; what was read from it does
+
+    def drift_outputs(self, result: Document) -> dict[str, object]:
+        return {f.name: field_state(getattr(result.fields, f.name)) for f in fields(Fields)}
 
     def refused(self, error: InvalidArgument, rows: Sequence[Upload]) -> InvalidArgument:
         return name_image_field(error, rows)
