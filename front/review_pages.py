@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from finfer.access.guard import Guard, Principal
 from finfer.errors import FrontError, Unauthenticated
 from finfer.front.records_api import CaseId, Records
-from finfer.pipelines.application import PERSONAL_FIELDS
+from finfer.pipelines.application import BRANCH_NAMES, PERSONAL_FIELDS
 
 COOKIE = "finfer_key"
 TEMPLATES = Environment(
@@ -59,7 +59,8 @@ def review_pages(records: Records, guard: Guard) -> APIRouter:
     async def case(request: Request, case_id: CaseId) -> Response:
         async def render(who: Principal) -> Response:
             found = await records.call(store.case, case_id)
-            return _page("case.html", who=who.name, case=found, personal=PERSONAL_FIELDS)
+            values = {"case": found, "personal": PERSONAL_FIELDS, "branch_order": BRANCH_NAMES}
+            return _page("case.html", who=who.name, **values)
 
         return await rendered(request, ("reviews:read",), render)
 
