@@ -149,3 +149,25 @@ def test_sigterm_drains_not_ready_first_still_answering_then_exits(settings, tri
     finally:
         if front.poll() is None:
             front.kill()
+
+
+def test_shared_memory_only_a_dead_triton_held_is_reclaimed(tmp_path):
+    """Regions a live process holds open or maps stay; one nobody holds (a killed stub's) goes."""
+    from finfer.triton_server import reclaim_shared_memory
+
+    shm, proc = tmp_path / "shm", tmp_path / "proc"
+    shm.mkdir()
+    regions = {name: shm / f"triton_python_backend_shm_region_{name}" for name in ("open", "mapped", "orphan")}
+    for region in regions.values():
+        region.write_bytes(bytes(64))
+    (shm / "someone_elses_segment").write_bytes(b"x")
+    holder = proc / "4242"
+    (holder / "fd").mkdir(parents=True)
+    (holder / "fd" / "7").symlink_to(regions["open"])
+    (holder / "maps").write_text(f"7f00-7f10 rw-s 00000000 00:1a 99 {regions['mapped']}\n")
+    (proc / "self-status").mkdir()  # not a process: ignored
+
+    assert reclaim_shared_memory(shm, proc) == [regions["orphan"]]
+    assert sorted(p.name for p in shm.iterdir()) == sorted(
+        [regions["open"].name, regions["mapped"].name, "someone_elses_segment"]
+    )
