@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -107,50 +107,50 @@ class DecisionStore:
             self._writer = None
 
     def _append(self, connection: sa.Connection, entries: Sequence[Entry], from_spool: bool) -> int:
-        seq, prev = self._lock_head(connection)
+        head = self._lock_head(connection)
         if from_spool:
             ids = [e.record_id for e in entries]
             stored = set(connection.scalars(sa.select(RECORDS.c.record_id).where(RECORDS.c.record_id.in_(ids))))
             entries = [e for e in entries if e.record_id not in stored]
-        rows = []
-        for entry in entries:
-            row = self._link(seq, prev, entry)
-            seq, prev = row["seq"], row["digest"]
-            rows.append(row)
-        if rows:
-            # Statements built once (module constants): building one per record cost more than writing it.
-            connection.execute(_INSERT_RECORD, rows)
-            for entry, row in zip(entries, rows, strict=True):
-                if entry.kind == "decision" and entry.body.get("decision") == "review":
-                    self._open_case(connection, row["seq"], entry)
-            connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_digest": prev})
+        rows = self._chain(connection, head, entries)
+        for entry, row in zip(entries, rows, strict=True):
+            if entry.kind == "decision" and entry.body.get("decision") == "review":
+                self._open_case(connection, row["seq"], entry)
         return len(rows)
 
     def _lock_head(self, connection: sa.Connection) -> tuple[int, str]:
         seq, digest = connection.execute(_LOCK_HEAD).one()
         return seq, digest
 
-    def _link(self, seq: int, prev: str, entry: Entry, case_id: int | None = None) -> dict[str, Any]:
-        seq += 1
-        body = audit.canonical(entry.body)
-        return {
-            "seq": seq,
-            "record_id": entry.record_id,
-            "kind": entry.kind,
-            "application_id": entry.application_id,
-            "case_id": case_id,
-            "at": entry.at,
-            "body": body,
-            "prev": prev,
-            "digest": audit.link_digest(seq, prev, entry.kind, entry.application_id, entry.at, body),
-        }
-
-    def _append_one(self, connection: sa.Connection, entry: Entry, case_id: int) -> None:
-        """One record inside a transaction that already holds the head (claims and reviews)."""
-        seq, prev = self._lock_head(connection)
-        row = self._link(seq, prev, entry, case_id)
-        connection.execute(_INSERT_RECORD, [row])
-        connection.execute(_MOVE_HEAD, {"head_seq": row["seq"], "head_digest": row["digest"]})
+    def _chain(
+        self, connection: sa.Connection, head: tuple[int, str], entries: Sequence[Entry], case_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Write `entries` after the locked `head`, each naming the one before, and move the head: the only place
+        records are written. Statements are module constants: building one per record cost more than writing it."""
+        seq, prev = head
+        rows = []
+        for entry in entries:
+            seq += 1
+            body = audit.canonical(entry.body)
+            digest = audit.link_digest(seq, prev, entry.kind, entry.application_id, entry.at, body)
+            rows.append(
+                {
+                    "seq": seq,
+                    "record_id": entry.record_id,
+                    "kind": entry.kind,
+                    "application_id": entry.application_id,
+                    "case_id": case_id,
+                    "at": entry.at,
+                    "body": body,
+                    "prev": prev,
+                    "digest": digest,
+                }
+            )
+            prev = digest
+        if rows:
+            connection.execute(_INSERT_RECORD, rows)
+            connection.execute(_MOVE_HEAD, {"head_seq": seq, "head_digest": prev})
+        return rows
 
     def _open_case(self, connection: sa.Connection, seq: int, entry: Entry) -> None:
         codes = ",".join(r["code"] for r in entry.body.get("reasons", []))
@@ -174,43 +174,59 @@ class DecisionStore:
 
     def claim(self, case_id: int, reviewer: str) -> dict[str, Any]:
         """Hand `case_id` to `reviewer`; claiming one's own case again is a no-op, another's is refused."""
-        with self.engine.begin() as connection:
-            self._lock_head(connection)
-            case = self._case_row(connection, case_id)
+
+        def allowed(case: sa.Row) -> bool:
             if case.status == "resolved":
                 raise Conflict(f"case_id: case {case_id} is already resolved", "case_id")
-            if case.status == "claimed":
-                if case.claimed_by != reviewer:
-                    raise Conflict(f"case_id: case {case_id} is claimed by {case.claimed_by}", "case_id")
-                return _case(case)
-            entry = Entry.new("claim", case.application_id, {"case_id": case_id, "by": reviewer})
-            self._append_one(connection, entry, case_id)
-            connection.execute(
-                CASES.update()
-                .where(CASES.c.case_id == case_id)
-                .values(status="claimed", claimed_by=reviewer, claimed_at=entry.at)
-            )
-            return _case(self._case_row(connection, case_id))
+            if case.status == "claimed" and case.claimed_by != reviewer:
+                raise Conflict(f"case_id: case {case_id} is claimed by {case.claimed_by}", "case_id")
+            return case.status == "open"  # already the reviewer's: nothing to record
+
+        changes = lambda at: {"status": "claimed", "claimed_by": reviewer, "claimed_at": at}  # noqa: E731
+        return self._step(case_id, allowed, "claim", {"by": reviewer}, changes)
 
     def resolve(self, case_id: int, reviewer: str, outcome: Outcome, note: str) -> dict[str, Any]:
         """Close a case its reviewer claimed with `outcome`; a review record says who, when and why."""
-        with self.engine.begin() as connection:
-            self._lock_head(connection)
-            case = self._case_row(connection, case_id)
+
+        def allowed(case: sa.Row) -> bool:
             if case.status == "resolved":
                 raise Conflict(f"case_id: case {case_id} is already resolved ({case.outcome})", "case_id")
             if case.status != "claimed":
                 raise Conflict(f"case_id: case {case_id} must be claimed before it is resolved", "case_id")
             if case.claimed_by != reviewer:
                 raise Conflict(f"case_id: case {case_id} is claimed by {case.claimed_by}", "case_id")
-            body = {"case_id": case_id, "by": reviewer, "outcome": outcome, "note": note}
-            entry = Entry.new("review", case.application_id, body)
-            self._append_one(connection, entry, case_id)
-            connection.execute(
-                CASES.update()
-                .where(CASES.c.case_id == case_id)
-                .values(status="resolved", resolved_by=reviewer, resolved_at=entry.at, outcome=outcome, open_key=None)
-            )
+            return True
+
+        def changes(at: str) -> dict[str, Any]:
+            return {
+                "status": "resolved",
+                "resolved_by": reviewer,
+                "resolved_at": at,
+                "outcome": outcome,
+                "open_key": None,
+            }
+
+        body = {"by": reviewer, "outcome": outcome, "note": note}
+        return self._step(case_id, allowed, "review", body, changes)
+
+    def _step(
+        self,
+        case_id: int,
+        allowed: Callable[[sa.Row], bool],
+        kind: str,
+        body: dict[str, Any],
+        changes: Callable[[str], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """One reviewer's step on a case, under the chain's lock: `allowed` refuses (Conflict) or says whether
+        there is anything to record; the record and the case's new state are written together."""
+        with self.engine.begin() as connection:
+            head = self._lock_head(connection)
+            case = self._case_row(connection, case_id)
+            if not allowed(case):
+                return _case(case)
+            entry = Entry.new(kind, case.application_id, {"case_id": case_id, **body})
+            self._chain(connection, head, [entry], case_id)
+            connection.execute(CASES.update().where(CASES.c.case_id == case_id).values(**changes(entry.at)))
             return _case(self._case_row(connection, case_id))
 
     def _case_row(self, connection: sa.Connection, case_id: int) -> sa.Row:
