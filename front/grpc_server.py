@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,11 +12,11 @@ from grpc_reflection.v1alpha import reflection
 
 from finfer.access.guard import Guard
 from finfer.clients import finfer_pb2
-from finfer.errors import FrontError, InvalidArgument
+from finfer.errors import FrontError
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane, Served
 from finfer.front.records_api import Records
-from finfer.pipelines.fraud import APPLICATION_ID_PATTERN
+from finfer.pipelines.application import checked_application_id
 
 ERROR_FIELD_KEY = "finfer-error-field"
 
@@ -96,9 +95,7 @@ def records_handler(records: Records, guard: Guard) -> grpc.GenericRpcHandler:
     method = service.methods_by_name["GetApplication"]
 
     async def get(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        application_id = request.application_id
-        if not re.fullmatch(APPLICATION_ID_PATTERN, application_id):
-            raise InvalidArgument("application_id: 1 to 64 letters, digits or _.:- starting with one", "application_id")
+        application_id = checked_application_id(request.application_id)  # as POST /v1/applications checks it
         found = await records.call(records.store.application, application_id)
         answer = finfer_pb2.ApplicationRecord(
             application_id=found["application_id"],

@@ -71,15 +71,15 @@ class Recorder:
 
     def _write(self, entries: list[Entry]) -> Unavailable | None:
         self._drain()
-        if not len(self.spool) and entries:
+        if not entries:
+            return None
+        if not len(self.spool):  # with records waiting, new ones queue behind them: the chain keeps their order
             try:
                 self.store.append(entries)
                 metrics.RECORDS.labels("stored").inc(len(entries))
                 return None
             except DatabaseError as exc:
                 self._failed(exc)
-        if not entries:
-            return None
         try:
             self.spool.append(entries)
         except SpoolFull as exc:

@@ -23,7 +23,7 @@ from finfer.front.recorder import Recorder
 from finfer.front.records_api import Records
 from finfer.front.upstream import TritonUpstream
 from finfer.settings import Settings
-from finfer.store.database import DatabaseError, SchemaTooNew, connect, database_url, describe, migrate
+from finfer.store.database import DatabaseError, SchemaTooNew, connect, database_url, describe, failure, migrate
 from finfer.store.decisions import DecisionStore
 from finfer.store.digests import Digester, record_key
 from finfer.store.spool import Spool
@@ -120,7 +120,7 @@ def open_store(settings: Settings) -> sa.Engine:
         migrate(engine)
     except (DatabaseError, SchemaTooNew) as exc:
         engine.dispose()
-        reason = exc if isinstance(exc, SchemaTooNew) else str(exc.orig).strip().splitlines()[0]
+        reason = exc if isinstance(exc, SchemaTooNew) else failure(exc)
         raise StartupError(f"the decision store {describe(url)} cannot be opened: {reason}") from None
     return engine
 
@@ -129,7 +129,7 @@ def read_keys(engine: sa.Engine) -> dict[str, KeyRecord]:
     try:
         return keys.active(engine)
     except DatabaseError as exc:
-        raise StartupError(f"the API keys cannot be read: {str(exc.orig).strip().splitlines()[0]}") from None
+        raise StartupError(f"the API keys cannot be read: {failure(exc)}") from None
 
 
 def access_line(settings: Settings, guard: Guard) -> str:

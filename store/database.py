@@ -22,6 +22,11 @@ class SchemaTooNew(RuntimeError):
     pass
 
 
+def failure(exc: DatabaseError) -> str:
+    """The driver's own first line about a failure (it names the host, never a record's content)."""
+    return str(exc.orig).strip().splitlines()[0]
+
+
 def database_url(settings: Settings) -> str:
     url = settings.database_url
     if url is None:

@@ -34,10 +34,7 @@ class Spool:
         """Keep `entries` durably, or refuse them all (SpoolFull) when they would pass the bound."""
         if self._count + len(entries) > self.max_records:
             raise SpoolFull(f"the spool holds {self._count} records, its limit is {self.max_records}")
-        with self.path.open("ab") as handle:
-            handle.write(b"".join(e.to_json() + b"\n" for e in entries))
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_durably(self.path, "ab", b"".join(e.to_json() + b"\n" for e in entries))
         self._count += len(entries)
 
     def peek(self, n: int) -> list[Entry]:
@@ -47,9 +44,13 @@ class Spool:
         """Forget the first `n` records (they are in the database): rewrite the rest, then swap files."""
         rest = self._lines()[n:]
         scratch = self.path.with_suffix(".tmp")
-        with scratch.open("wb") as handle:
-            handle.write(b"".join(line + b"\n" for line in rest))
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_durably(scratch, "wb", b"".join(line + b"\n" for line in rest))
         os.replace(scratch, self.path)
         self._count = len(rest)
+
+
+def _write_durably(path: Path, mode: str, data: bytes) -> None:
+    with path.open(mode) as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

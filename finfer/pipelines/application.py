@@ -127,6 +127,14 @@ ANSWER = TypeAdapter(ApplicationDecision)
 APPLICATION_ID = TypeAdapter(fraud.ApplicationId)
 
 
+def checked_application_id(value: object) -> str:
+    """An application id by the fraud graph's key rule, or a 400 naming `application_id`."""
+    try:
+        return APPLICATION_ID.validate_python(value)
+    except ValidationError as exc:
+        raise first_error(exc, "application_id") from None
+
+
 def _image(item: object, where: str, also: frozenset[str] = frozenset()) -> Upload:
     """One image of the application: `{"image_base64": str}` over HTTP, raw `image` bytes over gRPC;
     `also` names the item's other fields (a document's `kind`)."""
@@ -173,10 +181,7 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
         body = object_with(payload, FIELDS, "`application_id` and `applicant`")
         if body.get("application_id") is None:
             raise InvalidArgument("application_id: is required", "application_id")
-        try:
-            application_id = APPLICATION_ID.validate_python(body["application_id"])  # the fraud graph's key rule
-        except ValidationError as exc:
-            raise first_error(exc, "application_id") from None
+        application_id = checked_application_id(body["application_id"])
         if "applicant" not in body:
             raise InvalidArgument("applicant: is required (the credit file)", "applicant")
         applicant = self.branches["risk"].batch_row(body["applicant"], "applicant")
