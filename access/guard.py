@@ -10,7 +10,7 @@ import hmac
 import math
 from dataclasses import dataclass
 
-from finfer.access.keys import ADMIN, SCOPES, KeyRecord, parse, secret_digest
+from finfer.access.keys import KeyRecord, parse, secret_digest
 from finfer.access.ratelimit import TokenBucket
 from finfer.errors import PermissionDenied, RateLimited, Unauthenticated
 from finfer.front import metrics
@@ -19,11 +19,10 @@ from finfer.front import metrics
 @dataclass(frozen=True)
 class Principal:
     name: str  # what reviews are recorded under
-    scopes: frozenset[str]
 
 
 # Who calls when access control is off (a front on loopback): everything, recorded as `local`.
-LOCAL = Principal("local", frozenset(SCOPES))
+LOCAL = Principal("local")
 
 
 class Guard:
@@ -60,7 +59,7 @@ class Guard:
                 retry_after_s=max(1, math.ceil(wait)),
             )
         metrics.KEY_REQUESTS.labels(record.name).inc()
-        return Principal(record.name, record.scopes if ADMIN not in record.scopes else frozenset(SCOPES))
+        return Principal(record.name)
 
     def _known(self, authorization: str | None) -> KeyRecord:
         scheme, _, token = (authorization or "").partition(" ")

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from finfer.errors import InvalidArgument, NotFound
 from finfer.pipelines import REGISTRY
+from finfer.store.database import row_dict
 from finfer.store.decisions import now_iso
 from finfer.store.schema import API_KEYS
 
@@ -83,7 +84,7 @@ def create(
 
 
 def _record(row: sa.Row) -> KeyRecord:
-    values = {str(k): v for k, v in row._mapping.items()}
+    values = row_dict(row)
     return KeyRecord(**{**values, "scopes": frozenset(values["scopes"].split())})
 
 

@@ -8,6 +8,7 @@ database turns into the spool, never into a hung request.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -20,6 +21,11 @@ DatabaseError = sa.exc.DBAPIError
 
 class SchemaTooNew(RuntimeError):
     pass
+
+
+def row_dict(row: sa.Row) -> dict[str, Any]:
+    """A row's columns by name, as plain str keys (SQLAlchemy's are a str subclass JSON encoders refuse)."""
+    return {str(k): v for k, v in row._mapping.items()}
 
 
 def failure(exc: DatabaseError) -> str:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from finfer.errors import Conflict, NotFound
 from finfer.store import audit
+from finfer.store.database import row_dict
 from finfer.store.schema import CASES, CHAIN_HEAD, RECORDS
 
 CaseStatus = Literal["open", "claimed", "resolved"]
@@ -59,8 +60,7 @@ class Entry:
 
 
 def _case(row: sa.Row) -> dict[str, Any]:
-    # str(): SQLAlchemy's column names are a str subclass that JSON encoders refuse as keys.
-    out = {str(k): v for k, v in row._mapping.items() if k not in ("open_key", "reason_codes", "decision_seq")}
+    out = {k: v for k, v in row_dict(row).items() if k not in ("open_key", "reason_codes", "decision_seq")}
     out["reasons"] = [code for code in row.reason_codes.split(",") if code]
     return out
 
