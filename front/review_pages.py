@@ -17,6 +17,7 @@ from finfer.front.records_api import CaseId, Records
 from finfer.pipelines.application import BRANCH_NAMES, PERSONAL_FIELDS
 
 COOKIE = "finfer_key"
+PAGE_SIZE = 20
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
@@ -46,12 +47,11 @@ def review_pages(records: Records, guard: Guard) -> APIRouter:
     @router.get("/review")
     async def queue(request: Request, reason: str | None = None, page: int = 1) -> Response:
         async def render(who: Principal) -> Response:
-            code = (reason or "").strip().upper() or None
-            cases, total = await records.call(store.cases, "open", code, max(1, page), 20)
-            mine, _ = await records.call(store.cases, "claimed", None, 1, 100)
-            mine = [c for c in mine if c["claimed_by"] == who.name]
-            values = {"cases": cases, "total": total, "mine": mine, "reason": code, "page": max(1, page)}
-            return _page("queue.html", who=who.name, page_size=20, **values)
+            code, first = (reason or "").strip().upper() or None, max(1, page)
+            cases, total = await records.call(store.cases, "open", code, first, PAGE_SIZE)
+            mine, _ = await records.call(store.cases, "claimed", None, 1, 100, who.name)
+            values = {"cases": cases, "total": total, "mine": mine, "reason": code, "page": first}
+            return _page("queue.html", who=who.name, page_size=PAGE_SIZE, **values)
 
         return await rendered(request, ("reviews:read",), render)
 

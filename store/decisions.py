@@ -238,12 +238,19 @@ class DecisionStore:
     # Reading ----------------------------------------------------------------------------------------------
 
     def cases(
-        self, status: CaseStatus = "open", reason: str | None = None, page: int = 1, page_size: int = 20
+        self,
+        status: CaseStatus = "open",
+        reason: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+        claimed_by: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of cases in `status`, oldest first, and how many there are in all."""
+        """One page of cases in `status` (and claimed by `claimed_by`), oldest first, and how many there are."""
         where = [CASES.c.status == status]
         if reason:
             where.append(CASES.c.reason_codes.contains(f",{reason},", autoescape=True))
+        if claimed_by is not None:
+            where.append(CASES.c.claimed_by == claimed_by)
         with self.engine.connect() as connection:
             total = connection.execute(sa.select(sa.func.count()).select_from(CASES).where(*where)).scalar() or 0
             rows = connection.execute(

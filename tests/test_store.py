@@ -268,3 +268,14 @@ def test_reviewers_racing_for_a_case_get_it_once(engine: sa.Engine) -> None:
     assert all(a == f"case_id: case {case['case_id']} is claimed by {winners[0]}" for a in answers if a not in winners)
     assert [s["kind"] for s in store.application("A-race")["trail"]] == ["decision", "claim"]
     assert store.verify()[1] is None
+
+
+def test_cases_claimed_by_one_reviewer(engine: sa.Engine) -> None:
+    migrate(engine)
+    store = DecisionStore(engine)
+    store.append([decision(f"A-{i}") for i in range(3)])
+    first, second, _ = store.cases()[0]
+    store.claim(first["case_id"], "ann")
+    store.claim(second["case_id"], "bob")
+    mine, total = store.cases("claimed", claimed_by="ann")
+    assert total == 1 and [c["case_id"] for c in mine] == [first["case_id"]]
