@@ -71,8 +71,7 @@ def drift_reference(types: np.ndarray, severities: np.ndarray) -> bytes:
         "damage_type": [DAMAGE_TYPES[i] for i in types.argmax(1)],
         "severity": [SEVERITIES[i] for i in severities.argmax(1)],
     }
-    reference = {"features": {}, "outputs": drift.references(outputs, categorical=outputs)}
-    return json.dumps(reference, indent=1).encode()
+    return drift.card({}, outputs, categorical=outputs)
 
 
 class DamageExporter(Exporter):
@@ -131,7 +130,7 @@ class DamageExporter(Exporter):
             files={
                 "damage_labels": {
                     "meta.json": json.dumps(meta, indent=2).encode(),
-                    "drift_reference.json": drift_reference(*probabilities),
+                    drift.REFERENCE_FILE: drift_reference(*probabilities),
                 }
             },
             model_version=version,

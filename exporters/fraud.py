@@ -8,7 +8,6 @@ one graph: an ensemble would split the GNN's tensors per request, which a graph 
 from __future__ import annotations
 
 import io
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -68,11 +67,7 @@ def tabular_baseline(graph: LendingGraph, train: np.ndarray):
 def drift_reference(features: np.ndarray, scores: np.ndarray) -> bytes:
     """Held-out applications' features and the GNN's fraud probability on them."""
     columns = {name: features[:, i].tolist() for i, name in enumerate(fraud_data.FEATURES)}
-    reference = {
-        "features": drift.references(columns),
-        "outputs": drift.references({"fraud_probability": np.asarray(scores).tolist()}),
-    }
-    return json.dumps(reference, indent=1).encode()
+    return drift.card(columns, {"fraud_probability": np.asarray(scores).tolist()})
 
 
 class FraudExporter(Exporter):
@@ -155,7 +150,7 @@ class FraudExporter(Exporter):
                     "graph.npz": stored.getvalue(),
                     "link_key.bin": secret,
                     "meta.json": config.to_json().encode(),
-                    "drift_reference.json": drift_reference(graph.features[test_apps], gnn_scores),
+                    drift.REFERENCE_FILE: drift_reference(graph.features[test_apps], gnn_scores),
                 }
             },
             model_version=version,

@@ -89,18 +89,12 @@ def load_served(repository: Path, threads: int = 1) -> ServedIntent:
 
 def drift_reference(texts: list[str], answers: list) -> bytes:
     """Held-out messages' length, and the model's answers on them: intent shares, confidence, hand-off rate."""
-    reference = {
-        "features": drift.references({"characters": [len(t) for t in texts]}),
-        "outputs": drift.references(
-            {
-                "intent": [a.intent for a in answers],
-                "confidence": [a.confidence for a in answers],
-                "needs_human": [a.needs_human for a in answers],
-            },
-            categorical=("intent", "needs_human"),
-        ),
+    outputs = {
+        "intent": [a.intent for a in answers],
+        "confidence": [a.confidence for a in answers],
+        "needs_human": [a.needs_human for a in answers],
     }
-    return json.dumps(reference, indent=1).encode()
+    return drift.card({"characters": [len(t) for t in texts]}, outputs, categorical=("intent", "needs_human"))
 
 
 class IntentExporter(Exporter):
@@ -175,7 +169,7 @@ class IntentExporter(Exporter):
                 "intent_tokenize": {"tokenizer.json": tokenizer_json},
                 "intent_decode": {
                     "meta.json": json.dumps(meta, indent=2).encode(),
-                    "drift_reference.json": drift_reference([e.text for e in corpus.test], answers["test"]),
+                    drift.REFERENCE_FILE: drift_reference([e.text for e in corpus.test], answers["test"]),
                 },
             },
             model_version=version,

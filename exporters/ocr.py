@@ -115,8 +115,7 @@ def drift_reference(pages: list) -> bytes:
     for lines in pages:
         for name, found in extract_fields(lines).items():
             states.setdefault(name, []).append(field_state(found))
-    reference = {"features": {}, "outputs": drift.references(states, categorical=states)}
-    return json.dumps(reference, indent=1).encode()
+    return drift.card({}, states, categorical=states)
 
 
 class OcrExporter(Exporter):
@@ -174,7 +173,7 @@ class OcrExporter(Exporter):
                 "ocr_detector": {"model.onnx": detector.SerializeToString()},
                 "ocr_read": {
                     "meta.json": json.dumps(meta, ensure_ascii=False).encode(),
-                    "drift_reference.json": drift_reference(pages[chosen.name]),
+                    drift.REFERENCE_FILE: drift_reference(pages[chosen.name]),
                 },
             },
             model_version=version,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -103,11 +102,7 @@ def drift_reference(schema: risk.FeatureSchema, rows: list[dict[str, str]], scor
     """The training distribution of every input field and of the (out-of-fold) probability of default."""
     columns: dict[str, list] = {name: [float(r[name]) for r in rows] for name in schema.numeric}
     columns.update({name: [r[name] for r in rows] for name in schema.categorical})
-    reference = {
-        "features": drift.references(columns, categorical=schema.categorical),
-        "outputs": drift.references({"probability_of_default": scores.tolist()}),
-    }
-    return json.dumps(reference, indent=1).encode()
+    return drift.card(columns, {"probability_of_default": scores.tolist()}, categorical=schema.categorical)
 
 
 class RiskExporter(Exporter):
@@ -160,7 +155,7 @@ class RiskExporter(Exporter):
             files={
                 "risk_features": {
                     "schema.json": schema_json,
-                    "drift_reference.json": drift_reference(schema, rows, out_of_fold),
+                    drift.REFERENCE_FILE: drift_reference(schema, rows, out_of_fold),
                 },
                 "risk_reasons": {"schema.json": schema_json, "booster.json": bytes(raw)},
             },

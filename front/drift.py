@@ -27,7 +27,7 @@ class DriftMonitor:
 
     @classmethod
     def load(cls, pipeline: str, meta: Path, size: int, step: int) -> DriftMonitor | None:
-        path = meta.parent / "drift_reference.json"
+        path = meta.parent / drift.REFERENCE_FILE
         if not path.exists():
             return None
         return cls(pipeline, json.loads(path.read_text(encoding="utf-8")), size, step)

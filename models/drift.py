@@ -10,6 +10,7 @@ Rules of thumb (and the alert rules): below 0.1 stable, 0.1–0.25 worth a look,
 from __future__ import annotations
 
 import bisect
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 
 EPSILON = 1e-4
 OTHER = "other"
+REFERENCE_FILE = "drift_reference.json"  # in the model card, beside the pipeline's metadata
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ def references(columns: dict[str, Sequence[Any]], categorical: Iterable[str] = (
         name: to_dict(categorical_reference(values) if name in kinds else numeric_reference(values))
         for name, values in columns.items()
     }
+
+
+def card(inputs: dict[str, Sequence[Any]], outputs: dict[str, Sequence[Any]], categorical: Iterable[str] = ()) -> bytes:
+    """The reference file of a model card: its inputs' and outputs' training distributions."""
+    kinds = tuple(categorical)
+    reference = {"features": references(inputs, kinds), "outputs": references(outputs, kinds)}
+    return json.dumps(reference, indent=1).encode()
 
 
 class Window:
