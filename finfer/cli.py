@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -260,12 +261,22 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store_engine():
-    """The decision store's database as the front would open it (FINFER_* settings), migrated."""
-    from finfer.front.server import open_store
+@contextlib.contextmanager
+def _store_engine() -> Iterator[Any]:
+    """The decision store's database as the front would open it (FINFER_* settings), migrated, and disposed of
+    after; one that cannot be opened ends the command with the front's message (exit 2), not a traceback."""
+    from finfer.front.server import StartupError, open_store
     from finfer.settings import Settings
 
-    return open_store(Settings())
+    try:
+        engine = open_store(Settings())
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _fail(message: str) -> int:
@@ -274,52 +285,54 @@ def _fail(message: str) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from finfer.access import keys
     from finfer.errors import FrontError
 
-    engine = _store_engine()
-    try:
-        if args.keys_command == "create":
-            scopes = [s for part in args.scopes for s in part.replace(",", " ").split()]
-            record, token = keys.create(engine, args.name, scopes, args.rate, args.burst)
-            print(token)
-            limit = f", {record.rate_per_s:g}/s burst {record.burst}" if record.rate_per_s else ""
-            print(
-                f"key {record.key_id} ({record.name}: {' '.join(sorted(record.scopes))}{limit}); "
-                "shown once: only its hash is kept",
-                file=sys.stderr,
-            )
-        elif args.keys_command == "list":
-            print(f"{'key_id':14}{'name':24}{'created':22}{'revoked':22}scopes (rate/s)")
-            for record in keys.listed(engine):
-                rate = f" ({record.rate_per_s:g}/s)" if record.rate_per_s else ""
-                revoked = (record.revoked_at or "-")[:19]
-                scopes = " ".join(sorted(record.scopes))
-                print(f"{record.key_id:14}{record.name:24}{record.created_at[:19]:22}{revoked:22}{scopes}{rate}")
-        else:
-            record = keys.revoke(engine, args.key_id)
-            print(f"key {record.key_id} ({record.name}) revoked at {record.revoked_at}")
-    except FrontError as exc:
-        return _fail(exc.message)
-    finally:
-        engine.dispose()
+    with _store_engine() as engine:
+        try:
+            return _keys(args, engine)
+        except FrontError as exc:
+            return _fail(exc.message)
+
+
+def _keys(args: argparse.Namespace, engine: Any) -> int:
+    """create, list or revoke; a refusal (bad scope, unknown id) is a FrontError naming the field."""
+    from finfer.access import keys
+
+    if args.keys_command == "create":
+        scopes = [s for part in args.scopes for s in part.replace(",", " ").split()]
+        record, token = keys.create(engine, args.name, scopes, args.rate, args.burst)
+        print(token)
+        limit = f", {record.rate_per_s:g}/s burst {record.burst}" if record.rate_per_s else ""
+        print(
+            f"key {record.key_id} ({record.name}: {' '.join(sorted(record.scopes))}{limit}); "
+            "shown once: only its hash is kept",
+            file=sys.stderr,
+        )
+    elif args.keys_command == "list":
+        print(f"{'key_id':14}{'name':24}{'created':22}{'revoked':22}scopes (rate/s)")
+        for record in keys.listed(engine):
+            rate = f" ({record.rate_per_s:g}/s)" if record.rate_per_s else ""
+            revoked = (record.revoked_at or "-")[:19]
+            scopes = " ".join(sorted(record.scopes))
+            print(f"{record.key_id:14}{record.name:24}{record.created_at[:19]:22}{revoked:22}{scopes}{rate}")
+    else:
+        record = keys.revoke(engine, args.key_id)
+        print(f"key {record.key_id} ({record.name}) revoked at {record.revoked_at}")
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from finfer.store.decisions import DecisionStore
 
-    engine = _store_engine()
-    try:
-        checked, broken = DecisionStore(engine).verify()
+    with _store_engine() as engine:
+        store = DecisionStore(engine)
+        checked, broken = store.verify()
         if broken is not None:
             print(f"audit chain BROKEN after {checked} good records: {broken}", file=sys.stderr)
             return 1
-        seq, digest = DecisionStore(engine).head()
-        print(f"audit chain intact: {checked} records; head {seq} {digest}")
-        return 0
-    finally:
-        engine.dispose()
+        seq, digest = store.head()
+    print(f"audit chain intact: {checked} records; head {seq} {digest}")
+    return 0
 
 
 def cmd_labels_export(args: argparse.Namespace) -> int:
@@ -332,11 +345,8 @@ def cmd_labels_export(args: argparse.Namespace) -> int:
         since = date.fromisoformat(args.since).isoformat()
     except ValueError:
         return _fail(f"--since: {args.since!r} is not a date (YYYY-MM-DD)")
-    engine = _store_engine()
-    try:
+    with _store_engine() as engine:
         count = export_labels(DecisionStore(engine), since, args.out)
-    finally:
-        engine.dispose()
     print(f"{count} reviewed cases since {since} → {args.out}")
     print(
         f"train on them: finfer build --family risk --force --csv {args.out} "
