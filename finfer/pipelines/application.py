@@ -352,9 +352,6 @@ def record(codec: ApplicationCodec, row: ApplicationRow, answer: Answer[Applicat
     results do); a document's OCR lines are counted, not kept (they hold names and numbers)."""
     # The answer as plain JSON values, in one orjson round trip (ten times cheaper than dataclasses.asdict).
     result = orjson.loads(answer.stored.json)
-    risk_schema = codec.branches["risk"].schema
-    credit_file = dict(zip(risk_schema.categorical, row.applicant.categorical, strict=True))
-    credit_file.update(zip(risk_schema.numeric, row.applicant.numeric, strict=True))
     declared = {k: v for k, v in row.declared.__dict__.items() if v is not None}
     for name in PERSONAL_FIELDS:
         if name in declared:
@@ -385,7 +382,7 @@ def record(codec: ApplicationCodec, row: ApplicationRow, answer: Answer[Applicat
             "damage": result["damage"],
             "intent": result["intent"],
         },
-        "credit_file": credit_file,
+        "credit_file": codec.branches["risk"].fields(row.applicant),
         "declared": declared,
         "fraud_links": fraud_links,
         "inputs": {

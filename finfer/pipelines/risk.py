@@ -117,10 +117,14 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
     def request_schema(self) -> dict[str, Any]:
         return self.model.model_json_schema()
 
-    def drift_inputs(self, row: ApplicantRow) -> dict[str, object]:
-        values = dict(zip(self.schema.categorical, row.categorical, strict=True))
+    def fields(self, row: ApplicantRow) -> dict[str, object]:
+        """The row's fields by name: the credit file as the client sent it, validated."""
+        values: dict[str, object] = dict(zip(self.schema.categorical, row.categorical, strict=True))
         values.update(zip(self.schema.numeric, row.numeric, strict=True))
         return values
+
+    def drift_inputs(self, row: ApplicantRow) -> dict[str, object]:
+        return self.fields(row)
 
     def drift_outputs(self, result: RiskScore) -> dict[str, object]:
         return {"probability_of_default": result.probability_of_default}
