@@ -385,6 +385,8 @@ def reclaim_shared_memory(shm: Path = Path("/dev/shm"), proc: Path = Path("/proc
             continue
         regions -= held
         regions -= {r for r in regions if r.name in maps}
+        if not regions:  # every one is in use: no need to look further
+            return []
     freed = []
     for region in sorted(regions):
         with contextlib.suppress(FileNotFoundError):
