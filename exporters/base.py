@@ -2,6 +2,11 @@
 
 train → ONNX → parity against the framework → (INT8) → (TensorRT) → model folders with generated
 config.pbtxt → metrics.json → ensembles installed.
+
+Versions: `finfer build` writes version 1, the served one, into Triton's version folder `1/` of every
+model. A candidate (`--version N`) goes into `N/` beside it, with its card in `N/metrics.json`, and gets an
+ensemble of its own, `<ensemble>_vN`, pinning its steps to N: an ensemble's config pins step versions
+for all its own versions at once, so one ensemble cannot serve two.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+from google.protobuf import text_format
 
 from finfer import paths
 from finfer.exporters import model_config, onnx_tools
@@ -124,6 +130,21 @@ class BuildOptions:
     dynamic_batching: bool = True
     tensorrt: bool = False
     force: bool = False
+    version: int = 1  # the models' version folder; above 1, a candidate beside the served version 1
+
+
+class VersionError(ValueError):
+    """A candidate version that cannot be served beside the served one."""
+
+
+def versioned_name(model: str, version: int) -> str:
+    """The Triton model that serves `version` of an ensemble: the ensemble itself for 1, `<name>_vN` otherwise."""
+    return model if version == 1 else f"{model}_v{version}"
+
+
+def card_path(folder: Path, version: int) -> Path:
+    """A model's card: beside its folders for the served version, inside its version folder for a candidate."""
+    return folder / "metrics.json" if version == 1 else folder / str(version) / "metrics.json"
 
 
 def write_config(folder: Path, spec: ModelSpec) -> None:
@@ -149,20 +170,56 @@ def write_tensorrt_handoff(folder: Path, spec: ModelSpec) -> None:
     (folder / "tensorrt.json").write_text(json.dumps(handoff, indent=2) + "\n")
 
 
-def install_ensemble(out: Path, name: str) -> None:
+def install_ensemble(out: Path, name: str, version: int = 1) -> None:
     source = paths.ENSEMBLES / name
-    target = out / name
+    target = out / versioned_name(name, version)
     # Parse before copying so a broken ensemble fails the build, not Triton's start.
-    model_config.parse((source / "config.pbtxt").read_text())
+    config = model_config.parse((source / "config.pbtxt").read_text())
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target)
+    if version == 1:
+        shutil.copytree(source, target)
+    else:
+        config.name = target.name
+        for step in config.ensemble_scheduling.step:
+            step.model_version = version
+        target.mkdir(parents=True)
+        (target / "config.pbtxt").write_text(text_format.MessageToString(config))
     (target / "1").mkdir(exist_ok=True)
 
 
-def is_built(exporter: Exporter, out: Path) -> bool:
-    onnx_written = not exporter.onnx_model or (out / exporter.onnx_model / "1" / "model.onnx").exists()
-    return (out / exporter.card_model / "metrics.json").exists() and onnx_written
+def is_built(exporter: Exporter, out: Path, version: int = 1) -> bool:
+    v = str(version)
+    onnx_written = not exporter.onnx_model or (out / exporter.onnx_model / v / "model.onnx").exists()
+    return card_path(out / exporter.card_model, version).exists() and onnx_written
+
+
+def check_candidate(exporter: Exporter, out: Path, version: int) -> None:
+    """Refuse, before training, a candidate version that could not be served beside version 1."""
+    if version < 1:
+        raise VersionError(f"--version: {version} is not a version (versions count from 1)")
+    if version == 1:
+        return
+    if not exporter.ensembles:
+        raise VersionError(
+            f"--version: {exporter.family} is served by a Python model, not an ensemble; versions side by side "
+            "are built for the families served by an ensemble"
+        )
+    if not is_built(exporter, out, 1):
+        raise VersionError(f"--version {version}: build the served version 1 of {exporter.family} first")
+
+
+def check_same_contract(out: Path, specs: list[ModelSpec], version: int) -> None:
+    """A candidate shares each model's config with the served version: it must be the same config."""
+    for spec in specs:
+        written = out / spec.name / "config.pbtxt"
+        wanted = model_config.render(model_config.to_dict(spec))
+        if not written.exists() or written.read_text() != wanted:
+            raise VersionError(
+                f"--version {version}: {spec.name}'s config differs from the served version's (its tensors, "
+                "batching or parameters changed); a candidate must keep the served contract, so build it as "
+                "version 1 (--force) instead"
+            )
 
 
 def export_onnx(exporter: Exporter, trained: Trained, options: BuildOptions, progress: Progress) -> dict[str, Any]:
@@ -178,7 +235,7 @@ def export_onnx(exporter: Exporter, trained: Trained, options: BuildOptions, pro
             f"(tolerance {parity.tolerance:.1e}); refusing to export"
         )
 
-    onnx_dir = options.out / exporter.onnx_model / "1"
+    onnx_dir = options.out / exporter.onnx_model / str(options.version)
     onnx_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = onnx_dir / "model.onnx"
     onnx.save(graph, onnx_path)
@@ -205,12 +262,14 @@ def export_onnx(exporter: Exporter, trained: Trained, options: BuildOptions, pro
 def export(exporter: Exporter, options: BuildOptions, progress: Progress = print) -> dict[str, Any]:
     """Run the whole pipeline for one family and return its model card."""
     started = time.monotonic()
-    out = options.out
-    progress(f"[{exporter.family}] training ({options.profile} profile)")
+    out, version = options.out, str(options.version)
+    check_candidate(exporter, out, options.version)
+    progress(f"[{exporter.family}] training ({options.profile} profile, version {version})")
     trained = exporter.train(options.profile, progress)
     card: dict[str, Any] = {
         "family": exporter.family,
         "model_version": trained.model_version,
+        "version": options.version,
         "profile": str(options.profile),
         "flavour": str(options.flavour),
         **trained.metrics,
@@ -222,27 +281,34 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
     specs = exporter.model_specs(trained, options.flavour)
     if not options.dynamic_batching:
         specs = [s.without_dynamic_batching() for s in specs]
+    if options.version > 1:
+        try:
+            check_same_contract(out, specs, options.version)
+        except VersionError:
+            if exporter.onnx_model:
+                shutil.rmtree(out / exporter.onnx_model / version)  # Triton would load a half-written version
+            raise
     for spec in specs:
         folder = out / spec.name
         write_config(folder, spec)
         if options.flavour.gpu and spec.tensorrt_precision:
             write_tensorrt_handoff(folder, spec)
         if spec.name in (exporter.onnx_model, *exporter.extra_onnx_models):
-            shim = folder / "1" / "model.py"
+            shim = folder / version / "model.py"
             shim.parent.mkdir(parents=True, exist_ok=True)
             if options.flavour is Flavour.EMBEDDED:
                 shim.write_text(RUNNER_SHIM)
             else:
                 shim.unlink(missing_ok=True)
         elif spec.backend == "python":
-            shim = folder / "1" / "model.py"
+            shim = folder / version / "model.py"
             shim.parent.mkdir(parents=True, exist_ok=True)
             shim.write_text(STEP_SHIM.format(name=spec.name, family=exporter.family, step_class=step_class(spec.name)))
         for filename, content in trained.files.get(spec.name, {}).items():
-            (folder / "1" / filename).write_bytes(content)
-        (folder / "metrics.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+            (folder / version / filename).write_bytes(content)
+        card_path(folder, options.version).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     for name in exporter.ensembles:
-        install_ensemble(out, name)
+        install_ensemble(out, name, options.version)
     card["build_seconds"] = round(time.monotonic() - started, 1)
     progress(f"[{exporter.family}] written to {out} in {card['build_seconds']}s")
     return card

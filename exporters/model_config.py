@@ -88,6 +88,9 @@ def to_dict(spec: ModelSpec) -> dict[str, Any]:
         "input": [_tensor(t) for t in spec.inputs],
         "output": [_tensor(t) for t in spec.outputs],
         "instance_group": [{"count": spec.instance_group.count, "kind": spec.instance_group.kind}],
+        # Every version folder is loaded: candidates (`finfer build --version N`) serve beside version 1,
+        # which the ensembles pin (Triton's default loads only the latest).
+        "version_policy": {"all": {}},
     }
     if spec.backend:
         config["backend"] = spec.backend

@@ -28,8 +28,9 @@ def build(options: BuildOptions, exporters: list[Exporter]) -> None:
     from finfer.exporters.base import export, is_built
 
     for exporter in exporters:
-        if is_built(exporter, options.out) and not options.force:
-            _progress(f"[{exporter.family}] already built in {options.out} (use --force to rebuild)")
+        if is_built(exporter, options.out, options.version) and not options.force:
+            what = "" if options.version == 1 else f"version {options.version} "
+            _progress(f"[{exporter.family}] {what}already built in {options.out} (use --force to rebuild)")
             continue
         card = export(exporter, options, _progress)
         quality = card.get("quality", {})
@@ -47,7 +48,7 @@ def build(options: BuildOptions, exporters: list[Exporter]) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from finfer.exporters.base import BuildOptions, Profile
+    from finfer.exporters.base import BuildOptions, Profile, VersionError
     from finfer.exporters.damage import DamageExporter
     from finfer.exporters.model_config import Flavour
     from finfer.exporters.risk import RiskExporter
@@ -64,7 +65,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         dynamic_batching=not args.no_dynamic_batching,
         tensorrt=args.tensorrt,
         force=args.force,
+        version=args.version,
     )
+    if args.version != 1 and len(args.family or ()) != 1:
+        print("error: --version: name the one family it is a version of (--family risk)", file=sys.stderr)
+        return 2
     from finfer.exporters.application import ApplicationExporter
 
     custom = {
@@ -74,7 +79,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     }
     families = args.family or list(BY_FAMILY)
     exporters = [(custom.get(family) or BY_FAMILY[family].make_exporter)() for family in families]
-    build(options, exporters)
+    try:
+        build(options, exporters)
+    except VersionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -390,6 +399,12 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--no-dynamic-batching", action="store_true", help="write configs without dynamic batching")
     build.add_argument("--tensorrt", action="store_true", help="also build TensorRT plans (GPU node only)")
     build.add_argument("--force", action="store_true", help="rebuild even if the repository is built")
+    build.add_argument(
+        "--version",
+        type=int,
+        default=1,
+        help="Triton version folder to write; above 1, a candidate served beside version 1 (splits, shadow)",
+    )
     build.add_argument("--csv", help="train the risk model on this CSV instead of the German credit data")
     build.add_argument("--target", default="creditability", help="target column of --csv")
     build.add_argument("--positive-label", default="bad", help="target value meaning default")

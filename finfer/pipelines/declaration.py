@@ -182,8 +182,26 @@ class Pipeline:
     def is_built(self, repository: Path) -> bool:
         return (repository / self.meta).exists()
 
-    def load(self, repository: Path) -> Codec:
-        path = repository / self.meta
+    def model_name(self, version: int) -> str:
+        """The Triton model serving `version`: the declared one for 1, its ensemble `<model>_vN` for a candidate."""
+        return self.triton_model if version == 1 else f"{self.triton_model}_v{version}"
+
+    def meta_of(self, version: int) -> str:
+        """`meta` in `version`'s folder (`risk_features/1/schema.json` → `risk_features/2/schema.json`)."""
+        folder, _, rest = self.meta.split("/", 2)
+        return f"{folder}/{version}/{rest}"
+
+    def versions(self, repository: Path) -> list[int]:
+        """The built versions, 1 (the served one) first, then the candidates `finfer build --version N` wrote."""
+        candidates = []
+        for ensemble in repository.glob(f"{self.triton_model}_v*"):
+            version = ensemble.name.removeprefix(f"{self.triton_model}_v")
+            if version.isdigit() and int(version) > 1 and (repository / self.meta_of(int(version))).exists():
+                candidates.append(int(version))
+        return [1, *sorted(candidates)] if self.is_built(repository) else []
+
+    def load(self, repository: Path, version: int = 1) -> Codec:
+        path = repository / self.meta_of(version)
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: run `finfer build --family {self.family}` first")
         return self.codec.load(repository, path)
