@@ -9,12 +9,31 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finfer import paths
 
 _ENDPOINT = re.compile(r"^(dns:///)?[\w.\-]+:\d{1,5}$")
+
+
+class Split(BaseModel):
+    """One pipeline's traffic between its built versions (`finfer build --version N`): relative weights, and
+    the version that gets a copy of every request without answering it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: dict[int, int] = Field(min_length=1)
+    shadow: int | None = None
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: dict[int, int]) -> dict[int, int]:
+        if any(w < 0 for w in value.values()):
+            raise ValueError("a weight is 0 or more")
+        if not any(value.values()):
+            raise ValueError("at least one version needs a weight above 0")
+        return value
 
 
 class Settings(BaseSettings):
@@ -83,6 +102,22 @@ class Settings(BaseSettings):
     # training distribution, published every drift_step requests (finfer_drift_psi). 0: off.
     drift_window: int = Field(2000, ge=0, le=1_000_000)
     drift_step: int = Field(100, ge=1)
+
+    # Model operations on versions built side by side. Splits: per pipeline, JSON such as
+    # {"risk": {"weights": {"1": 90, "2": 10}, "shadow": 3}} (unset: version 1 takes every request); changed
+    # at run time by PUT /v1/admin/splits/{pipeline}.
+    splits: dict[str, Split] = Field(default_factory=dict)
+    # A shadow copy gives up after this long, and at most this many are in flight (more are dropped, counted).
+    shadow_timeout_s: float = Field(2.0, gt=0)
+    shadow_max_inflight: int = Field(64, ge=1)
+    # Disagreements kept for GET /v1/admin/versions (the oldest go first).
+    disagreements_kept: int = Field(100, ge=0)
+    # A candidate taking live traffic goes to weight 0 when, over its last rollback_window answers (once it has
+    # rollback_min_answers), its error rate or its disagreement with the baseline version exceeds the bound.
+    rollback_window: int = Field(200, ge=1)
+    rollback_min_answers: int = Field(50, ge=1)
+    rollback_error_rate: float = Field(0.05, ge=0, le=1)
+    rollback_disagreement_rate: float = Field(0.3, ge=0, le=1)
 
     # Decision store and access control
     # PostgreSQL shared by front replicas (postgresql://user:password@host:5432/finfer); unset: SQLite in

@@ -1,6 +1,7 @@
 """The data plane: the one flow every request takes, whatever its pipeline or protocol.
 
-raw-bytes hit → parse and validate → keyed cache → coalescer → upstream.infer → decode → envelope.
+raw-bytes hit → parse and validate → version (the split) → keyed cache → coalescer → upstream.infer →
+decode → envelope (→ comparisons with other versions, after the answer: front/versions.py).
 The HTTP and gRPC adapters only translate bodies and messages; this is the only place that knows
 the flow, and the pipeline declarations (finfer.pipelines) are the only place that knows a family.
 """
@@ -18,10 +19,11 @@ from finfer.front.coalescer import Coalescer
 from finfer.front.drift import DriftMonitor
 from finfer.front.recorder import Recorder
 from finfer.front.upstream import TritonUpstream
+from finfer.front.versions import Routed, Versions
 from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer, Codec, Pipeline, Stored
 from finfer.pipelines.validation import batch_items
-from finfer.settings import Settings
+from finfer.settings import Settings, Split
 
 
 def new_request_id() -> str:
@@ -29,11 +31,15 @@ def new_request_id() -> str:
 
 
 class Served:
-    """A declared pipeline bound to the built repository and to this front's cache and coalescer."""
+    """One version of a declared pipeline bound to the built repository and to this front's cache and coalescer."""
 
-    def __init__(self, pipeline: Pipeline, codec: Codec, settings: Settings, upstream: TritonUpstream) -> None:
+    def __init__(
+        self, pipeline: Pipeline, codec: Codec, settings: Settings, upstream: TritonUpstream, version: int = 1
+    ) -> None:
         self.pipeline = pipeline
         self.codec = codec
+        self.version = version
+        self.triton_model = pipeline.model_name(version)
         self.model_version = codec.model_version
         self.upstream = upstream
         self.answers = (
@@ -46,9 +52,10 @@ class Served:
             if pipeline.coalesced
             else None
         )
-        meta = settings.model_repository / pipeline.meta
+        meta = settings.model_repository / pipeline.meta_of(version)
+        label = pipeline.name if version == 1 else f"{pipeline.name}@v{version}"
         self.drift = (
-            DriftMonitor.load(pipeline.name, meta, settings.drift_window, settings.drift_step)
+            DriftMonitor.load(label, meta, settings.drift_window, settings.drift_step)
             if settings.drift_window
             else None
         )
@@ -63,7 +70,7 @@ class Served:
     async def _infer(self, rows: Sequence[Any]) -> list[Stored]:
         try:
             inputs = self.pipeline.infer_inputs(self.codec.encode(rows))
-            outputs = await self.upstream.infer(self.pipeline.triton_model, inputs, len(rows))
+            outputs = await self.upstream.infer(self.triton_model, inputs, len(rows))
         except InvalidArgument as error:
             raise self.codec.refused(error, rows) from None
         return [Stored.of(result) for result in self.codec.decode(outputs, rows)]
@@ -88,11 +95,17 @@ class Served:
 
 class DataPlane:
     def __init__(
-        self, settings: Settings, upstream: TritonUpstream, served: dict[str, Served], recorder: Recorder | None = None
+        self,
+        settings: Settings,
+        upstream: TritonUpstream,
+        served: dict[str, Served],
+        recorder: Recorder | None = None,
+        versions: dict[str, Versions] | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream
-        self.served = served
+        self.served = served  # each pipeline's version 1: its routes, schema and probe
+        self.versions = versions or {}  # pipelines with candidates built beside version 1
         self.recorder = recorder  # keeps the answers of pipelines that declare a record
         self.draining = False  # set on SIGTERM: not ready, still answering
         for s in served.values():
@@ -106,10 +119,45 @@ class DataPlane:
     ) -> DataPlane:
         """Every registered pipeline whose models the repository holds."""
         repository = settings.model_repository
-        served = {p.name: Served(p, p.load(repository), settings, upstream) for p in REGISTRY if p.is_built(repository)}
+        served: dict[str, Served] = {}
+        versions: dict[str, Versions] = {}
+        for p in REGISTRY:
+            built = p.versions(repository)
+            if not built:
+                continue
+            by_version = {v: Served(p, p.load(repository, v), settings, upstream, v) for v in built}
+            served[p.name] = by_version[1]
+            if len(built) > 1:
+                split = settings.splits.get(p.name, Split(weights={1: 1}))
+                try:
+                    versions[p.name] = Versions(p, by_version, split, settings)
+                except InvalidArgument as error:
+                    raise InvalidArgument(f"splits.{p.name}.{error.message}", error.field) from None
         if not served:
             raise FileNotFoundError(f"{repository} holds no built pipeline: run `finfer build` first")
-        return cls(settings, upstream, served, recorder)
+        for name in settings.splits.keys() - versions.keys():
+            raise InvalidArgument(f"splits.{name}: no candidate version of {name!r} is built", "splits")
+        return cls(settings, upstream, served, recorder, versions)
+
+    def baseline(self, name: str) -> Served:
+        """The version a pipeline's readiness follows: the one with the most weight."""
+        versions = self.versions.get(name)
+        return versions.served[versions.baseline] if versions is not None else self.served[name]
+
+    def of(self, name: str) -> Versions:
+        """A pipeline's versions, for the admin routes; NotFound when it has only version 1."""
+        versions = self.versions.get(name)
+        if versions is None:
+            hint = "build one with `finfer build --version 2` first"
+            raise NotFound(f"pipeline: {name} has no candidate version; {hint}", "pipeline")
+        return versions
+
+    async def _results(self, name: str, rows: Sequence[Any]) -> list[Routed]:
+        versions = self.versions.get(name)
+        if versions is not None:
+            return await versions.results(rows)
+        served = self.served[name]
+        return [(served, stored, cached) for stored, cached in await served.results(rows)]
 
     async def answer(
         self,
@@ -121,16 +169,18 @@ class DataPlane:
     ) -> Answer:
         """One request: `parse()` gives its body; `raw` (its bytes as received over `protocol`) lets a
         byte-identical repeat skip parsing and validation."""
-        served = self.served[name]
+        versions = self.versions.get(name)
+        # Byte-identical repeats skip parsing only while one version answers and nothing is compared.
+        fast = self.served[name] if versions is None else versions.sole
         request_id = request_id or new_request_id()
-        if raw is not None and served.answers is not None:
-            hit = served.answers.raw_get(protocol, raw)
+        if raw is not None and fast is not None and fast.answers is not None:
+            hit = fast.answers.raw_get(protocol, raw)
             if hit is not None:
-                return Answer(hit, served.model_version, request_id, True)
-        row = served.codec.row(parse())
-        ((stored, cached),) = await served.results([row])
+                return Answer(hit, fast.model_version, request_id, True)
+        row = self.served[name].codec.row(parse())
+        ((served, stored, cached),) = await self._results(name, [row])
         served.observe(row, stored)
-        if raw is not None and served.answers is not None:
+        if raw is not None and served is fast and served.answers is not None:
             served.answers.remember_raw(protocol, raw, stored)
         answer = Answer(stored, served.model_version, request_id, cached)
         record = served.pipeline.record
@@ -147,20 +197,26 @@ class DataPlane:
         items = batch_items(payload, batch.field, batch.items, self.settings.max_batch_rows)
         rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
         request_id = request_id or new_request_id()
-        results = await served.results(rows)
-        for row, (stored, _) in zip(rows, results, strict=True):
-            served.observe(row, stored)
-        answers = [Answer(stored, served.model_version, request_id, cached) for stored, cached in results]
-        return BatchAnswer(answers, served.model_version, request_id)
+        results = await self._results(name, rows)
+        for row, (by, stored, _) in zip(rows, results, strict=True):
+            by.observe(row, stored)
+        answers = [Answer(stored, by.model_version, request_id, cached) for by, stored, cached in results]
+        # Each item names the version that answered it; the batch names them all when the split divided it.
+        model_versions = sorted({a.model_version for a in answers}) or [served.model_version]
+        return BatchAnswer(answers, ",".join(model_versions), request_id)
 
     async def pipelines_ready(self) -> dict[str, bool]:
         """Each served pipeline: its Triton model ready on some replica that can take it."""
-        models = await self.upstream.models_ready(tuple(s.pipeline.triton_model for s in self.served.values()))
-        ready = {name: models[s.pipeline.triton_model] and not self.draining for name, s in self.served.items()}
+        baselines = {name: self.baseline(name).triton_model for name in self.served}
+        models = await self.upstream.models_ready(tuple(baselines.values()))
+        ready = {name: models[model] and not self.draining for name, model in baselines.items()}
         for name, state in ready.items():
             metrics.PIPELINE_READY.labels(name).set(1 if state else 0)
         return ready
 
     async def close(self) -> None:
-        for served in self.served.values():
+        for versions in self.versions.values():
+            await versions.close()
+        candidates = [s for v in self.versions.values() for s in v.served.values() if s.version != 1]
+        for served in [*self.served.values(), *candidates]:
             await served.close()

@@ -26,6 +26,7 @@ from finfer.errors import (
     openapi_errors,
 )
 from finfer.front import metrics
+from finfer.front.admin_api import admin_router
 from finfer.front.dataplane import DataPlane, Served
 from finfer.front.records_api import Records, records_router
 from finfer.front.review_pages import review_pages
@@ -263,7 +264,7 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
     @router.get("/readyz")
     async def readyz() -> Response:
         """Ready only when Triton and every pipeline the front serves are ready; `ready` says which are."""
-        versions = {name: served.model_version for name, served in plane.served.items()}
+        versions = {name: plane.baseline(name).model_version for name in plane.served}
         ready = await plane.pipelines_ready()
         if all(ready.values()):
             first = next(iter(versions.values()))
@@ -295,12 +296,7 @@ def create_app(plane: DataPlane, settings: Settings, guard: Guard, records: Reco
     app.include_router(records_router(records, guard, json_response))
     app.include_router(review_pages(records, guard))
     app.include_router(health_router(plane, settings))
-
-    @app.get("/v1/drift", tags=["operations"], responses=openapi_errors(401, 403, 429))
-    async def drift_window(request: Request) -> Response:
-        """Each pipeline's drift window: PSI, reference and current shares per input field and output (admin)."""
-        guard.check(request.headers.get("authorization"), ("admin",))
-        return json_response({n: s.drift.snapshot() for n, s in plane.served.items() if s.drift is not None})
+    app.include_router(admin_router(plane, guard, json_response))
 
     @app.exception_handler(FrontError)
     async def front_error(request: Request, exc: FrontError) -> Response:

@@ -97,3 +97,48 @@ DRIFT_PSI = Gauge(
     ["pipeline", "feature"],
     registry=REGISTRY,
 )
+VERSION_ANSWERS = Counter(
+    "finfer_version_answers",
+    "Rows answered live by a pipeline's version, by result (error: the version failed and the baseline answered)",
+    ["pipeline", "version", "result"],
+    registry=REGISTRY,
+)
+SPLIT_WEIGHT = Gauge(
+    "finfer_split_weight",
+    "A version's weight in its pipeline's traffic split",
+    ["pipeline", "version"],
+    registry=REGISTRY,
+)
+ROLLBACKS = Counter(
+    "finfer_rollbacks",
+    "Candidates set to weight 0 for errors or disagreement (the reason is in the log and GET /v1/admin/versions)",
+    ["pipeline", "version"],
+    registry=REGISTRY,
+)
+SHADOW_CALLS = Counter(
+    "finfer_comparison_calls",
+    "Rows sent to another version for comparison (a shadow, or the baseline for a candidate's answer), by result: "
+    "compared, failed, timeout, dropped (too many in flight)",
+    ["pipeline", "version", "result"],
+    registry=REGISTRY,
+)
+COMPARISONS = Counter(
+    "finfer_comparisons",
+    "A shadow's or a candidate's answers compared with the served or baseline answer, by decision agreement",
+    ["pipeline", "version", "agreement"],
+    registry=REGISTRY,
+)
+COMPARISON_DIFFERENCE = Histogram(
+    "finfer_comparison_difference",
+    "Absolute difference of the main score (probability of default, confidence) between compared answers",
+    ["pipeline", "version"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0),
+    registry=REGISTRY,
+)
+COMPARISON_OVERLAP = Histogram(
+    "finfer_comparison_reason_overlap",
+    "Jaccard index of the reason codes of compared answers (1: the same reasons)",
+    ["pipeline", "version"],
+    buckets=(0.0, 0.25, 0.5, 0.75, 1.0),
+    registry=REGISTRY,
+)

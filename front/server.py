@@ -16,6 +16,7 @@ from grpc_health.v1 import health
 from finfer.access import keys
 from finfer.access.guard import Guard
 from finfer.access.keys import KeyRecord
+from finfer.errors import InvalidArgument
 from finfer.front.dataplane import DataPlane
 from finfer.front.grpc_server import create_server, report_health
 from finfer.front.http_app import create_app
@@ -53,7 +54,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: 
         recorder.start()
     upstream = TritonUpstream(settings, restart)
     await upstream.start()
-    plane = DataPlane.from_repository(settings, upstream, recorder)
+    try:
+        plane = DataPlane.from_repository(settings, upstream, recorder)
+    except InvalidArgument as exc:
+        raise StartupError(f"FINFER_SPLITS: {exc.message}") from None
     records = Records(store)
     app = create_app(plane, settings, guard, records)
     http = uvicorn.Server(

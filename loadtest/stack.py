@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -135,7 +136,9 @@ def triton(settings: Settings) -> Iterator[TritonServer]:
 def environment(settings: Settings) -> dict[str, str]:
     """This process's environment with `settings` as FINFER_* variables, for a front in a child process."""
     env = dict(os.environ)
-    env.update({f"FINFER_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None})
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            env[f"FINFER_{name.upper()}"] = json.dumps(value) if isinstance(value, dict | list) else str(value)
     return env
 
 

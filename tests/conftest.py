@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,22 @@ def front(settings: Settings, triton: TritonServer, tmp_path_factory: pytest.Tem
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextmanager
+def own_front(settings: Settings, log: Path) -> Iterator[subprocess.Popen]:
+    """A front of a test's own (its settings, its ports), its output in `log`, stopped on exit."""
+    with log.open("wb") as out:
+        command = [sys.executable, "-m", "finfer.front"]
+        process = subprocess.Popen(command, env=stack.environment(settings), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{settings.http_port}/readyz"
+            wait_until(lambda: http_status(url) == 200 or process.poll() is not None, 60, "the front")
+            assert process.poll() is None, log.read_text()
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from finfer.pipelines import REGISTRY
 from finfer.settings import Settings
 from finfer.store.database import connect
 from finfer.store.decisions import DecisionStore
-from tests.conftest import http_status, wait_until
+from tests.conftest import http_status, own_front, wait_until
 from tests.helpers import call, metric, post
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -52,19 +52,8 @@ def guarded(settings: Settings, triton, postgres: stack.PostgresServer, tmp_path
             "database_timeout_s": 1.0,
         }
     )
-    log = own.state_dir / "front.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "finfer.front"], env=stack.environment(own), stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{http}/readyz"
-            wait_until(lambda: http_status(url) == 200 or process.poll() is not None, 60, "the guarded front")
-            assert process.poll() is None, log.read_text()
-            yield own
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with own_front(own, own.state_dir / "front.log"):
+        yield own
 
 
 def finfer(settings: Settings, *args: str) -> subprocess.CompletedProcess:

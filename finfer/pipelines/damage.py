@@ -12,7 +12,7 @@ from typing import Any
 
 from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 
@@ -33,6 +33,15 @@ class DamageCodec(Codec[Upload, Damage]):
 
     def row(self, payload: object) -> Upload:
         return checked_image(payload)
+
+    def key(self, row: Upload) -> tuple:
+        return (row.data,)
+
+    def compare(self, served: Damage, other: Damage) -> Comparison:
+        return Comparison(
+            agree=(served.damage_type, served.severity) == (other.damage_type, other.severity),
+            difference=max(abs(p - other.probabilities[t]) for t, p in served.probabilities.items()),
+        )
 
     def encode(self, rows: Sequence[Upload]) -> Encoded:
         return {"image": ((len(rows), 1), pack_strings([r.data for r in rows]))}

@@ -55,6 +55,15 @@ Encoded = dict[str, tuple[tuple[int, ...], bytes]]
 Outputs = dict[str, list]
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A served answer against another version's answer to the same request (shadow copies, rollback)."""
+
+    agree: bool  # the same decision: what a client acts on (the grade, the intent, the damage)
+    difference: float | None = None  # the main score's absolute difference
+    overlap: float | None = None  # Jaccard index of the reason codes
+
+
 class Codec(ABC, Generic[Row, Result]):
     """A pipeline bound to its built model: request → validated rows → Triton tensors → typed results."""
 
@@ -77,6 +86,15 @@ class Codec(ABC, Generic[Row, Result]):
     def key(self, row: Row) -> tuple:
         """The row's values that determine its answer (hashed with the model version into cache keys)."""
         raise NotImplementedError
+
+    def split_key(self, row: Row) -> bytes:
+        """What the sticky traffic split hashes: the row's values, so one applicant meets one version."""
+        key = self.key(row)
+        return key[0] if len(key) == 1 and isinstance(key[0], bytes) else repr(key).encode()
+
+    def compare(self, served: Result, other: Result) -> Comparison:
+        """`served` against another version's answer to the same row (default: the same answer)."""
+        return Comparison(agree=served == other)
 
     @abstractmethod
     def encode(self, rows: Sequence[Row]) -> Encoded:

@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, TypeAdapter
 from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
 from finfer.models.ocr_fields import field_state
-from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import Answer, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 
@@ -68,6 +68,16 @@ FIELDS = TypeAdapter(Fields)
 class DocumentCodec(Codec[Upload, Document]):
     def row(self, payload: object) -> Upload:
         return checked_image(payload)
+
+    def key(self, row: Upload) -> tuple:
+        return (row.data,)
+
+    def compare(self, served: Document, other: Document) -> Comparison:
+        def read(document: Document) -> dict[str, tuple[str, bool] | None]:
+            fields = document.fields.__dict__
+            return {name: None if f is None else (f.value, f.valid) for name, f in fields.items()}
+
+        return Comparison(agree=read(served) == read(other))
 
     def encode(self, rows: Sequence[Upload]) -> Encoded:
         (upload,) = rows  # the ensemble has no batch dimension: one document a request

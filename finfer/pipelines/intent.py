@@ -13,7 +13,7 @@ from typing import Any
 
 from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import Answer, Batch, Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import object_with, valid_text
 
@@ -52,6 +52,12 @@ class IntentCodec(Codec[str, Intent]):
 
     def key(self, row: str) -> tuple:
         return (row,)
+
+    def compare(self, served: Intent, other: Intent) -> Comparison:
+        return Comparison(
+            agree=(served.intent, served.needs_human) == (other.intent, other.needs_human),
+            difference=abs(served.confidence - other.confidence),
+        )
 
     def encode(self, rows: Sequence[str]) -> Encoded:
         return {"text": ((len(rows), 1), pack_strings(rows))}

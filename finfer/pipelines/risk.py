@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
 from finfer.models.risk import FeatureSchema
-from finfer.pipelines.declaration import Answer, Batch, Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
 
@@ -85,6 +85,14 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
 
     def key(self, row: ApplicantRow) -> tuple:
         return (*row.categorical, *row.numeric)
+
+    def compare(self, served: RiskScore, other: RiskScore) -> Comparison:
+        ours, theirs = {r.feature for r in served.reasons}, {r.feature for r in other.reasons}
+        return Comparison(
+            agree=served.grade == other.grade,
+            difference=abs(served.probability_of_default - other.probability_of_default),
+            overlap=len(ours & theirs) / len(ours | theirs) if ours | theirs else 1.0,
+        )
 
     def encode(self, rows: Sequence[ApplicantRow]) -> Encoded:
         n = len(rows)

@@ -1,0 +1,328 @@
+"""Model operations on a pipeline's built versions: a sticky traffic split, shadow copies compared with the
+served answer, and automatic rollback of a candidate that fails or disagrees.
+
+Versions are Triton's version folders (`finfer build --version N`; 1 is the served one). The split hashes a
+request key (the codec's `split_key`: the row's values) into 10,000 buckets laid over the weights in version
+order, so one applicant meets one version for as long as the weights stand. The baseline is the version with
+the most weight; every other version with weight is a candidate. A candidate's answers are compared in the
+background with the baseline's, and a shadow's (a version receiving copies) with the served answer: those
+comparisons run after the answer is sent, bounded in number and time, and never reach a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from finfer.errors import FrontError, InvalidArgument
+from finfer.front import metrics
+from finfer.pipelines.declaration import Comparison, Pipeline, Stored
+from finfer.settings import Settings, Split
+
+if TYPE_CHECKING:
+    from finfer.front.dataplane import Served
+
+log = logging.getLogger("finfer.versions")
+
+BUCKETS = 10_000
+
+# A row's answer: the version that gave it, its result, whether a cache did (None: never cached).
+Routed = tuple["Served", Stored, "bool | None"]
+
+
+def bucket(key: bytes) -> int:
+    """A request key's place among BUCKETS, the same in every process (unlike Python's salted hash)."""
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % BUCKETS
+
+
+def choose(weights: Mapping[int, int], place: int) -> int:
+    """The version whose share of the buckets holds `place`: shares in version order, proportional to weight."""
+    total = sum(weights.values())
+    cumulative = 0
+    for version in sorted(weights):
+        cumulative += weights[version]
+        if place * total < cumulative * BUCKETS:  # place / BUCKETS < cumulative / total, without floats
+            return version
+    raise ValueError("no version has weight")
+
+
+def baseline(weights: Mapping[int, int]) -> int:
+    """The version with the most weight (the lower one on a tie): what candidates are compared with."""
+    return max(weights, key=lambda v: (weights[v], -v))
+
+
+def checked_split(split: Split, built: Sequence[int]) -> Split:
+    """`split` when it names only built versions; otherwise an InvalidArgument naming the field."""
+    listed = ", ".join(map(str, built))
+    for version in split.weights:
+        if version not in built:
+            raise InvalidArgument(f"weights: version {version} is not built (built: {listed})", "weights")
+    if split.shadow is not None and split.shadow not in built:
+        raise InvalidArgument(f"shadow: version {split.shadow} is not built (built: {listed})", "shadow")
+    return split
+
+
+class Window:
+    """The share of True among the last `size` outcomes, kept incrementally."""
+
+    def __init__(self, size: int) -> None:
+        self._seen: deque[bool] = deque(maxlen=size)
+        self._true = 0
+
+    def add(self, value: bool) -> None:
+        if len(self._seen) == self._seen.maxlen:
+            self._true -= self._seen[0]
+        self._seen.append(value)
+        self._true += value
+
+    @property
+    def count(self) -> int:
+        return len(self._seen)
+
+    def rate(self) -> float:
+        return self._true / len(self._seen) if self._seen else 0.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """When a candidate taking live traffic is rolled back."""
+
+    window: int
+    min_answers: int
+    error_rate: float
+    disagreement_rate: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> Bounds:
+        return cls(
+            settings.rollback_window,
+            settings.rollback_min_answers,
+            settings.rollback_error_rate,
+            settings.rollback_disagreement_rate,
+        )
+
+
+class Health:
+    """A candidate's recent errors and disagreements with the baseline."""
+
+    def __init__(self, bounds: Bounds) -> None:
+        self.bounds = bounds
+        self.errors = Window(bounds.window)
+        self.disagreements = Window(bounds.window)
+
+    def breach(self) -> str | None:
+        """Why the candidate must be rolled back, or None."""
+        for what, window, bound in (
+            ("error rate", self.errors, self.bounds.error_rate),
+            ("disagreement with the baseline", self.disagreements, self.bounds.disagreement_rate),
+        ):
+            if window.count >= self.bounds.min_answers and window.rate() > bound:
+                return f"{what} {window.rate():.2f} over its last {window.count} answers is above {bound:g}"
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "answers": self.errors.count,
+            "error_rate": self.errors.rate(),
+            "compared": self.disagreements.count,
+            "disagreement_rate": self.disagreements.rate(),
+        }
+
+
+class Versions:
+    """One pipeline's built versions and the traffic between them."""
+
+    def __init__(self, pipeline: Pipeline, served: dict[int, Served], split: Split, settings: Settings) -> None:
+        self.pipeline = pipeline
+        self.served = served
+        self.bounds = Bounds.of(settings)
+        self.shadow_timeout_s = settings.shadow_timeout_s
+        self.max_inflight = settings.shadow_max_inflight
+        self.disagreements: deque[dict[str, Any]] = deque(maxlen=settings.disagreements_kept)
+        self.rollbacks: list[dict[str, Any]] = []
+        self._inflight = 0
+        self._tasks: set[asyncio.Task] = set()
+        self.weights: dict[int, int] = {}
+        self.shadow: int | None = None
+        self.health: dict[int, Health] = {}
+        self.apply(split)
+
+    @property
+    def built(self) -> list[int]:
+        return sorted(self.served)
+
+    def apply(self, split: Split) -> None:
+        """New weights and shadow, at once for the next request; the candidates' windows start again."""
+        checked_split(split, self.built)
+        self.weights = {v: split.weights.get(v, 0) for v in self.built}
+        self.shadow = split.shadow
+        self.health = {v: Health(self.bounds) for v in self.built}
+        self._publish()
+
+    @property
+    def baseline(self) -> int:
+        return baseline(self.weights)
+
+    @property
+    def sole(self) -> Served | None:
+        """The one version answering everything when nothing is compared (then its raw-bytes cache may answer)."""
+        live = [v for v, w in self.weights.items() if w > 0]
+        return self.served[live[0]] if len(live) == 1 and self.shadow in (None, live[0]) else None
+
+    def assign(self, rows: Sequence[Any]) -> dict[int, list[int]]:
+        """Each live version and the indexes of the rows it answers."""
+        live = {v: w for v, w in self.weights.items() if w > 0}
+        if len(live) == 1:
+            return {next(iter(live)): list(range(len(rows)))}
+        codec = self.served[self.baseline].codec
+        groups: dict[int, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(choose(live, bucket(codec.split_key(row))), []).append(i)
+        return groups
+
+    async def results(self, rows: Sequence[Any]) -> list[Routed]:
+        """Each row answered by the version the split gives it; a candidate that fails hands its rows to the
+        baseline (counted against the candidate only when the baseline answers them: an outage of Triton as a
+        whole is nobody's rollback)."""
+        routed: list[Routed | None] = [None] * len(rows)
+
+        async def answer(version: int, indexes: list[int]) -> None:
+            subset = [rows[i] for i in indexes]
+            served, first = self.served[version], self.baseline
+            try:
+                results = await served.results(subset)
+            except InvalidArgument:
+                raise
+            except FrontError as error:
+                if version == first:
+                    raise
+                served = self.served[first]
+                results = await served.results(subset)
+                self._answered(version, len(indexes), failed=str(error))
+            else:
+                self._answered(version, len(indexes))
+            for i, (stored, cached) in zip(indexes, results, strict=True):
+                routed[i] = (served, stored, cached)
+
+        await asyncio.gather(*(answer(v, indexes) for v, indexes in self.assign(rows).items()))
+        done = [r for r in routed if r is not None]
+        self._compare_later(rows, done)
+        return done
+
+    def _answered(self, version: int, count: int, failed: str | None = None) -> None:
+        name = self.pipeline.name
+        metrics.VERSION_ANSWERS.labels(name, str(version), "error" if failed else "ok").inc(count)
+        if version == self.baseline:
+            return
+        for _ in range(count):
+            self.health[version].errors.add(failed is not None)
+        if failed:
+            log.warning("%s version %d failed %d answers (the baseline answered): %s", name, version, count, failed)
+        self._check(version)
+
+    def _check(self, version: int) -> None:
+        reason = self.health[version].breach()
+        if reason is None or self.weights[version] == 0 or version == self.baseline:
+            return
+        self.weights[version] = 0
+        name = self.pipeline.name
+        event = {"time": time.time(), "version": version, "reason": reason}
+        self.rollbacks.append(event)
+        metrics.ROLLBACKS.labels(name, str(version)).inc()
+        self._publish()
+        log.warning("rollback: %s version %d: %s; its weight is now 0", name, version, reason)
+
+    def _publish(self) -> None:
+        for version, weight in self.weights.items():
+            metrics.SPLIT_WEIGHT.labels(self.pipeline.name, str(version)).set(weight)
+
+    def _compare_later(self, rows: Sequence[Any], routed: list[Routed]) -> None:
+        """Every candidate's answer against the baseline's, and every answer against the shadow's, in background
+        tasks that the answer never waits for."""
+        against: dict[int, list[int]] = {}
+        first = self.baseline
+        for i, (served, _, _) in enumerate(routed):
+            others = {first} if served.version != first else set()
+            if self.shadow is not None and self.shadow != served.version:
+                others.add(self.shadow)
+            for other in others:
+                against.setdefault(other, []).append(i)
+        for other, indexes in against.items():
+            if self._inflight >= self.max_inflight:
+                metrics.SHADOW_CALLS.labels(self.pipeline.name, str(other), "dropped").inc(len(indexes))
+                continue
+            self._inflight += 1
+            task = asyncio.create_task(self._compare(other, [rows[i] for i in indexes], [routed[i] for i in indexes]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _compare(self, other: int, rows: list[Any], routed: list[Routed]) -> None:
+        name, label = self.pipeline.name, str(other)
+        try:
+            results = await asyncio.wait_for(self.served[other].results(rows), self.shadow_timeout_s)
+        except TimeoutError:
+            metrics.SHADOW_CALLS.labels(name, label, "timeout").inc(len(rows))
+            return
+        except Exception:  # noqa: BLE001 - a failing copy is counted and never reaches a client
+            metrics.SHADOW_CALLS.labels(name, label, "failed").inc(len(rows))
+            return
+        finally:
+            self._inflight -= 1
+        metrics.SHADOW_CALLS.labels(name, label, "compared").inc(len(rows))
+        codec = self.served[other].codec
+        for (served, stored, _), (theirs, _) in zip(routed, results, strict=True):
+            # A candidate is judged against the baseline; otherwise the copy went to the shadow.
+            candidate = served.version if other == self.baseline else other
+            comparison = codec.compare(stored.result, theirs.result)
+            self._record(candidate, served, stored, other, theirs, comparison)
+
+    def _record(
+        self, candidate: int, served: Served, stored: Stored, other: int, theirs: Stored, comparison: Comparison
+    ) -> None:
+        name, label = self.pipeline.name, str(candidate)
+        metrics.COMPARISONS.labels(name, label, "agree" if comparison.agree else "disagree").inc()
+        if comparison.difference is not None:
+            metrics.COMPARISON_DIFFERENCE.labels(name, label).observe(comparison.difference)
+        if comparison.overlap is not None:
+            metrics.COMPARISON_OVERLAP.labels(name, label).observe(comparison.overlap)
+        if candidate != other:  # a live candidate: its disagreement with the baseline may roll it back
+            self.health[candidate].disagreements.add(not comparison.agree)
+            self._check(candidate)
+        if not comparison.agree:
+            self.disagreements.append(
+                {
+                    "time": time.time(),
+                    "answered_by": served.version,
+                    "compared_with": other,
+                    "answer": orjson.loads(stored.json),
+                    "other": orjson.loads(theirs.json),
+                    "difference": comparison.difference,
+                    "overlap": comparison.overlap,
+                }
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "versions": {str(v): s.model_version for v, s in sorted(self.served.items())},
+            "weights": {str(v): w for v, w in self.weights.items()},
+            "shadow": self.shadow,
+            "baseline": self.baseline,
+            "candidates": {
+                str(v): self.health[v].snapshot() for v in self.built if v != self.baseline and self.weights[v]
+            },
+            "rollbacks": self.rollbacks,
+            "disagreements": list(self.disagreements),
+        }
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,127 @@
+"""The split, rollback and comparison math, without a server (front/versions.py, the codecs' compare)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from finfer.errors import InvalidArgument
+from finfer.exporters import model_config
+from finfer.exporters.base import install_ensemble
+from finfer.front.versions import BUCKETS, Bounds, Health, Window, baseline, bucket, checked_split, choose
+from finfer.pipelines import risk
+from finfer.pipelines.risk import Reason, RiskScore
+from finfer.settings import Split
+
+KEYS = [f"applicant-{i}".encode() for i in range(10_000)]
+
+
+@pytest.mark.parametrize("weights", [{1: 90, 2: 10}, {1: 1, 2: 1, 3: 2}, {1: 0, 2: 5}])
+def test_shares_follow_the_weights_over_ten_thousand_keys(weights: dict[int, int]) -> None:
+    counts = Counter(choose(weights, bucket(key)) for key in KEYS)
+    total = sum(weights.values())
+    for version, weight in weights.items():
+        assert counts[version] / len(KEYS) == pytest.approx(weight / total, abs=0.015)
+
+
+def test_a_key_keeps_its_version_and_a_weight_change_moves_only_what_it_must() -> None:
+    before = [choose({1: 90, 2: 10}, bucket(key)) for key in KEYS]
+    assert before == [choose({1: 90, 2: 10}, bucket(key)) for key in KEYS]
+    after = [choose({1: 80, 2: 20}, bucket(key)) for key in KEYS]
+    # Growing the candidate's share only moves keys to it: no applicant on version 2 goes back.
+    assert all(b == a or (b, a) == (1, 2) for b, a in zip(before, after, strict=True))
+    assert sum(b != a for b, a in zip(before, after, strict=True)) / len(KEYS) == pytest.approx(0.1, abs=0.015)
+
+
+def test_buckets_are_the_same_in_every_process() -> None:
+    # Not Python's salted hash(): fronts and restarts agree on every applicant's version.
+    code = "from finfer.front.versions import bucket; print([bucket(f'applicant-{i}'.encode()) for i in range(50)])"
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        other = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert other.stdout.strip() == str([bucket(key) for key in KEYS[:50]]), other.stderr
+    assert min(bucket(k) for k in KEYS) >= 0 and max(bucket(k) for k in KEYS) < BUCKETS
+
+
+def test_the_baseline_is_the_heaviest_version_the_lower_on_a_tie() -> None:
+    assert baseline({1: 90, 2: 10}) == 1
+    assert baseline({1: 10, 2: 90}) == 2
+    assert baseline({1: 50, 2: 50}) == 1
+
+
+def test_splits_name_built_versions_and_a_positive_weight() -> None:
+    assert checked_split(Split(weights={1: 9, 2: 1}, shadow=2), [1, 2]).shadow == 2
+    with pytest.raises(InvalidArgument, match=r"weights: version 3 is not built \(built: 1, 2\)") as refused:
+        checked_split(Split(weights={3: 1}), [1, 2])
+    assert refused.value.field == "weights"
+    with pytest.raises(InvalidArgument, match="shadow: version 4 is not built") as refused:
+        checked_split(Split(weights={1: 1}, shadow=4), [1, 2])
+    assert refused.value.field == "shadow"
+    with pytest.raises(ValidationError, match="at least one version needs a weight above 0"):
+        Split(weights={1: 0, 2: 0})
+    with pytest.raises(ValidationError, match="a weight is 0 or more"):
+        Split(weights={1: -1, 2: 3})
+
+
+def test_a_window_keeps_the_rate_of_its_last_outcomes() -> None:
+    window = Window(4)
+    for outcome in (True, True, False, False, False, False):
+        window.add(outcome)
+    assert (window.count, window.rate()) == (4, 0.0)
+    window.add(True)
+    assert window.rate() == 0.25
+
+
+def test_health_breaches_only_past_the_minimum_and_the_bound() -> None:
+    health = Health(Bounds(window=10, min_answers=5, error_rate=0.2, disagreement_rate=0.5))
+    for _ in range(4):
+        health.errors.add(True)
+    assert health.breach() is None  # four failures are too few to judge
+    health.errors.add(False)
+    assert health.breach() == "error rate 0.80 over its last 5 answers is above 0.2"
+    healthy = Health(Bounds(window=10, min_answers=5, error_rate=0.2, disagreement_rate=0.5))
+    for agree in (True, False, True, False, True, True):
+        healthy.errors.add(False)
+        healthy.disagreements.add(not agree)
+    assert healthy.breach() is None
+
+
+def test_risk_answers_compare_by_grade_score_and_reasons() -> None:
+    codec = risk.RiskCodec.__new__(risk.RiskCodec)
+
+    def score(p: float, grade: str, *features: str) -> RiskScore:
+        return RiskScore(p, grade, [Reason(f, "v", 0.1, "t") for f in features])
+
+    same = codec.compare(score(0.2, "B", "age", "purpose"), score(0.25, "B", "age", "housing"))
+    assert same.agree and same.difference == pytest.approx(0.05) and same.overlap == pytest.approx(1 / 3)
+    assert not codec.compare(score(0.2, "B", "age"), score(0.4, "D", "age")).agree
+
+
+def test_a_candidate_ensemble_pins_every_step_to_its_version(tmp_path: Path) -> None:
+    install_ensemble(tmp_path, "risk_score", 3)
+    config = model_config.parse((tmp_path / "risk_score_v3" / "config.pbtxt").read_text())
+    assert config.name == "risk_score_v3"
+    assert {s.model_version for s in config.ensemble_scheduling.step} == {3}
+    install_ensemble(tmp_path, "risk_score")
+    served = model_config.parse((tmp_path / "risk_score" / "config.pbtxt").read_text())
+    assert {s.model_version for s in served.ensemble_scheduling.step} == {1}  # never "latest": that is a candidate
+
+
+def test_a_pipeline_lists_its_built_versions(tmp_path: Path) -> None:
+    pipeline = risk.PIPELINE
+    assert pipeline.versions(tmp_path) == []
+    (tmp_path / pipeline.meta).parent.mkdir(parents=True)
+    (tmp_path / pipeline.meta).write_text("{}")
+    for version in (2, 5):
+        (tmp_path / pipeline.model_name(version)).mkdir()
+        (tmp_path / pipeline.meta_of(version)).parent.mkdir(parents=True)
+        (tmp_path / pipeline.meta_of(version)).write_text("{}")
+    (tmp_path / pipeline.model_name(7)).mkdir()  # an ensemble without its models: not a version
+    assert pipeline.versions(tmp_path) == [1, 2, 5]
+    assert pipeline.meta_of(5) == "risk_features/5/schema.json"

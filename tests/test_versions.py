@@ -1,0 +1,282 @@
+"""Versions side by side, through a real Triton and real fronts: the sticky split, weights changed without a
+restart, rollback of a failing or disagreeing candidate, and shadow copies that never change or delay an answer.
+
+The repository holds the risk family twice: version 1 on the German credit data, version 2 retrained on the same
+rows with a tenth of the labels flipped (a different model with the same contract, as a weekly retrain is).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from finfer import paths
+from finfer.exporters.base import BuildOptions, Profile, export
+from finfer.exporters.risk import RiskExporter
+from finfer.front.versions import bucket, choose
+from finfer.loadtest import stack
+from finfer.pipelines import risk
+from finfer.settings import Settings, Split
+from finfer.triton_server import TritonServer
+from tests.conftest import own_front, wait_until
+
+
+def relabelled(source: Path, out: Path, share: float = 0.1) -> Path:
+    rows = list(csv.DictReader(source.open(newline="", encoding="utf-8")))
+    rng = random.Random(3)
+    for row in rows:
+        if rng.random() < share:
+            row["creditability"] = "good" if row["creditability"] == "bad" else "bad"
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def versioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A Triton of its own serving risk versions 1 and 2."""
+    repository = tmp_path_factory.mktemp("versioned_repository")
+    quiet = lambda _: None  # noqa: E731
+    export(RiskExporter(), BuildOptions(out=repository, profile=Profile.SMALL), quiet)
+    retrain = relabelled(paths.GERMAN_CREDIT_CSV, tmp_path_factory.mktemp("data") / "relabelled.csv")
+    export(RiskExporter(retrain), BuildOptions(out=repository, profile=Profile.SMALL, version=2), quiet)
+    settings = stack.bench_settings(repository, tmp_path_factory.mktemp("versioned_state")).model_copy(
+        update={"probe_interval_s": 0, "triton_exit_timeout_s": 1, "cache_salt": "versions-salt-0123"}
+    )
+    server = TritonServer(settings)
+    server.start()
+    server.wait_ready(timeout=120)
+    yield settings
+    server.stop()
+
+
+@contextmanager
+def front(settings: Settings, workdir: Path, **update: Any) -> Iterator[Settings]:
+    http, grpc_port = stack.free_ports(2)
+    own = settings.model_copy(update={"http_port": http, "grpc_port": grpc_port, "state_dir": workdir, **update})
+    with own_front(own, workdir / "front.log"):
+        yield own
+
+
+def call(settings: Settings, path: str, body: object | None = None, method: str = "POST") -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings.http_port}{path}",
+        data=data,
+        method=method if data is not None else "GET",
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def metric(settings: Settings, name: str, **labels: str) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{settings.http_port}/metrics", timeout=5).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def model_versions(settings: Settings) -> dict[int, str]:
+    return {v: risk.PIPELINE.load(settings.model_repository, v).model_version for v in (1, 2)}
+
+
+def expected_version(settings: Settings, weights: dict[int, int], body: dict) -> int:
+    codec = risk.PIPELINE.load(settings.model_repository)
+    return choose(weights, bucket(codec.split_key(codec.row(body))))
+
+
+def triton_model(settings: Settings, model: str, action: str) -> None:
+    url = f"http://127.0.0.1:{settings.triton_http_port}/v2/repository/models/{model}/{action}"
+    urllib.request.urlopen(urllib.request.Request(url, data=b"{}"), timeout=60).read()
+
+
+@contextmanager
+def unloaded(settings: Settings, model: str) -> Iterator[None]:
+    """`model` unloaded from Triton (every call to it fails), loaded again on exit."""
+    triton_model(settings, model, "unload")
+    try:
+        yield
+    finally:
+        triton_model(settings, model, "load")
+
+
+def direct_score(settings: Settings, body: dict) -> float:
+    """Version 1's probability of default from Triton itself (KServe v2 JSON), past every front."""
+    codec = risk.PIPELINE.load(settings.model_repository)
+    row = codec.row(body)
+    inputs = [
+        {"name": "categorical_features", "shape": [1, len(row.categorical)], "datatype": "BYTES"}
+        | {"data": list(row.categorical)},
+        {"name": "numeric_features", "shape": [1, len(row.numeric)], "datatype": "FP32", "data": list(row.numeric)},
+    ]
+    url = f"http://127.0.0.1:{settings.triton_http_port}/v2/models/risk_score/infer"
+    request = urllib.request.Request(url, data=json.dumps({"inputs": inputs}).encode())
+    outputs = json.loads(urllib.request.urlopen(request, timeout=10).read())["outputs"]
+    return next(o["data"][0] for o in outputs if o["name"] == "probability_of_default")
+
+
+def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
+    versioned: Settings, tmp_path: Path
+) -> None:
+    names = model_versions(versioned)
+    assert names[1] != names[2]
+    weights = {1: 70, 2: 30}
+    no_disagreement_bound = {"rollback_disagreement_rate": 1.0}
+    with front(versioned, tmp_path, splits={"risk": Split(weights=weights)}, **no_disagreement_bound) as own:
+        bodies = risk.PIPELINE.examples(300, 11)
+        expected = [names[expected_version(own, weights, b)] for b in bodies]
+        for _ in range(2):  # the second time from the cache: still each applicant's own version
+            answers = [call(own, "/v1/risk/score", b) for b in bodies]
+            assert all(status == 200 for status, _ in answers)
+            assert [a["model_version"] for _, a in answers] == expected
+        share = expected.count(names[2]) / len(expected)
+        assert 0.2 < share < 0.4, share
+
+        status, batch = call(own, "/v1/risk/score:batch", {"applicants": bodies[:20]})
+        assert status == 200
+        assert [r["model_version"] for r in batch["results"]] == expected[:20]
+        assert batch["model_version"] == ",".join(sorted(set(expected[:20])))
+
+        # A healthy candidate (no errors) keeps its weight.
+        status, state = call(own, "/v1/admin/versions")
+        assert status == 200 and state["risk"]["rollbacks"] == [] and state["risk"]["weights"] == {"1": 70, "2": 30}
+        assert state["risk"]["candidates"]["2"]["error_rate"] == 0
+        assert metric(own, "finfer_version_answers_total", version="2", result="ok") >= share * 600
+        assert metric(own, "finfer_version_answers_total", result="error") == 0
+
+        for only in (2, 1):
+            status, state = call(own, "/v1/admin/splits/risk", {"weights": {str(only): 1}}, "PUT")
+            assert status == 200 and state["baseline"] == only
+            answers = [call(own, "/v1/risk/score", b)[1]["model_version"] for b in bodies[:100]]
+            assert set(answers) == {names[only]}
+        assert metric(own, "finfer_split_weight", version="2") == 0
+
+        status, error = call(own, "/v1/admin/splits/risk", {"weights": {"3": 1}}, "PUT")
+        assert status == 400 and error["error"]["field"] == "weights"
+        assert "version 3 is not built" in error["error"]["message"]
+        status, error = call(own, "/v1/admin/splits/risk", {"weights": {"1": 0}}, "PUT")
+        assert status == 400 and "weight above 0" in error["error"]["message"]
+
+
+def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned: Settings, tmp_path: Path) -> None:
+    names = model_versions(versioned)
+    bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 1.0}
+    with front(versioned, tmp_path, splits={"risk": Split(weights={1: 50, 2: 50})}, **bounds) as own:
+        with unloaded(versioned, "risk_score_v2"):
+            answers = [call(own, "/v1/risk/score", b) for b in risk.PIPELINE.examples(200, 12)]
+            assert [status for status, _ in answers] == [200] * 200  # the baseline answered the candidate's rows
+            assert {a["model_version"] for _, a in answers} == {names[1]}
+            status, state = call(own, "/v1/admin/versions")
+            assert state["risk"]["weights"] == {"1": 50, "2": 0}
+            (rollback,) = state["risk"]["rollbacks"]
+            assert rollback["version"] == 2 and rollback["reason"].startswith("error rate 1.00 over its last 20")
+            assert metric(own, "finfer_rollbacks_total", pipeline="risk", version="2") == 1
+            assert urllib.request.urlopen(f"http://127.0.0.1:{own.http_port}/readyz", timeout=5).status == 200
+        log = (own.state_dir / "front.log").read_text()
+        assert re.search(r"rollback: risk version 2: error rate 1\.00 .*its weight is now 0", log), log
+
+
+def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: Settings, tmp_path: Path) -> None:
+    bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 0.2}
+    with front(versioned, tmp_path, splits={"risk": Split(weights={1: 50, 2: 50})}, **bounds) as own:
+        bodies = risk.PIPELINE.examples(200, 13)
+        assert all(call(own, "/v1/risk/score", b)[0] == 200 for b in bodies)
+
+        def rolled_back() -> bool:
+            return call(own, "/v1/admin/versions")[1]["risk"]["weights"]["2"] == 0
+
+        wait_until(rolled_back, 10, "the disagreeing candidate rolled back")
+        (rollback,) = call(own, "/v1/admin/versions")[1]["risk"]["rollbacks"]
+        assert rollback["reason"].startswith("disagreement with the baseline")
+        assert metric(own, "finfer_comparisons_total", version="2", agreement="disagree") >= 5
+
+
+def test_a_shadow_never_changes_or_delays_the_served_answer(versioned: Settings, tmp_path: Path) -> None:
+    names = model_versions(versioned)
+    shadow = {"splits": {"risk": Split(weights={1: 1}, shadow=2)}, "shadow_timeout_s": 1.0}
+    with front(versioned, tmp_path, **shadow) as own:
+        bodies = risk.PIPELINE.examples(60, 14)
+        answers = [call(own, "/v1/risk/score", b)[1] for b in bodies]
+        assert {a["model_version"] for a in answers} == {names[1]}
+        for body, answer in zip(bodies, answers, strict=True):
+            assert answer["probability_of_default"] == pytest.approx(direct_score(own, body), abs=1e-6)
+
+        def compared(result: str, count: int) -> bool:
+            return metric(own, "finfer_comparison_calls_total", version="2", result=result) >= count
+
+        wait_until(lambda: compared("compared", 60), 10, "every copy compared")
+        state = call(own, "/v1/admin/versions")[1]["risk"]
+        assert state["disagreements"], "a model retrained on other labels disagrees on some grades"
+        first = state["disagreements"][0]
+        assert (first["answered_by"], first["compared_with"]) == (1, 2) and first["answer"] != first["other"]
+
+        # A failing shadow: every answer still served, by version 1.
+        with unloaded(versioned, "risk_score_v2"):
+            answers = [call(own, "/v1/risk/score", b) for b in risk.PIPELINE.examples(40, 15)]
+            assert {(status, a["model_version"]) for status, a in answers} == {(200, names[1])}
+            wait_until(lambda: compared("failed", 40), 10, "every failed copy counted")
+
+
+def test_a_shadow_past_its_deadline_is_given_up_and_the_answers_stay(versioned: Settings, tmp_path: Path) -> None:
+    """A copy that takes longer than the shadow's deadline (here 10 µs: shorter than any Triton call) is
+    abandoned, counted as a timeout; the answers are version 1's, from Triton itself."""
+    names = model_versions(versioned)
+    shadow = {"splits": {"risk": Split(weights={1: 1}, shadow=2)}, "shadow_timeout_s": 0.00001}
+    with front(versioned, tmp_path, **shadow) as own:
+        bodies = risk.PIPELINE.examples(30, 16)
+        for body in bodies:
+            status, answer = call(own, "/v1/risk/score", body)
+            assert (status, answer["model_version"]) == (200, names[1])
+            assert answer["probability_of_default"] == pytest.approx(direct_score(own, body), abs=1e-6)
+
+        def timed_out() -> bool:
+            return metric(own, "finfer_comparison_calls_total", version="2", result="timeout") >= 30
+
+        wait_until(timed_out, 10, "every copy given up")
+        assert metric(own, "finfer_comparison_calls_total", version="2", result="compared") == 0
+
+
+def test_versions_are_built_beside_the_served_one_or_refused(versioned: Settings, tmp_path: Path) -> None:
+    repository = versioned.model_repository
+    assert risk.PIPELINE.versions(repository) == [1, 2]
+    assert (repository / "risk_model" / "2" / "metrics.json").exists()
+
+    def build(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "finfer.cli", "build", "--out", str(repository), "--profile", "small", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    refused = build("--family", "fraud", "--version", "2")
+    assert refused.returncode == 2 and "served by a Python model, not an ensemble" in refused.stderr
+    refused = build("--version", "2")
+    assert refused.returncode == 2 and "name the one family" in refused.stderr
+    # A retrain that drops a column changes the model's tensors: it cannot stand beside version 1.
+    rows = list(csv.DictReader(paths.GERMAN_CREDIT_CSV.open(newline="", encoding="utf-8")))
+    narrower = tmp_path / "narrower.csv"
+    with narrower.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[c for c in rows[0] if c != "telephone"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    refused = build("--family", "risk", "--version", "3", "--csv", str(narrower))
+    assert refused.returncode == 2 and "risk_features's config differs from the served version's" in refused.stderr
+    assert not (repository / "risk_model" / "3").exists()
+    assert risk.PIPELINE.versions(repository) == [1, 2]
