@@ -7,9 +7,9 @@ silently running with a default.
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finfer import paths
@@ -18,22 +18,26 @@ _ENDPOINT = re.compile(r"^(dns:///)?[\w.\-]+:\d{1,5}$")
 
 
 class Split(BaseModel):
-    """One pipeline's traffic between its built versions (`finfer build --version N`): relative weights, and
-    the version that gets a copy of every request without answering it."""
+    """One pipeline's traffic between its built versions (`finfer build --version N`): relative weights by
+    version number, and the version that gets a copy of every request without answering it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    weights: dict[int, int] = Field(min_length=1)
-    shadow: int | None = None
+    weights: dict[
+        Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,5}$")], Annotated[int, Field(ge=0, le=1_000_000)]
+    ] = Field(min_length=1, json_schema_extra={"additionalProperties": False})
+    shadow: Annotated[int, Field(ge=1, le=999_999)] | None = None
 
     @field_validator("weights")
     @classmethod
-    def _weights(cls, value: dict[int, int]) -> dict[int, int]:
-        if any(w < 0 for w in value.values()):
-            raise ValueError("a weight is 0 or more")
+    def _some_weight(cls, value: dict[str, int]) -> dict[str, int]:
         if not any(value.values()):
             raise ValueError("at least one version needs a weight above 0")
         return value
+
+    @property
+    def by_version(self) -> dict[int, int]:
+        return {int(version): weight for version, weight in self.weights.items()}
 
 
 class Settings(BaseSettings):

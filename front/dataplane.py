@@ -128,7 +128,7 @@ class DataPlane:
             by_version = {v: Served(p, p.load(repository, v), settings, upstream, v) for v in built}
             served[p.name] = by_version[1]
             if len(built) > 1:
-                split = settings.splits.get(p.name, Split(weights={1: 1}))
+                split = settings.splits.get(p.name, Split(weights={"1": 1}))
                 try:
                     versions[p.name] = Versions(p, by_version, split, settings)
                 except InvalidArgument as error:

@@ -62,7 +62,7 @@ def baseline(weights: Mapping[int, int]) -> int:
 def checked_split(split: Split, built: Sequence[int]) -> Split:
     """`split` when it names only built versions; otherwise an InvalidArgument naming the field."""
     listed = ", ".join(map(str, built))
-    for version in split.weights:
+    for version in split.by_version:
         if version not in built:
             raise InvalidArgument(f"weights: version {version} is not built (built: {listed})", "weights")
     if split.shadow is not None and split.shadow not in built:
@@ -162,7 +162,8 @@ class Versions:
     def apply(self, split: Split) -> None:
         """New weights and shadow, at once for the next request; the candidates' windows start again."""
         checked_split(split, self.built)
-        self.weights = {v: split.weights.get(v, 0) for v in self.built}
+        weights = split.by_version
+        self.weights = {v: weights.get(v, 0) for v in self.built}
         self.shadow = split.shadow
         self.health = {v: Health(self.bounds) for v in self.built}
         self._publish()

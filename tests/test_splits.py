@@ -56,17 +56,19 @@ def test_the_baseline_is_the_heaviest_version_the_lower_on_a_tie() -> None:
 
 
 def test_splits_name_built_versions_and_a_positive_weight() -> None:
-    assert checked_split(Split(weights={1: 9, 2: 1}, shadow=2), [1, 2]).shadow == 2
+    with pytest.raises(ValidationError, match="should match pattern"):
+        Split(weights={"01": 1})
+    assert checked_split(Split(weights={"1": 9, "2": 1}, shadow=2), [1, 2]).shadow == 2
     with pytest.raises(InvalidArgument, match=r"weights: version 3 is not built \(built: 1, 2\)") as refused:
-        checked_split(Split(weights={3: 1}), [1, 2])
+        checked_split(Split(weights={"3": 1}), [1, 2])
     assert refused.value.field == "weights"
     with pytest.raises(InvalidArgument, match="shadow: version 4 is not built") as refused:
-        checked_split(Split(weights={1: 1}, shadow=4), [1, 2])
+        checked_split(Split(weights={"1": 1}, shadow=4), [1, 2])
     assert refused.value.field == "shadow"
     with pytest.raises(ValidationError, match="at least one version needs a weight above 0"):
-        Split(weights={1: 0, 2: 0})
-    with pytest.raises(ValidationError, match="a weight is 0 or more"):
-        Split(weights={1: -1, 2: 3})
+        Split(weights={"1": 0, "2": 0})
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        Split(weights={"1": -1, "2": 3})
 
 
 def test_a_window_keeps_the_rate_of_its_last_outcomes() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import random
 import re
 import subprocess
 import sys
@@ -27,23 +26,11 @@ from finfer.exporters.base import BuildOptions, Profile, export
 from finfer.exporters.risk import RiskExporter
 from finfer.front.versions import bucket, choose
 from finfer.loadtest import stack
+from finfer.loadtest.versions_bench import relabelled
 from finfer.pipelines import risk
 from finfer.settings import Settings, Split
 from finfer.triton_server import TritonServer
 from tests.conftest import own_front, wait_until
-
-
-def relabelled(source: Path, out: Path, share: float = 0.1) -> Path:
-    rows = list(csv.DictReader(source.open(newline="", encoding="utf-8")))
-    rng = random.Random(3)
-    for row in rows:
-        if rng.random() < share:
-            row["creditability"] = "good" if row["creditability"] == "bad" else "bad"
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +128,8 @@ def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
     names = model_versions(versioned)
     assert names[1] != names[2]
     weights = {1: 70, 2: 30}
-    no_disagreement_bound = {"rollback_disagreement_rate": 1.0}
-    with front(versioned, tmp_path, splits={"risk": Split(weights=weights)}, **no_disagreement_bound) as own:
+    split = {"risk": Split(weights={str(v): w for v, w in weights.items()})}
+    with front(versioned, tmp_path, splits=split, rollback_disagreement_rate=1.0) as own:
         bodies = risk.PIPELINE.examples(300, 11)
         expected = [names[expected_version(own, weights, b)] for b in bodies]
         for _ in range(2):  # the second time from the cache: still each applicant's own version
@@ -181,7 +168,7 @@ def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
 def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned: Settings, tmp_path: Path) -> None:
     names = model_versions(versioned)
     bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 1.0}
-    with front(versioned, tmp_path, splits={"risk": Split(weights={1: 50, 2: 50})}, **bounds) as own:
+    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
         with unloaded(versioned, "risk_score_v2"):
             answers = [call(own, "/v1/risk/score", b) for b in risk.PIPELINE.examples(200, 12)]
             assert [status for status, _ in answers] == [200] * 200  # the baseline answered the candidate's rows
@@ -198,7 +185,7 @@ def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned:
 
 def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: Settings, tmp_path: Path) -> None:
     bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 0.2}
-    with front(versioned, tmp_path, splits={"risk": Split(weights={1: 50, 2: 50})}, **bounds) as own:
+    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
         bodies = risk.PIPELINE.examples(200, 13)
         assert all(call(own, "/v1/risk/score", b)[0] == 200 for b in bodies)
 
@@ -213,7 +200,7 @@ def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: 
 
 def test_a_shadow_never_changes_or_delays_the_served_answer(versioned: Settings, tmp_path: Path) -> None:
     names = model_versions(versioned)
-    shadow = {"splits": {"risk": Split(weights={1: 1}, shadow=2)}, "shadow_timeout_s": 1.0}
+    shadow = {"splits": {"risk": Split(weights={"1": 1}, shadow=2)}, "shadow_timeout_s": 1.0}
     with front(versioned, tmp_path, **shadow) as own:
         bodies = risk.PIPELINE.examples(60, 14)
         answers = [call(own, "/v1/risk/score", b)[1] for b in bodies]
@@ -241,7 +228,7 @@ def test_a_shadow_past_its_deadline_is_given_up_and_the_answers_stay(versioned: 
     """A copy that takes longer than the shadow's deadline (here 10 µs: shorter than any Triton call) is
     abandoned, counted as a timeout; the answers are version 1's, from Triton itself."""
     names = model_versions(versioned)
-    shadow = {"splits": {"risk": Split(weights={1: 1}, shadow=2)}, "shadow_timeout_s": 0.00001}
+    shadow = {"splits": {"risk": Split(weights={"1": 1}, shadow=2)}, "shadow_timeout_s": 0.00001}
     with front(versioned, tmp_path, **shadow) as own:
         bodies = risk.PIPELINE.examples(30, 16)
         for body in bodies:
