@@ -68,7 +68,12 @@ def exposed_names(text: str) -> set[str]:
     for line in text.splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split()
-            suffixes = {"histogram": ["_bucket", "_sum", "_count"], "summary": ["", "_sum", "_count"]}
+            # A counter with labels but no sample yet shows only its TYPE line; its samples end in _total.
+            suffixes = {
+                "histogram": ["_bucket", "_sum", "_count"],
+                "summary": ["", "_sum", "_count"],
+                "counter": ["", "_total"],
+            }
             names.update(name + s for s in suffixes.get(kind, [""]))
         elif line and not line.startswith("#"):
             names.add(re.split(r"[{ ]", line, maxsplit=1)[0])

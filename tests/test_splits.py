@@ -127,3 +127,30 @@ def test_a_pipeline_lists_its_built_versions(tmp_path: Path) -> None:
     (tmp_path / pipeline.model_name(7)).mkdir()  # an ensemble without its models: not a version
     assert pipeline.versions(tmp_path) == [1, 2, 5]
     assert pipeline.meta_of(5) == "risk_features/5/schema.json"
+
+
+def test_intent_damage_and_document_answers_compare_by_what_a_client_acts_on() -> None:
+    from finfer.pipelines.damage import Damage, DamageCodec
+    from finfer.pipelines.documents import Document, DocumentCodec, DocumentField, DocumentLine, Fields
+    from finfer.pipelines.intent import Intent, IntentCodec, Slots
+
+    intent = IntentCodec.__new__(IntentCodec)
+    compared = intent.compare(Intent("loan_apply", 0.9, Slots(), False), Intent("loan_apply", 0.6, Slots(), False))
+    assert compared.agree and compared.difference == pytest.approx(0.3)
+    assert not intent.compare(Intent("loan_apply", 0.9, Slots(), False), Intent("loan_apply", 0.4, Slots(), True)).agree
+
+    damage = DamageCodec.__new__(DamageCodec)
+    dent = Damage("dent", "minor", {"none": 0.1, "dent": 0.9}, {"minor": 1.0})
+    assert damage.compare(dent, Damage("dent", "minor", {"none": 0.3, "dent": 0.7}, {"minor": 1.0})).agree
+    assert not damage.compare(dent, Damage("dent", "severe", {"none": 0.1, "dent": 0.9}, {"severe": 1.0})).agree
+
+    documents = DocumentCodec.__new__(DocumentCodec)
+    box = [[0.0, 0.0]] * 4
+
+    def page(vin: str, confidence: float) -> Document:
+        line = DocumentLine(vin, confidence, box)
+        return Document([line], Fields(vin=DocumentField(vin, True, confidence, box)))
+
+    # The same fields read with other confidences agree; another value does not.
+    assert documents.compare(page("LSVAU2180N2183294", 0.9), page("LSVAU2180N2183294", 0.7)).agree
+    assert not documents.compare(page("LSVAU2180N2183294", 0.9), page("LSVAU2180N2183295", 0.9)).agree
