@@ -3,9 +3,10 @@
 A repository of its own holds the risk family twice (full profile): version 1 on the German credit data and
 version 2 retrained with a tenth of the labels flipped. Three fronts on one Triton, all up at once, take the
 same load in turn, round after round: version 1 alone; version 1 with version 2 as a shadow of every request;
-a 90/10 split (whose candidate answers are compared with the baseline's in the background). Every request is a
-different applicant, so each one reaches the model (no cache hit hides the cost). The front's CPU per answer
-is the shadow's cost in the front; Triton's CPU per answer is the shadow's own compute.
+a 90/10 split (whose candidate answers are compared with the baseline's in the background). The fronts cache
+nothing (FINFER_CACHE_ENTRIES=0), so every answer and every copy reaches its model: no cache hit hides a
+cost. The front's CPU per answer is the shadow's cost in the front; Triton's CPU per answer is the shadow's
+own compute.
 
 python -m finfer.loadtest.versions_bench [--duration 10] [--rounds 3]  →  loadtest/results/versions.{md,json}
 """
@@ -85,7 +86,7 @@ def main() -> int:
     repository = state / "repository"
     repository.mkdir(parents=True, exist_ok=True)
     build_versions(repository, Profile(args.profile))
-    base = stack.bench_settings(repository, state).model_copy(update={"probe_interval_s": 0})
+    base = stack.bench_settings(repository, state).model_copy(update={"probe_interval_s": 0, "cache_entries": 0})
     results: dict[str, list[Result]] = {}
     seeds = iter(range(900, 10_000))
     with stack.triton(base) as triton, contextlib.ExitStack() as fronts:
@@ -97,7 +98,6 @@ def main() -> int:
             live[name] = (own, fronts.enter_context(stack.front(own)))
         for round_ in range(args.rounds):
             for name, (own, front) in live.items():
-                # Enough different applicants that none repeats within a run: every answer is computed.
                 bodies = [orjson.dumps(b) for b in risk.PIPELINE.examples(12_000, next(seeds))]
                 send = http_sender(f"http://127.0.0.1:{own.http_port}", risk.PIPELINE.http_path, bodies, args.clients)
                 pids = {"front": front.pid, "triton": triton.pid}
@@ -129,7 +129,7 @@ def write(out: Path, results: dict[str, list[Result]], assign: float, args) -> N
         "",
         f"`python -m finfer.loadtest.versions_bench --duration {args.duration:g} --rounds {args.rounds}` on this",
         f"machine (2 cores, no GPU): risk versions 1 and 2 ({args.profile} profile) on one embedded Triton, one front",
-        f"a variant, all up at once, {args.clients} clients of different applicants (no cache hits) sent to each in",
+        f"a variant, all up at once, caching nothing, {args.clients} clients sent to each in",
         "turn, round after round.",
         "",
         "| front | run | answers/s | p50 ms | p95 ms | errors | front CPU µs/answer | Triton CPU µs/answer |",
