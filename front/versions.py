@@ -146,7 +146,10 @@ class Versions:
         self.bounds = Bounds.of(settings)
         self.shadow_timeout_s = settings.shadow_timeout_s
         self.max_inflight = settings.shadow_max_inflight
-        self.disagreements: deque[dict[str, Any]] = deque(maxlen=settings.disagreements_kept)
+        # (time, answered by, compared with, the answer's JSON, the other's JSON, their comparison)
+        self.disagreements: deque[tuple[float, int, int, bytes, bytes, Comparison]] = deque(
+            maxlen=settings.disagreements_kept
+        )
         self.rollbacks: list[dict[str, Any]] = []
         self._inflight = 0
         self._tasks: set[asyncio.Task] = set()
@@ -248,24 +251,25 @@ class Versions:
     def _compare_later(self, rows: Sequence[Any], routed: list[Routed]) -> None:
         """Every candidate's answer against the baseline's, and every answer against the shadow's, in background
         tasks that the answer never waits for."""
-        against: dict[int, list[int]] = {}
+        # (the version a copy goes to, the version judged: a live candidate, or the shadow) → the rows
+        against: dict[tuple[int, int], list[int]] = {}
         first = self.baseline
         for i, (served, _, _) in enumerate(routed):
-            others = {first} if served.version != first else set()
-            if self.shadow is not None and self.shadow != served.version:
-                others.add(self.shadow)
-            for other in others:
-                against.setdefault(other, []).append(i)
-        for other, indexes in against.items():
+            if served.version != first:
+                against.setdefault((first, served.version), []).append(i)
+            if self.shadow is not None and self.shadow not in (served.version, first):
+                against.setdefault((self.shadow, self.shadow), []).append(i)
+        for (other, candidate), indexes in against.items():
             if self._inflight >= self.max_inflight:
                 metrics.SHADOW_CALLS.labels(self.pipeline.name, str(other), "dropped").inc(len(indexes))
                 continue
             self._inflight += 1
-            task = asyncio.create_task(self._compare(other, [rows[i] for i in indexes], [routed[i] for i in indexes]))
+            copies, answers = [rows[i] for i in indexes], [routed[i] for i in indexes]
+            task = asyncio.create_task(self._compare(other, candidate, copies, answers))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _compare(self, other: int, rows: list[Any], routed: list[Routed]) -> None:
+    async def _compare(self, other: int, candidate: int, rows: list[Any], routed: list[Routed]) -> None:
         name, label = self.pipeline.name, str(other)
         try:
             results = await asyncio.wait_for(self.served[other].results(rows), self.shadow_timeout_s)
@@ -279,36 +283,32 @@ class Versions:
             self._inflight -= 1
         metrics.SHADOW_CALLS.labels(name, label, "compared").inc(len(rows))
         codec = self.served[other].codec
-        for (served, stored, _), (theirs, _) in zip(routed, results, strict=True):
-            # A candidate is judged against the baseline; otherwise the copy went to the shadow.
-            candidate = served.version if other == self.baseline else other
-            comparison = codec.compare(stored.result, theirs.result)
-            self._record(candidate, served, stored, other, theirs, comparison)
+        comparisons = [
+            (served, stored, theirs, codec.compare(stored.result, theirs.result))
+            for (served, stored, _), (theirs, _) in zip(routed, results, strict=True)
+        ]
+        self._record(candidate, other, comparisons)
 
-    def _record(
-        self, candidate: int, served: Served, stored: Stored, other: int, theirs: Stored, comparison: Comparison
-    ) -> None:
+    def _record(self, candidate: int, other: int, comparisons: list[tuple[Served, Stored, Stored, Comparison]]) -> None:
         name, label = self.pipeline.name, str(candidate)
-        metrics.COMPARISONS.labels(name, label, "agree" if comparison.agree else "disagree").inc()
-        if comparison.difference is not None:
-            metrics.COMPARISON_DIFFERENCE.labels(name, label).observe(comparison.difference)
-        if comparison.overlap is not None:
-            metrics.COMPARISON_OVERLAP.labels(name, label).observe(comparison.overlap)
-        if candidate != other:  # a live candidate: its disagreement with the baseline may roll it back
-            self.health[candidate].disagreements.add(not comparison.agree)
+        differences = metrics.COMPARISON_DIFFERENCE.labels(name, label)
+        overlaps = metrics.COMPARISON_OVERLAP.labels(name, label)
+        disagreed = 0
+        for served, stored, theirs, comparison in comparisons:
+            if comparison.difference is not None:
+                differences.observe(comparison.difference)
+            if comparison.overlap is not None:
+                overlaps.observe(comparison.overlap)
+            if candidate != other:  # a live candidate: its disagreement with the baseline may roll it back
+                self.health[candidate].disagreements.add(not comparison.agree)
+            if not comparison.agree:
+                disagreed += 1
+                # Kept as the answers' JSON: parsed only when someone reads them.
+                self.disagreements.append((time.time(), served.version, other, stored.json, theirs.json, comparison))
+        metrics.COMPARISONS.labels(name, label, "disagree").inc(disagreed)
+        metrics.COMPARISONS.labels(name, label, "agree").inc(len(comparisons) - disagreed)
+        if candidate != other:
             self._check(candidate)
-        if not comparison.agree:
-            self.disagreements.append(
-                {
-                    "time": time.time(),
-                    "answered_by": served.version,
-                    "compared_with": other,
-                    "answer": orjson.loads(stored.json),
-                    "other": orjson.loads(theirs.json),
-                    "difference": comparison.difference,
-                    "overlap": comparison.overlap,
-                }
-            )
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -320,7 +320,18 @@ class Versions:
                 str(v): self.health[v].snapshot() for v in self.built if v != self.baseline and self.weights[v]
             },
             "rollbacks": self.rollbacks,
-            "disagreements": list(self.disagreements),
+            "disagreements": [
+                {
+                    "time": at,
+                    "answered_by": answered_by,
+                    "compared_with": other,
+                    "answer": orjson.loads(answer),
+                    "other": orjson.loads(theirs),
+                    "difference": comparison.difference,
+                    "overlap": comparison.overlap,
+                }
+                for at, answered_by, other, answer, theirs, comparison in self.disagreements
+            ],
         }
 
     async def close(self) -> None:
