@@ -111,9 +111,10 @@ class Settings(BaseSettings):
     # {"risk": {"weights": {"1": 90, "2": 10}, "shadow": 3}} (unset: version 1 takes every request); changed
     # at run time by PUT /v1/admin/splits/{pipeline}.
     splits: dict[str, Split] = Field(default_factory=dict)
-    # A shadow copy gives up after this long, and at most this many are in flight (more are dropped, counted).
+    # Copies for comparison (a shadow's, the baseline's for a candidate) go out in batches, each given up after
+    # shadow_timeout_s; at most shadow_max_queued rows wait or are in flight (more are dropped, counted).
     shadow_timeout_s: float = Field(2.0, gt=0)
-    shadow_max_inflight: int = Field(64, ge=1)
+    shadow_max_queued: int = Field(1024, ge=1)
     # Disagreements kept for GET /v1/admin/versions (the oldest go first).
     disagreements_kept: int = Field(100, ge=0)
     # A candidate taking live traffic goes to weight 0 when, over its last rollback_window answers (once it has

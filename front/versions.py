@@ -145,14 +145,17 @@ class Versions:
         self.served = served
         self.bounds = Bounds.of(settings)
         self.shadow_timeout_s = settings.shadow_timeout_s
-        self.max_inflight = settings.shadow_max_inflight
+        self.max_queued = settings.shadow_max_queued
         # (time, answered by, compared with, the answer's JSON, the other's JSON, their comparison)
         self.disagreements: deque[tuple[float, int, int, bytes, bytes, Comparison]] = deque(
             maxlen=settings.disagreements_kept
         )
         self.rollbacks: list[dict[str, Any]] = []
-        self._inflight = 0
-        self._tasks: set[asyncio.Task] = set()
+        # Copies wait here for the one worker that sends them: a deque append is all an answer pays.
+        self._queue: deque[tuple[int, int, Any, Routed]] = deque()  # (copy to, judged, row, its answer)
+        self._queued = 0  # rows queued or in flight
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task | None = None
         self.weights: dict[int, int] = {}
         self.shadow: int | None = None
         self.health: dict[int, Health] = {}
@@ -249,25 +252,41 @@ class Versions:
             metrics.SPLIT_WEIGHT.labels(self.pipeline.name, str(version)).set(weight)
 
     def _compare_later(self, rows: Sequence[Any], routed: list[Routed]) -> None:
-        """Every candidate's answer against the baseline's, and every answer against the shadow's, in background
-        tasks that the answer never waits for."""
-        # (the version a copy goes to, the version judged: a live candidate, or the shadow) → the rows
-        against: dict[tuple[int, int], list[int]] = {}
+        """Queue every candidate's answer for the baseline's, and every answer for the shadow's; the worker
+        compares them after the answers are sent."""
         first = self.baseline
-        for i, (served, _, _) in enumerate(routed):
-            if served.version != first:
-                against.setdefault((first, served.version), []).append(i)
-            if self.shadow is not None and self.shadow not in (served.version, first):
-                against.setdefault((self.shadow, self.shadow), []).append(i)
-        for (other, candidate), indexes in against.items():
-            if self._inflight >= self.max_inflight:
-                metrics.SHADOW_CALLS.labels(self.pipeline.name, str(other), "dropped").inc(len(indexes))
-                continue
-            self._inflight += 1
-            copies, answers = [rows[i] for i in indexes], [routed[i] for i in indexes]
-            task = asyncio.create_task(self._compare(other, candidate, copies, answers))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        for row, answer in zip(rows, routed, strict=True):
+            version = answer[0].version
+            if version != first:
+                self._enqueue(first, version, row, answer)
+            if self.shadow is not None and self.shadow not in (version, first):
+                self._enqueue(self.shadow, self.shadow, row, answer)
+
+    def _enqueue(self, other: int, candidate: int, row: Any, answer: Routed) -> None:
+        if self._queued >= self.max_queued:
+            metrics.SHADOW_CALLS.labels(self.pipeline.name, str(other), "dropped").inc()
+            return
+        self._queued += 1
+        self._queue.append((other, candidate, row, answer))
+        self._wake.set()
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work())
+
+    async def _work(self) -> None:
+        """Send what is queued, each compared-and-judged pair of versions in one call a round, until closed."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            groups: dict[tuple[int, int], tuple[list[Any], list[Routed]]] = {}
+            while self._queue:
+                other, candidate, row, answer = self._queue.popleft()
+                copies, answers = groups.setdefault((other, candidate), ([], []))
+                copies.append(row)
+                answers.append(answer)
+            sent = (self._compare(o, c, rows, answers) for (o, c), (rows, answers) in groups.items())
+            for outcome in await asyncio.gather(*sent, return_exceptions=True):
+                if isinstance(outcome, Exception):  # a comparison's own bug must not stop the next ones
+                    log.error("%s: comparing versions failed: %r", self.pipeline.name, outcome)
 
     async def _compare(self, other: int, candidate: int, rows: list[Any], routed: list[Routed]) -> None:
         name, label = self.pipeline.name, str(other)
@@ -280,7 +299,7 @@ class Versions:
             metrics.SHADOW_CALLS.labels(name, label, "failed").inc(len(rows))
             return
         finally:
-            self._inflight -= 1
+            self._queued -= len(rows)
         metrics.SHADOW_CALLS.labels(name, label, "compared").inc(len(rows))
         codec = self.served[other].codec
         comparisons = [
@@ -335,6 +354,6 @@ class Versions:
         }
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
