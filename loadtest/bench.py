@@ -63,6 +63,10 @@ class Result:
     def rows_per_s(self) -> float:
         return self.requests_per_s * self.rows_per_request
 
+    def as_json(self) -> dict:
+        """The result's fields and its rate, for a bench's results file."""
+        return asdict(self) | {"requests_per_s": self.requests_per_s}
+
 
 async def drive(send: Send, concurrency: int, duration: float, warmup: float = 1.0) -> tuple[list[float], int, float]:
     """`concurrency` closed-loop workers calling send(i) with a shared counter; latencies after warm-up."""

@@ -137,10 +137,8 @@ def drift_observe_us(rounds: int = 50_000) -> float:
 def write(out: Path, results: dict[str, list[Result]], access: dict[str, Result], micro: dict, args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = {
-        "recording": {
-            k: [dataclasses.asdict(r) | {"requests_per_s": r.requests_per_s} for r in v] for k, v in results.items()
-        },
-        "access": {k: dataclasses.asdict(r) | {"requests_per_s": r.requests_per_s} for k, r in access.items()},
+        "recording": {k: [r.as_json() for r in v] for k, v in results.items()},
+        "access": {k: r.as_json() for k, r in access.items()},
         **micro,
         "duration_s": args.duration,
         "rounds": args.rounds,

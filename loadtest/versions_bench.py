@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import dataclasses
 import json
 import random
 import time
@@ -114,9 +113,7 @@ def median(values: list[float]) -> float:
 def write(out: Path, results: dict[str, list[Result]], assign: float, args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = {
-        "runs": {
-            k: [dataclasses.asdict(r) | {"requests_per_s": r.requests_per_s} for r in v] for k, v in results.items()
-        },
+        "runs": {k: [r.as_json() for r in v] for k, v in results.items()},
         "assign_us": assign,
         "duration_s": args.duration,
         "rounds": args.rounds,

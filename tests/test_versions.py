@@ -29,7 +29,6 @@ from finfer.loadtest import stack
 from finfer.loadtest.versions_bench import relabelled
 from finfer.pipelines import risk
 from finfer.settings import Settings, Split
-from finfer.triton_server import TritonServer
 from tests.conftest import own_front, wait_until
 
 
@@ -44,11 +43,8 @@ def versioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = stack.bench_settings(repository, tmp_path_factory.mktemp("versioned_state")).model_copy(
         update={"probe_interval_s": 0, "triton_exit_timeout_s": 1, "cache_salt": "versions-salt-0123"}
     )
-    server = TritonServer(settings)
-    server.start()
-    server.wait_ready(timeout=120)
-    yield settings
-    server.stop()
+    with stack.triton(settings):
+        yield settings
 
 
 @contextmanager
