@@ -1,8 +1,10 @@
 """Versions side by side, through a real Triton and real fronts: the sticky split, weights changed without a
-restart, rollback of a failing or disagreeing candidate, and shadow copies that never change or delay an answer.
+restart, rollback of a failing or disagreeing candidate (and none of a healthy one), and shadow copies that
+never change or delay an answer.
 
-The repository holds the risk family twice: version 1 on the German credit data, version 2 retrained on the same
-rows with a tenth of the labels flipped (a different model with the same contract, as a weekly retrain is).
+The repository holds the risk family three times: version 1 on the German credit data; version 2 retrained on
+the same rows with a tenth of the labels flipped (it gives about half the applicants another grade); version 3
+with 2% of them flipped (about a fifth), as a weekly retrain on a few new outcomes would.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from tests.conftest import own_front, wait_until
 
 @pytest.fixture(scope="module")
 def versioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A Triton of its own serving risk versions 1 and 2."""
+    """A Triton of its own serving risk versions 1, 2 and 3."""
     repository = tmp_path_factory.mktemp("versioned_repository")
     quiet = lambda _: None  # noqa: E731
     export(RiskExporter(), BuildOptions(out=repository, profile=Profile.SMALL), quiet)
-    retrain = relabelled(paths.GERMAN_CREDIT_CSV, tmp_path_factory.mktemp("data") / "relabelled.csv")
-    export(RiskExporter(retrain), BuildOptions(out=repository, profile=Profile.SMALL, version=2), quiet)
+    data = tmp_path_factory.mktemp("data")
+    for version, share in ((2, 0.1), (3, 0.02)):
+        retrain = relabelled(paths.GERMAN_CREDIT_CSV, data / f"relabelled-{version}.csv", share)
+        export(RiskExporter(retrain), BuildOptions(out=repository, profile=Profile.SMALL, version=version), quiet)
     settings = stack.bench_settings(repository, tmp_path_factory.mktemp("versioned_state")).model_copy(
         update={"probe_interval_s": 0, "triton_exit_timeout_s": 1, "cache_salt": "versions-salt-0123"}
     )
@@ -80,7 +84,7 @@ def metric(settings: Settings, name: str, **labels: str) -> float:
 
 
 def model_versions(settings: Settings) -> dict[int, str]:
-    return {v: risk.PIPELINE.load(settings.model_repository, v).model_version for v in (1, 2)}
+    return {v: risk.PIPELINE.load(settings.model_repository, v).model_version for v in (1, 2, 3)}
 
 
 def expected_version(settings: Settings, weights: dict[int, int], body: dict) -> int:
@@ -140,9 +144,10 @@ def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
         assert [r["model_version"] for r in batch["results"]] == expected[:20]
         assert batch["model_version"] == ",".join(sorted(set(expected[:20])))
 
-        # A healthy candidate (no errors) keeps its weight.
+        # No errors: the candidate keeps its weight.
         status, state = call(own, "/v1/admin/versions")
-        assert status == 200 and state["risk"]["rollbacks"] == [] and state["risk"]["weights"] == {"1": 70, "2": 30}
+        assert status == 200 and state["risk"]["rollbacks"] == []
+        assert state["risk"]["weights"] == {"1": 70, "2": 30, "3": 0}
         assert state["risk"]["candidates"]["2"]["error_rate"] == 0
         assert metric(own, "finfer_version_answers_total", version="2", result="ok") >= share * 600
         assert metric(own, "finfer_version_answers_total", result="error") == 0
@@ -154,9 +159,9 @@ def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
             assert set(answers) == {names[only]}
         assert metric(own, "finfer_split_weight", version="2") == 0
 
-        status, error = call(own, "/v1/admin/splits/risk", {"weights": {"3": 1}}, "PUT")
+        status, error = call(own, "/v1/admin/splits/risk", {"weights": {"9": 1}}, "PUT")
         assert status == 400 and error["error"]["field"] == "weights"
-        assert "version 3 is not built" in error["error"]["message"]
+        assert "version 9 is not built (built: 1, 2, 3)" in error["error"]["message"]
         status, error = call(own, "/v1/admin/splits/risk", {"weights": {"1": 0}}, "PUT")
         assert status == 400 and "weight above 0" in error["error"]["message"]
 
@@ -170,13 +175,32 @@ def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned:
             assert [status for status, _ in answers] == [200] * 200  # the baseline answered the candidate's rows
             assert {a["model_version"] for _, a in answers} == {names[1]}
             status, state = call(own, "/v1/admin/versions")
-            assert state["risk"]["weights"] == {"1": 50, "2": 0}
+            assert state["risk"]["weights"] == {"1": 50, "2": 0, "3": 0}
             (rollback,) = state["risk"]["rollbacks"]
             assert rollback["version"] == 2 and rollback["reason"].startswith("error rate 1.00 over its last 20")
             assert metric(own, "finfer_rollbacks_total", pipeline="risk", version="2") == 1
             assert urllib.request.urlopen(f"http://127.0.0.1:{own.http_port}/readyz", timeout=5).status == 200
         log = (own.state_dir / "front.log").read_text()
         assert re.search(r"rollback: risk version 2: error rate 1\.00 .*its weight is now 0", log), log
+
+
+def test_a_healthy_candidate_keeps_its_weight_under_the_default_bounds(versioned: Settings, tmp_path: Path) -> None:
+    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "3": 50})}) as own:
+        bodies = risk.PIPELINE.examples(300, 17)
+        answers = [call(own, "/v1/risk/score", b) for b in bodies]
+        assert [status for status, _ in answers] == [200] * 300
+        on_candidate = sum(a["model_version"] == model_versions(own)[3] for _, a in answers)
+        assert on_candidate > 100
+
+        def compared() -> bool:
+            return metric(own, "finfer_comparisons_total", version="3") >= on_candidate
+
+        wait_until(compared, 10, "every candidate answer compared with the baseline's")
+        state = call(own, "/v1/admin/versions")[1]["risk"]
+        assert state["rollbacks"] == [] and state["weights"] == {"1": 50, "2": 0, "3": 50}
+        health = state["candidates"]["3"]
+        assert health["error_rate"] == 0 and health["compared"] >= 50
+        assert 0 < health["disagreement_rate"] < 0.3  # another model, within the bound
 
 
 def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: Settings, tmp_path: Path) -> None:
@@ -241,7 +265,7 @@ def test_a_shadow_past_its_deadline_is_given_up_and_the_answers_stay(versioned: 
 
 def test_versions_are_built_beside_the_served_one_or_refused(versioned: Settings, tmp_path: Path) -> None:
     repository = versioned.model_repository
-    assert risk.PIPELINE.versions(repository) == [1, 2]
+    assert risk.PIPELINE.versions(repository) == [1, 2, 3]
     assert (repository / "risk_model" / "2" / "metrics.json").exists()
 
     def build(*args: str) -> subprocess.CompletedProcess:
@@ -259,7 +283,7 @@ def test_versions_are_built_beside_the_served_one_or_refused(versioned: Settings
         writer = csv.DictWriter(handle, fieldnames=[c for c in rows[0] if c != "telephone"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    refused = build("--family", "risk", "--version", "3", "--csv", str(narrower))
+    refused = build("--family", "risk", "--version", "4", "--csv", str(narrower))
     assert refused.returncode == 2 and "risk_features's config differs from the served version's" in refused.stderr
-    assert not (repository / "risk_model" / "3").exists()
-    assert risk.PIPELINE.versions(repository) == [1, 2]
+    assert not (repository / "risk_model" / "4").exists()
+    assert risk.PIPELINE.versions(repository) == [1, 2, 3]
