@@ -19,6 +19,7 @@ import csv
 import json
 import random
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -102,19 +103,34 @@ def main() -> int:
                 pids = {"front": front.pid, "triton": triton.pid}
                 label = f"risk, {args.clients} clients, round {round_ + 1}"
                 results.setdefault(name, []).append(run_scenario(name, label, send, args.clients, args.duration, pids))
-    write(args.out, results, assign_us(), args)
+        shadowed = live["shadow of every request"][0]
+        agreement = comparisons(f"http://127.0.0.1:{shadowed.http_port}/metrics")
+    write(args.out, results, assign_us(), agreement, args)
     return 0
+
+
+def comparisons(metrics_url: str) -> dict[str, float]:
+    """The shadow front's comparisons of version 2 with version 1, by agreement on the grade."""
+    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
+    counts = {"agree": 0.0, "disagree": 0.0}
+    for line in text.splitlines():
+        if line.startswith("finfer_comparisons_total{"):
+            for agreement in counts:
+                if f'agreement="{agreement}"' in line:
+                    counts[agreement] += float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-def write(out: Path, results: dict[str, list[Result]], assign: float, args) -> None:
+def write(out: Path, results: dict[str, list[Result]], assign: float, agreement: dict[str, float], args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = {
         "runs": {k: [r.as_json() for r in v] for k, v in results.items()},
         "assign_us": assign,
+        "shadow_comparisons": agreement,
         "duration_s": args.duration,
         "rounds": args.rounds,
         "clients": args.clients,
@@ -147,6 +163,14 @@ def write(out: Path, results: dict[str, list[Result]], assign: float, args) -> N
         triton = median([r.cpu_us_per_request.get("triton", 0) for r in runs])
         lines.append(f"| {name} | {rate:.0f} | {front:.0f} | {triton:.0f} |")
     lines += ["", f"Giving one row its version (split key and hash), in process: **{assign:.2f} µs** of CPU."]
+    compared = sum(agreement.values())
+    if compared:
+        share = agreement["disagree"] / compared
+        lines += [
+            "",
+            f"The shadow compared {compared:,.0f} answers: version 2 gave another grade than version 1 to "
+            f"**{share:.1%}** of them.",
+        ]
     (out / "versions.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
