@@ -213,8 +213,12 @@ def check_same_contract(out: Path, specs: list[ModelSpec], version: int) -> None
     """A candidate shares each model's config with the served version: it must be the same config."""
     for spec in specs:
         written = out / spec.name / "config.pbtxt"
-        wanted = model_config.render(model_config.to_dict(spec))
-        if not written.exists() or written.read_text() != wanted:
+        wanted = model_config.to_protobuf(model_config.to_dict(spec))
+        served = model_config.parse(written.read_text()) if written.exists() else None
+        if served is not None:
+            # A repository built before versions existed has no version policy: the build writes it now.
+            served.version_policy.CopyFrom(wanted.version_policy)
+        if served != wanted:
             raise VersionError(
                 f"--version {version}: {spec.name}'s config differs from the served version's (its tensors, "
                 "batching or parameters changed); a candidate must keep the served contract, so build it as "
@@ -309,6 +313,9 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
         card_path(folder, options.version).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     for name in exporter.ensembles:
         install_ensemble(out, name, options.version)
+        if options.version > 1:
+            # The served ensemble pins version 1 (one built before versions existed asked for the latest).
+            install_ensemble(out, name, 1)
     card["build_seconds"] = round(time.monotonic() - started, 1)
     progress(f"[{exporter.family}] written to {out} in {card['build_seconds']}s")
     return card

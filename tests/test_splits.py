@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from google.protobuf import text_format
 from pydantic import ValidationError
 
 from finfer.errors import InvalidArgument
@@ -154,3 +155,26 @@ def test_intent_damage_and_document_answers_compare_by_what_a_client_acts_on() -
     # The same fields read with other confidences agree; another value does not.
     assert documents.compare(page("LSVAU2180N2183294", 0.9), page("LSVAU2180N2183294", 0.7)).agree
     assert not documents.compare(page("LSVAU2180N2183294", 0.9), page("LSVAU2180N2183295", 0.9)).agree
+
+
+def test_a_repository_built_before_versions_takes_a_candidate(tmp_path: Path) -> None:
+    """Configs without a version policy and a served ensemble asking for the latest step versions (as builds
+    wrote them before versions existed): a candidate is accepted, and the served ensemble then pins version 1."""
+    from finfer.exporters.base import BuildOptions, Profile, export
+    from finfer.exporters.risk import RiskExporter
+
+    export(RiskExporter(), BuildOptions(out=tmp_path, profile=Profile.SMALL), lambda _: None)
+    for path in tmp_path.glob("*/config.pbtxt"):
+        config = model_config.parse(path.read_text())
+        config.ClearField("version_policy")
+        for step in config.ensemble_scheduling.step:
+            step.model_version = -1
+        path.write_text(text_format.MessageToString(config))
+    old = model_config.parse((tmp_path / "risk_model" / "config.pbtxt").read_text())
+    assert not old.HasField("version_policy")
+
+    export(RiskExporter(), BuildOptions(out=tmp_path, profile=Profile.SMALL, version=2), lambda _: None)
+    served = model_config.parse((tmp_path / "risk_score" / "config.pbtxt").read_text())
+    assert {s.model_version for s in served.ensemble_scheduling.step} == {1}
+    assert model_config.parse((tmp_path / "risk_model" / "config.pbtxt").read_text()).version_policy.HasField("all")
+    assert risk.PIPELINE.versions(tmp_path) == [1, 2]
