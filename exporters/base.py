@@ -28,6 +28,7 @@ from google.protobuf import text_format
 from finfer import paths
 from finfer.exporters import model_config, onnx_tools
 from finfer.exporters.model_config import Flavour, InstanceGroup, ModelSpec, Tensor
+from finfer.pipelines.declaration import versioned_model
 
 Progress = Callable[[str], None]
 
@@ -137,11 +138,6 @@ class VersionError(ValueError):
     """A candidate version that cannot be served beside the served one."""
 
 
-def versioned_name(model: str, version: int) -> str:
-    """The Triton model that serves `version` of an ensemble: the ensemble itself for 1, `<name>_vN` otherwise."""
-    return model if version == 1 else f"{model}_v{version}"
-
-
 def card_path(folder: Path, version: int) -> Path:
     """A model's card: beside its folders for the served version, inside its version folder for a candidate."""
     return folder / "metrics.json" if version == 1 else folder / str(version) / "metrics.json"
@@ -172,7 +168,7 @@ def write_tensorrt_handoff(folder: Path, spec: ModelSpec) -> None:
 
 def install_ensemble(out: Path, name: str, version: int = 1) -> None:
     source = paths.ENSEMBLES / name
-    target = out / versioned_name(name, version)
+    target = out / versioned_model(name, version)
     # Parse before copying so a broken ensemble fails the build, not Triton's start.
     config = model_config.parse((source / "config.pbtxt").read_text())
     if target.exists():

@@ -55,6 +55,12 @@ Encoded = dict[str, tuple[tuple[int, ...], bytes]]
 Outputs = dict[str, list]
 
 
+def versioned_model(model: str, version: int) -> str:
+    """The Triton model serving `version` of an ensemble: the ensemble itself for 1, `<model>_vN` for a candidate
+    (what `finfer build --version N` writes and the front calls)."""
+    return model if version == 1 else f"{model}_v{version}"
+
+
 @dataclass(frozen=True)
 class Comparison:
     """A served answer against another version's answer to the same request (shadow copies, rollback)."""
@@ -201,8 +207,8 @@ class Pipeline:
         return (repository / self.meta).exists()
 
     def model_name(self, version: int) -> str:
-        """The Triton model serving `version`: the declared one for 1, its ensemble `<model>_vN` for a candidate."""
-        return self.triton_model if version == 1 else f"{self.triton_model}_v{version}"
+        """The Triton model serving `version` of this pipeline."""
+        return versioned_model(self.triton_model, version)
 
     def meta_of(self, version: int) -> str:
         """`meta` in `version`'s folder (`risk_features/1/schema.json` → `risk_features/2/schema.json`)."""
