@@ -47,8 +47,7 @@ def admin_router(plane: DataPlane, guard: Guard, json: Callable[[Any], Response]
         """Each pipeline's drift window (a candidate's as `<pipeline>@v<N>`): PSI, reference and current shares
         per input field and output."""
         admin(request)
-        every = [*plane.served.values(), *(s for v in plane.versions.values() for s in v.served.values())]
-        return json({s.drift.pipeline: s.drift.snapshot() for s in every if s.drift is not None})
+        return json({s.drift.pipeline: s.drift.snapshot() for s in plane.every_version() if s.drift is not None})
 
     @router.get("/v1/admin/versions", response_model=dict[str, VersionsState], responses=ERRORS)
     async def versions(request: Request) -> Response:

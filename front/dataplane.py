@@ -139,6 +139,11 @@ class DataPlane:
             raise InvalidArgument(f"splits.{name}: no candidate version of {name!r} is built", "splits")
         return cls(settings, upstream, served, recorder, versions)
 
+    def every_version(self) -> list[Served]:
+        """Every served version of every pipeline, each once: version 1, then the candidates."""
+        candidates = [s for v in self.versions.values() for s in v.served.values() if s.version != 1]
+        return [*self.served.values(), *candidates]
+
     def baseline(self, name: str) -> Served:
         """The version a pipeline's readiness follows: the one with the most weight."""
         versions = self.versions.get(name)
@@ -217,6 +222,5 @@ class DataPlane:
     async def close(self) -> None:
         for versions in self.versions.values():
             await versions.close()
-        candidates = [s for v in self.versions.values() for s in v.served.values() if s.version != 1]
-        for served in [*self.served.values(), *candidates]:
+        for served in self.every_version():
             await served.close()
