@@ -19,7 +19,6 @@ import csv
 import json
 import random
 import time
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -111,14 +110,7 @@ def main() -> int:
 
 def comparisons(metrics_url: str) -> dict[str, float]:
     """The shadow front's comparisons of version 2 with version 1, by agreement on the grade."""
-    text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
-    counts = {"agree": 0.0, "disagree": 0.0}
-    for line in text.splitlines():
-        if line.startswith("finfer_comparisons_total{"):
-            for agreement in counts:
-                if f'agreement="{agreement}"' in line:
-                    counts[agreement] += float(line.rsplit(" ", 1)[1])
-    return counts
+    return {a: stack.metric(metrics_url, "finfer_comparisons_total", agreement=a) for a in ("agree", "disagree")}
 
 
 def median(values: list[float]) -> float:

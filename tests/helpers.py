@@ -31,13 +31,27 @@ def post(url: str, body: object, key: str | None = None) -> tuple[int, dict]:
     return status, answer
 
 
-def call(url: str, body: object = None, key: str | None = None) -> tuple[int, dict, dict[str, str]]:
-    """GET (no body) or POST JSON with an optional API key: status, decoded answer, headers."""
+def put(url: str, body: object, key: str | None = None) -> tuple[int, dict]:
+    """PUT JSON and return the status and the decoded answer, errors included."""
+    status, answer, _ = call(url, body, key, method="PUT")
+    return status, answer
+
+
+def get(url: str, key: str | None = None) -> tuple[int, dict]:
+    status, answer, _ = call(url, key=key)
+    return status, answer
+
+
+def call(
+    url: str, body: object = None, key: str | None = None, method: str | None = None
+) -> tuple[int, dict, dict[str, str]]:
+    """GET (no body) or POST JSON (or `method`) with an optional API key: status, decoded answer, headers."""
     data = None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {"content-type": "application/json"} if data is not None else {}
     if key is not None:
         headers["authorization"] = f"Bearer {key}"
-    request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
+    method = method or ("GET" if data is None else "POST")
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read()), dict(response.headers)
@@ -55,4 +69,4 @@ def fresh_applicant() -> dict:
     return applicant
 
 
-__all__ = ["call", "fresh_applicant", "load_applicants", "metric", "model_prediction", "post"]
+__all__ = ["call", "fresh_applicant", "get", "load_applicants", "metric", "model_prediction", "post", "put"]

@@ -10,11 +10,9 @@ with 2% of them flipped (about a fifth), as a weekly retrain on a few new outcom
 from __future__ import annotations
 
 import csv
-import json
 import re
 import subprocess
 import sys
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +30,7 @@ from finfer.loadtest.versions_bench import relabelled
 from finfer.pipelines import risk
 from finfer.settings import Settings, Split
 from tests.conftest import own_front, wait_until
+from tests.helpers import get, metric, post, put
 
 
 @pytest.fixture(scope="module")
@@ -59,28 +58,8 @@ def front(settings: Settings, workdir: Path, **update: Any) -> Iterator[Settings
         yield own
 
 
-def call(settings: Settings, path: str, body: object | None = None, method: str = "POST") -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{settings.http_port}{path}",
-        data=data,
-        method=method if data is not None else "GET",
-        headers={"content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def metric(settings: Settings, name: str, **labels: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{settings.http_port}/metrics", timeout=5).read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+def at(settings: Settings, path: str) -> str:
+    return f"http://127.0.0.1:{settings.http_port}{path}"
 
 
 def model_versions(settings: Settings) -> dict[int, str]:
@@ -117,8 +96,9 @@ def direct_score(settings: Settings, body: dict) -> float:
         {"name": "numeric_features", "shape": [1, len(row.numeric)], "datatype": "FP32", "data": list(row.numeric)},
     ]
     url = f"http://127.0.0.1:{settings.triton_http_port}/v2/models/risk_score/infer"
-    request = urllib.request.Request(url, data=json.dumps({"inputs": inputs}).encode())
-    outputs = json.loads(urllib.request.urlopen(request, timeout=10).read())["outputs"]
+    status, answer = post(url, {"inputs": inputs})
+    assert status == 200, answer
+    outputs = answer["outputs"]
     return next(o["data"][0] for o in outputs if o["name"] == "probability_of_default")
 
 
@@ -133,36 +113,36 @@ def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
         bodies = risk.PIPELINE.examples(300, 11)
         expected = [names[expected_version(own, weights, b)] for b in bodies]
         for _ in range(2):  # the second time from the cache: still each applicant's own version
-            answers = [call(own, "/v1/risk/score", b) for b in bodies]
+            answers = [post(at(own, "/v1/risk/score"), b) for b in bodies]
             assert all(status == 200 for status, _ in answers)
             assert [a["model_version"] for _, a in answers] == expected
         share = expected.count(names[2]) / len(expected)
         assert 0.2 < share < 0.4, share
 
-        status, batch = call(own, "/v1/risk/score:batch", {"applicants": bodies[:20]})
+        status, batch = post(at(own, "/v1/risk/score:batch"), {"applicants": bodies[:20]})
         assert status == 200
         assert [r["model_version"] for r in batch["results"]] == expected[:20]
         assert batch["model_version"] == ",".join(sorted(set(expected[:20])))
 
         # No errors: the candidate keeps its weight.
-        status, state = call(own, "/v1/admin/versions")
+        status, state = get(at(own, "/v1/admin/versions"))
         assert status == 200 and state["risk"]["rollbacks"] == []
         assert state["risk"]["weights"] == {"1": 70, "2": 30, "3": 0}
         assert state["risk"]["candidates"]["2"]["error_rate"] == 0
-        assert metric(own, "finfer_version_answers_total", version="2", result="ok") >= share * 600
-        assert metric(own, "finfer_version_answers_total", result="error") == 0
+        assert metric(at(own, "/metrics"), "finfer_version_answers_total", version="2", result="ok") >= share * 600
+        assert metric(at(own, "/metrics"), "finfer_version_answers_total", result="error") == 0
 
         for only in (2, 1):
-            status, state = call(own, "/v1/admin/splits/risk", {"weights": {str(only): 1}}, "PUT")
+            status, state = put(at(own, "/v1/admin/splits/risk"), {"weights": {str(only): 1}})
             assert status == 200 and state["baseline"] == only
-            answers = [call(own, "/v1/risk/score", b)[1]["model_version"] for b in bodies[:100]]
+            answers = [post(at(own, "/v1/risk/score"), b)[1]["model_version"] for b in bodies[:100]]
             assert set(answers) == {names[only]}
-        assert metric(own, "finfer_split_weight", version="2") == 0
+        assert metric(at(own, "/metrics"), "finfer_split_weight", version="2") == 0
 
-        status, error = call(own, "/v1/admin/splits/risk", {"weights": {"9": 1}}, "PUT")
+        status, error = put(at(own, "/v1/admin/splits/risk"), {"weights": {"9": 1}})
         assert status == 400 and error["error"]["field"] == "weights"
         assert "version 9 is not built (built: 1, 2, 3)" in error["error"]["message"]
-        status, error = call(own, "/v1/admin/splits/risk", {"weights": {"1": 0}}, "PUT")
+        status, error = put(at(own, "/v1/admin/splits/risk"), {"weights": {"1": 0}})
         assert status == 400 and "weight above 0" in error["error"]["message"]
 
 
@@ -171,15 +151,15 @@ def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned:
     bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 1.0}
     with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
         with unloaded(versioned, "risk_score_v2"):
-            answers = [call(own, "/v1/risk/score", b) for b in risk.PIPELINE.examples(200, 12)]
+            answers = [post(at(own, "/v1/risk/score"), b) for b in risk.PIPELINE.examples(200, 12)]
             assert [status for status, _ in answers] == [200] * 200  # the baseline answered the candidate's rows
             assert {a["model_version"] for _, a in answers} == {names[1]}
-            status, state = call(own, "/v1/admin/versions")
+            status, state = get(at(own, "/v1/admin/versions"))
             assert state["risk"]["weights"] == {"1": 50, "2": 0, "3": 0}
             (rollback,) = state["risk"]["rollbacks"]
             assert rollback["version"] == 2 and rollback["reason"].startswith("error rate 1.00 over its last 20")
-            assert metric(own, "finfer_rollbacks_total", pipeline="risk", version="2") == 1
-            assert urllib.request.urlopen(f"http://127.0.0.1:{own.http_port}/readyz", timeout=5).status == 200
+            assert metric(at(own, "/metrics"), "finfer_rollbacks_total", pipeline="risk", version="2") == 1
+            assert get(at(own, "/readyz"))[0] == 200
         log = (own.state_dir / "front.log").read_text()
         assert re.search(r"rollback: risk version 2: error rate 1\.00 .*its weight is now 0", log), log
 
@@ -187,16 +167,16 @@ def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned:
 def test_a_healthy_candidate_keeps_its_weight_under_the_default_bounds(versioned: Settings, tmp_path: Path) -> None:
     with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "3": 50})}) as own:
         bodies = risk.PIPELINE.examples(300, 17)
-        answers = [call(own, "/v1/risk/score", b) for b in bodies]
+        answers = [post(at(own, "/v1/risk/score"), b) for b in bodies]
         assert [status for status, _ in answers] == [200] * 300
         on_candidate = sum(a["model_version"] == model_versions(own)[3] for _, a in answers)
         assert on_candidate > 100
 
         def compared() -> bool:
-            return metric(own, "finfer_comparisons_total", version="3") >= on_candidate
+            return metric(at(own, "/metrics"), "finfer_comparisons_total", version="3") >= on_candidate
 
         wait_until(compared, 10, "every candidate answer compared with the baseline's")
-        state = call(own, "/v1/admin/versions")[1]["risk"]
+        state = get(at(own, "/v1/admin/versions"))[1]["risk"]
         assert state["rollbacks"] == [] and state["weights"] == {"1": 50, "2": 0, "3": 50}
         health = state["candidates"]["3"]
         assert health["error_rate"] == 0 and health["compared"] >= 50
@@ -207,15 +187,15 @@ def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: 
     bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 0.2}
     with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
         bodies = risk.PIPELINE.examples(200, 13)
-        assert all(call(own, "/v1/risk/score", b)[0] == 200 for b in bodies)
+        assert all(post(at(own, "/v1/risk/score"), b)[0] == 200 for b in bodies)
 
         def rolled_back() -> bool:
-            return call(own, "/v1/admin/versions")[1]["risk"]["weights"]["2"] == 0
+            return get(at(own, "/v1/admin/versions"))[1]["risk"]["weights"]["2"] == 0
 
         wait_until(rolled_back, 10, "the disagreeing candidate rolled back")
-        (rollback,) = call(own, "/v1/admin/versions")[1]["risk"]["rollbacks"]
+        (rollback,) = get(at(own, "/v1/admin/versions"))[1]["risk"]["rollbacks"]
         assert rollback["reason"].startswith("disagreement with the baseline")
-        assert metric(own, "finfer_comparisons_total", version="2", agreement="disagree") >= 5
+        assert metric(at(own, "/metrics"), "finfer_comparisons_total", version="2", agreement="disagree") >= 5
 
 
 def test_a_shadow_never_changes_or_delays_the_served_answer(versioned: Settings, tmp_path: Path) -> None:
@@ -223,23 +203,23 @@ def test_a_shadow_never_changes_or_delays_the_served_answer(versioned: Settings,
     shadow = {"splits": {"risk": Split(weights={"1": 1}, shadow=2)}, "shadow_timeout_s": 1.0}
     with front(versioned, tmp_path, **shadow) as own:
         bodies = risk.PIPELINE.examples(60, 14)
-        answers = [call(own, "/v1/risk/score", b)[1] for b in bodies]
+        answers = [post(at(own, "/v1/risk/score"), b)[1] for b in bodies]
         assert {a["model_version"] for a in answers} == {names[1]}
         for body, answer in zip(bodies, answers, strict=True):
             assert answer["probability_of_default"] == pytest.approx(direct_score(own, body), abs=1e-6)
 
         def compared(result: str, count: int) -> bool:
-            return metric(own, "finfer_comparison_calls_total", version="2", result=result) >= count
+            return metric(at(own, "/metrics"), "finfer_comparison_calls_total", version="2", result=result) >= count
 
         wait_until(lambda: compared("compared", 60), 10, "every copy compared")
-        state = call(own, "/v1/admin/versions")[1]["risk"]
+        state = get(at(own, "/v1/admin/versions"))[1]["risk"]
         assert state["disagreements"], "a model retrained on other labels disagrees on some grades"
         first = state["disagreements"][0]
         assert (first["answered_by"], first["compared_with"]) == (1, 2) and first["answer"] != first["other"]
 
         # A failing shadow: every answer still served, by version 1.
         with unloaded(versioned, "risk_score_v2"):
-            answers = [call(own, "/v1/risk/score", b) for b in risk.PIPELINE.examples(40, 15)]
+            answers = [post(at(own, "/v1/risk/score"), b) for b in risk.PIPELINE.examples(40, 15)]
             assert {(status, a["model_version"]) for status, a in answers} == {(200, names[1])}
             wait_until(lambda: compared("failed", 40), 10, "every failed copy counted")
 
@@ -252,15 +232,15 @@ def test_a_shadow_past_its_deadline_is_given_up_and_the_answers_stay(versioned: 
     with front(versioned, tmp_path, **shadow) as own:
         bodies = risk.PIPELINE.examples(30, 16)
         for body in bodies:
-            status, answer = call(own, "/v1/risk/score", body)
+            status, answer = post(at(own, "/v1/risk/score"), body)
             assert (status, answer["model_version"]) == (200, names[1])
             assert answer["probability_of_default"] == pytest.approx(direct_score(own, body), abs=1e-6)
 
         def timed_out() -> bool:
-            return metric(own, "finfer_comparison_calls_total", version="2", result="timeout") >= 30
+            return metric(at(own, "/metrics"), "finfer_comparison_calls_total", version="2", result="timeout") >= 30
 
         wait_until(timed_out, 10, "every copy given up")
-        assert metric(own, "finfer_comparison_calls_total", version="2", result="compared") == 0
+        assert metric(at(own, "/metrics"), "finfer_comparison_calls_total", version="2", result="compared") == 0
 
 
 def test_versions_are_built_beside_the_served_one_or_refused(versioned: Settings, tmp_path: Path) -> None:
