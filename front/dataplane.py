@@ -109,7 +109,8 @@ class DataPlane:
         self.recorder = recorder  # keeps the answers of pipelines that declare a record
         self.draining = False  # set on SIGTERM: not ready, still answering
         for s in served.values():
-            # What the upstream sends each model to find a dead stub and to check a reloaded one.
+            # What the upstream sends each model to find a dead stub and to check a reloaded one. Version 1's
+            # models only: a candidate's dead stub is not reloaded (front/repair.py says why).
             probe = s.codec.encode([s.codec.row(s.pipeline.probe_payload())])
             upstream.probes[s.pipeline.triton_model] = s.pipeline.infer_inputs(probe)
 

@@ -56,7 +56,7 @@ TRITON_RESTARTS = Counter(
 )
 STUB_REPAIRS = Counter(
     "finfer_stub_repairs",
-    "Dead Python stubs reloaded by the front, by model and result",
+    "Dead Python stubs found by the front, by model and result: reloaded, failed, left (a candidate version's)",
     ["model", "result"],
     registry=REGISTRY,
 )

@@ -7,6 +7,11 @@ probe, stops sending that model to that replica (its requests go to another repl
 Retry-After at once when none is left, and /readyz and the gRPC health service say so), unloads and loads
 the dead model there (Triton runs in explicit model-control mode, where that starts a fresh stub), and
 sends it there again once a probe through it answers.
+
+Only the models the front probes (each pipeline's version 1) are repaired. A candidate version's ensemble
+shares its step models with version 1 (one Triton model, several version folders), and reloading a step
+restarts every version of it, the served one too: a candidate's dead stub is left dead, its calls fail, the
+split hands its rows to the baseline and rollback takes its weight (a shadow's copies are counted failed).
 """
 
 from __future__ import annotations
@@ -39,9 +44,12 @@ class StubRepair:
         probe: Callable[[Replica, str], Awaitable[None]],
         timeout_s: float,
         give_up: Callable[[str], None] | None = None,
+        repairable: Callable[[str], bool] = lambda model: True,
     ) -> None:
         self.reload = reload
         self.probe = probe
+        self.repairable = repairable  # whether a model called may be reloaded (it has a probe to check it by)
+        self.left: set[tuple[str, str]] = set()  # (replica, model called) whose dead stub is not reloaded
         self.timeout_s = timeout_s
         self.give_up = give_up  # what to do with a replica whose stub will not come back (restart it)
         self.down: dict[tuple[str, str], str] = {}  # (replica, model called) → the step being reloaded
@@ -58,6 +66,17 @@ class StubRepair:
         step = dead_model(error.message)
         if step is None:
             return False
+        if not self.repairable(model):
+            if (replica.address, model) not in self.left:
+                self.left.add((replica.address, model))
+                metrics.STUB_REPAIRS.labels(step, "left").inc()
+                print(
+                    f"finfer front: {model} on {replica.address}: the {step} stub is dead; not reloading it "
+                    f"(that would restart every version of {step}, the served one too)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            return True
         if (replica.address, model) not in self.down:
             self.down[replica.address, model] = step
             print(

@@ -40,7 +40,9 @@ class TritonUpstream:
         """`restart(address)` restarts a replica whose dead stub would not reload (`finfer serve` passes one)."""
         self.settings = settings
         self.pool = ReplicaPool(settings.triton_targets, settings.replica_check_s)
-        self.repair = StubRepair(self.reload, self.probe, settings.repair_timeout_s, restart)
+        self.repair = StubRepair(
+            self.reload, self.probe, settings.repair_timeout_s, restart, lambda model: model in self.probes
+        )
         self.probes: dict[str, Sequence[InferInput]] = {}  # model → a small known request (set by the data plane)
         self._ready_at = -math.inf
         self._tasks: list[asyncio.Task] = []

@@ -10,7 +10,9 @@ with 2% of them flipped (about a fifth), as a weekly retrain on a few new outcom
 from __future__ import annotations
 
 import csv
+import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -181,6 +183,36 @@ def test_a_healthy_candidate_keeps_its_weight_under_the_default_bounds(versioned
         health = state["candidates"]["3"]
         assert health["error_rate"] == 0 and health["compared"] >= 50
         assert 0 < health["disagreement_rate"] < 0.3  # another model, within the bound
+
+
+def stub_of(settings: Settings, model: str, version: int) -> int | None:
+    """The Python stub serving `version` of `model` in this module's Triton (a child of this process)."""
+    for triton in stack.children(os.getpid()):
+        pid = stack.find_child(triton, f"{settings.model_repository}/{model}/{version}/model.py")
+        if pid is not None:
+            return pid
+    return None
+
+
+def test_a_candidates_dead_stub_is_left_dead_and_its_requests_answered(versioned: Settings, tmp_path: Path) -> None:
+    """Reloading the candidate's step would restart version 1's stub of it too: the front leaves it dead, the
+    baseline answers its rows and rollback takes its weight."""
+    names = model_versions(versioned)
+    bounds = {"rollback_window": 10, "rollback_min_answers": 5, "rollback_disagreement_rate": 1.0}
+    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
+        served_stub, candidate_stub = stub_of(own, "risk_model", 1), stub_of(own, "risk_model", 2)
+        assert served_stub and candidate_stub
+        os.kill(candidate_stub, signal.SIGKILL)
+        try:
+            answers = [post(at(own, "/v1/risk/score"), b) for b in risk.PIPELINE.examples(60, 18)]
+            assert {(status, a["model_version"]) for status, a in answers} == {(200, names[1])}
+            assert get(at(own, "/v1/admin/versions"))[1]["risk"]["weights"]["2"] == 0
+            assert metric(at(own, "/metrics"), "finfer_stub_repairs_total", model="risk_model", result="left") == 1
+            assert stub_of(own, "risk_model", 1) == served_stub  # version 1 never restarted
+            assert "the risk_model stub is dead; not reloading it" in (own.state_dir / "front.log").read_text()
+        finally:  # what an operator does to bring the candidate back: reload the step (both versions)
+            triton_model(versioned, "risk_model", "unload")
+            triton_model(versioned, "risk_model", "load")
 
 
 def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: Settings, tmp_path: Path) -> None:
