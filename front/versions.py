@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from finfer.errors import FrontError, InvalidArgument
+from finfer.errors import FrontError, InvalidArgument, Unavailable
 from finfer.front import metrics
 from finfer.pipelines.declaration import Comparison, Pipeline, Stored
 from finfer.settings import Settings, Split
@@ -197,8 +197,9 @@ class Versions:
 
     async def results(self, rows: Sequence[Any]) -> list[Routed]:
         """Each row answered by the version the split gives it; a candidate that fails hands its rows to the
-        baseline (counted against the candidate only when the baseline answers them: an outage of Triton as a
-        whole is nobody's rollback)."""
+        baseline. Counted against the candidate: its model's own errors, once the baseline has answered its
+        rows. Not counted: a server that did not answer (Unavailable), which is an outage, not the candidate's
+        doing, even when the server is back by the time the baseline is asked."""
         routed: list[Routed | None] = [None] * len(rows)
 
         async def answer(version: int, indexes: list[int]) -> None:
@@ -213,7 +214,7 @@ class Versions:
                     raise
                 served = self.served[first]
                 results = await served.results(subset)
-                self._answered(version, len(indexes), failed=str(error))
+                self._answered(version, len(indexes), error)
             else:
                 self._answered(version, len(indexes))
             for i, (stored, cached) in zip(indexes, results, strict=True):
@@ -224,15 +225,17 @@ class Versions:
         self._compare_later(rows, done)
         return done
 
-    def _answered(self, version: int, count: int, failed: str | None = None) -> None:
+    def _answered(self, version: int, count: int, error: FrontError | None = None) -> None:
         name = self.pipeline.name
-        metrics.VERSION_ANSWERS.labels(name, str(version), "error" if failed else "ok").inc(count)
+        metrics.VERSION_ANSWERS.labels(name, str(version), "ok" if error is None else "error").inc(count)
         if version == self.baseline:
             return
+        if error is not None:
+            log.warning("%s version %d failed %d answers (the baseline answered): %s", name, version, count, error)
+        if isinstance(error, Unavailable):
+            return  # an outage says nothing of the candidate either way
         for _ in range(count):
-            self.health[version].errors.add(failed is not None)
-        if failed:
-            log.warning("%s version %d failed %d answers (the baseline answered): %s", name, version, count, failed)
+            self.health[version].errors.add(error is not None)
         self._check(version)
 
     def _check(self, version: int) -> None:

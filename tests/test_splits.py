@@ -178,3 +178,38 @@ def test_a_repository_built_before_versions_takes_a_candidate(tmp_path: Path) ->
     assert {s.model_version for s in served.ensemble_scheduling.step} == {1}
     assert model_config.parse((tmp_path / "risk_model" / "config.pbtxt").read_text()).version_policy.HasField("all")
     assert risk.PIPELINE.versions(tmp_path) == [1, 2]
+
+
+def test_a_candidate_is_judged_on_its_models_errors_not_on_an_outage() -> None:
+    """Its rows go to the baseline either way; only the candidate's own errors count towards its rollback."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from finfer.errors import Unavailable, UpstreamError
+    from finfer.front.versions import Versions
+    from finfer.pipelines.declaration import Stored
+    from finfer.settings import Settings
+
+    class Version:
+        def __init__(self, version: int, error: Exception | None = None) -> None:
+            self.version, self.error, self.model_version = version, error, f"v{version}"
+            self.codec = SimpleNamespace(split_key=lambda row: row)
+
+        async def results(self, rows):
+            if self.error is not None:
+                raise self.error
+            return [(Stored(b"{}"), None) for _ in rows]
+
+    async def judge(error: Exception) -> tuple[dict, list]:
+        settings = Settings(rollback_window=10, rollback_min_answers=5)
+        served = {1: Version(1), 2: Version(2, error)}
+        versions = Versions(risk.PIPELINE, served, Split(weights={"1": 1, "2": 1}), settings)
+        rows = [f"applicant-{i}".encode() for i in range(40)]
+        answered = await versions.results(rows)
+        assert {by.version for by, _, _ in answered} == {1}  # every row answered, by the baseline
+        return versions.health[2].snapshot(), versions.rollbacks
+
+    health, rollbacks = asyncio.run(judge(Unavailable("the model server is unavailable")))
+    assert health["answers"] == 0 and rollbacks == []
+    health, rollbacks = asyncio.run(judge(UpstreamError("the model server failed: NOT_FOUND")))
+    assert health["error_rate"] == 1.0 and rollbacks[0]["reason"].startswith("error rate 1.00")
