@@ -47,10 +47,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Regenerate the gRPC stubs after editing clients/finfer.proto (they import as finfer.clients).
+# Regenerate the gRPC stubs after editing wire/finfer.proto (they import as finfer.wire).
 proto: setup
-	$(BIN)/python -m grpc_tools.protoc -I clients --python_out=clients --pyi_out=clients --grpc_python_out=clients clients/finfer.proto
-	sed -i 's/^import finfer_pb2 as finfer__pb2/from finfer.clients import finfer_pb2 as finfer__pb2/' clients/finfer_pb2_grpc.py
+	PATH=$(BIN):$$PATH bash wire/generate.sh
 
 bench: setup
 	$(BIN)/finfer bench

@@ -6,8 +6,8 @@ with HttpClient("http://127.0.0.1:8080", api_key="fk_...") as client:  # api_key
     fraud = client.score_fraud(application)  # also classify, classify_batch, read_document, assess_damage
     decision = client.evaluate_application(application_body("A-1", applicant, message="想贷五万分两年还"))
 
-Names load on first use: the front imports only the protobuf modules from here, and its image does not
-carry the SDK's HTTP stack (httpx).
+Names load on first use, so importing the package costs nothing until a client is made. The protobuf
+modules are the wire contract's (`finfer.wire`), re-exported here for callers of the raw stubs.
 """
 
 from __future__ import annotations
@@ -65,13 +65,12 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
         return getattr(importlib.import_module(f"finfer.clients.{_WHERE[name]}"), name)
-    if name in ("finfer_pb2", "finfer_pb2_grpc"):
-        return importlib.import_module(f"finfer.clients.{name}")
+    if name in ("finfer_pb2", "finfer_pb2_grpc"):  # the wire contract, for callers of the raw stubs
+        return importlib.import_module(f"finfer.wire.{name}")
     raise AttributeError(f"module 'finfer.clients' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
-    from finfer.clients import finfer_pb2, finfer_pb2_grpc
     from finfer.clients.api import application_body
     from finfer.clients.errors import (
         AccessDenied,
@@ -85,3 +84,4 @@ if TYPE_CHECKING:
     from finfer.clients.grpc_client import AsyncGrpcClient, GrpcClient
     from finfer.clients.http_client import AsyncHttpClient, HttpClient
     from finfer.clients.types import ApplicationDecision, Damage, Document, FraudScore, Intent, Reason, RiskScore
+    from finfer.wire import finfer_pb2, finfer_pb2_grpc

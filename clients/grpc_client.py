@@ -9,7 +9,6 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from pydantic import BaseModel
 
-from finfer.clients import finfer_pb2
 from finfer.clients.api import Api, AsyncApi, Body
 from finfer.clients.errors import (
     AccessDenied,
@@ -22,6 +21,7 @@ from finfer.clients.errors import (
 )
 from finfer.clients.retry import RetryPolicy
 from finfer.pipelines.declaration import Pipeline
+from finfer.wire import finfer_pb2
 
 ERROR_FIELD_KEY = "finfer-error-field"
 M = TypeVar("M", bound=BaseModel)

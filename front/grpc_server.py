@@ -11,12 +11,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from finfer.access.guard import Guard
-from finfer.clients import finfer_pb2
 from finfer.errors import FrontError
 from finfer.front import metrics
-from finfer.front.dataplane import DataPlane, Served
+from finfer.front.dataplane import DataPlane
 from finfer.front.records_api import Records
+from finfer.front.served import Served
 from finfer.pipelines.application import checked_application_id
+from finfer.wire import finfer_pb2
 
 ERROR_FIELD_KEY = "finfer-error-field"
 
@@ -58,7 +59,7 @@ def _unary(
 
 
 def pipeline_handler(served: Served, plane: DataPlane, guard: Guard) -> grpc.GenericRpcHandler:
-    """The gRPC service of one declared pipeline (clients/finfer.proto), with its batch method where it has one."""
+    """The gRPC service of one declared pipeline (wire/finfer.proto), with its batch method where it has one."""
     pipeline = served.pipeline
     scopes = (pipeline.access_scope,)
     service = finfer_pb2.DESCRIPTOR.services_by_name[pipeline.grpc_service]

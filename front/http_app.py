@@ -27,9 +27,10 @@ from finfer.errors import (
 )
 from finfer.front import metrics
 from finfer.front.admin_api import admin_router
-from finfer.front.dataplane import DataPlane, Served
+from finfer.front.dataplane import DataPlane
 from finfer.front.records_api import Records, records_router
 from finfer.front.review_pages import review_pages
+from finfer.front.served import Served
 from finfer.pipelines.declaration import response_models
 from finfer.pipelines.validation import BASE64, Upload, decoded_base64, object_with
 from finfer.settings import Settings

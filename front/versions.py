@@ -18,24 +18,22 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from finfer.errors import FrontError, InvalidArgument, Unavailable
 from finfer.front import metrics
+from finfer.front.served import Served
 from finfer.pipelines.declaration import Comparison, Pipeline, Stored
 from finfer.settings import Settings, Split
-
-if TYPE_CHECKING:
-    from finfer.front.dataplane import Served
 
 log = logging.getLogger("finfer.versions")
 
 BUCKETS = 10_000
 
 # A row's answer: the version that gave it, its result, whether a cache did (None: never cached).
-Routed = tuple["Served", Stored, "bool | None"]
+Routed = tuple[Served, Stored, "bool | None"]
 
 
 def bucket(key: bytes) -> int:

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 import orjson
 
-from finfer.loadtest.bench import Result, Send, http_sender, run_scenario
 from finfer.loadtest.requests import applications
+from finfer.loadtest.scenario import Result, Send, http_sender, run_scenario
 from finfer.pipelines import application, fraud, intent, risk
 from finfer.settings import Settings
 

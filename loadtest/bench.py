@@ -14,242 +14,62 @@ CPU per request is steadier than throughput).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import orjson
 from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.grpc_client import to_struct
 from finfer.loadtest import stack
 from finfer.loadtest.requests import intent_messages, unique_applicants
+from finfer.loadtest.scenario import Result, direct_requests, grpc_sender, http_sender, run_scenario
 from finfer.models.risk import FeatureSchema
 from finfer.pipelines import application, damage, documents, fraud, intent, risk
 from finfer.pipelines.declaration import Pipeline
 from finfer.settings import Settings
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
 
-Send = Callable[[int], Awaitable[None]]
-
-
-@dataclass
-class Result:
-    scenario: str
-    description: str
-    requests: int
-    errors: int
-    seconds: float
-    rows_per_request: int = 1
-    p50_ms: float = 0.0
-    p95_ms: float = 0.0
-    p99_ms: float = 0.0
-    cpu_us_per_request: dict[str, float] = field(default_factory=dict)
-    # What `finfer capacity` sizes from this scenario: tier (triton, front-miss, front-hit) and model.
-    tier: str | None = None
-    model: str | None = None
-
-    @property
-    def requests_per_s(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def rows_per_s(self) -> float:
-        return self.requests_per_s * self.rows_per_request
-
-    def as_json(self) -> dict:
-        """The result's fields and its rate, for a bench's results file."""
-        return asdict(self) | {"requests_per_s": self.requests_per_s}
+# Pipelines measured alike, by their declarations: letters for one client, the front under load, Triton direct.
+SINGLE_PIPELINES = {"ghi": fraud.PIPELINE, "jkl": intent.PIPELINE}
 
 
-async def drive(send: Send, concurrency: int, duration: float, warmup: float = 1.0) -> tuple[list[float], int, float]:
-    """`concurrency` closed-loop workers calling send(i) with a shared counter; latencies after warm-up."""
-    counter = iter(range(10**9))
-    latencies: list[float] = []
-    errors = 0
-    start = time.perf_counter()
-    measure_from = start + warmup
-    stop = measure_from + duration
-
-    async def worker() -> None:
-        nonlocal errors
-        while (now := time.perf_counter()) < stop:
-            try:
-                await send(next(counter))
-            except Exception:
-                errors += 1 if now >= measure_from else 0
-                continue
-            if now >= measure_from:
-                latencies.append(time.perf_counter() - now)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors, time.perf_counter() - measure_from
-
-
-def run_scenario(
-    name: str,
-    description: str,
-    make_send: Callable[[], Awaitable[tuple[Send, Callable[[], Awaitable[None]]]]],
-    concurrency: int,
-    duration: float,
-    pids: dict[str, int],
-    rows_per_request: int = 1,
-    tier: str | None = None,
-    model: str | None = None,
-) -> Result:
-    async def main() -> Result:
-        send, close = await make_send()
-        before = {k: stack.tree_cpu_seconds(p) for k, p in pids.items()}
-        before["load generator"] = stack.cpu_seconds(os.getpid())
-        latencies, errors, seconds = await drive(send, concurrency, duration)
-        after = {k: stack.tree_cpu_seconds(p) for k, p in pids.items()}
-        after["load generator"] = stack.cpu_seconds(os.getpid())
-        await close()
-        n = max(len(latencies), 1)
-        ms = np.array(latencies or [0.0]) * 1000
-        # Warm-up CPU is included, so scale by the measured share of requests.
-        total = len(latencies) * (1 + 1.0 / max(duration, 1e-9))
-        return Result(
-            scenario=name,
-            description=description,
-            requests=len(latencies),
-            errors=errors,
-            seconds=seconds,
-            rows_per_request=rows_per_request,
-            p50_ms=float(np.percentile(ms, 50)),
-            p95_ms=float(np.percentile(ms, 95)),
-            p99_ms=float(np.percentile(ms, 99)),
-            cpu_us_per_request={k: round((after[k] - before[k]) / max(total, n) * 1e6, 1) for k in after},
-            tier=tier,
-            model=model,
-        )
-
-    import uvloop
-
-    result = uvloop.run(main())
-    print(
-        f"  {name}: {result.requests_per_s:8.0f} req/s  {result.rows_per_s:9.0f} rows/s  "
-        f"p50 {result.p50_ms:6.2f} ms  p95 {result.p95_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
-        f"errors {result.errors}  "
-        f"CPU µs/req {result.cpu_us_per_request}",
-        flush=True,
-    )
-    return result
-
-
-def http_sender(url: str, path: str, bodies: list[bytes], concurrency: int, api_key: str | None = None):
-    async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
-        import aiohttp
-
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
-        headers = {"content-type": "application/json"}
-        if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
-
-        async def send(i: int) -> None:
-            async with session.post(url + path, data=bodies[i % len(bodies)], headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(response.status)
-
-        return send, session.close
-
-    return make
-
-
-def grpc_sender(target: str, stub_class: type, method: str, requests: list):
-    """Closed-loop unary calls of `method` with pre-built request messages (the front's or Triton's API)."""
-
-    async def make() -> tuple[Send, Callable[[], Awaitable[None]]]:
-        import grpc
-
-        channel = grpc.aio.insecure_channel(target)
-        call = getattr(stub_class(channel), method)
-
-        async def send(i: int) -> None:
-            await call(requests[i % len(requests)], timeout=10)
-
-        return send, channel.close
-
-    return make
-
-
-def direct_requests(pipeline: Pipeline, repository: Path, payloads: list) -> list:
-    """Triton requests for `payloads`, encoded by the pipeline's own codec (what the front sends on a miss)."""
-    from finfer.front.upstream import infer_request
-
-    codec = pipeline.load(repository)
-    return [infer_request(pipeline.triton_model, pipeline.infer_inputs(codec.encode([codec.row(p)]))) for p in payloads]
-
-
-def fraud_scenarios(only: set[str], live: Settings, concurrency: int, duration: float, pids: dict) -> list:
-    """Fraud-ring scoring against the graph the repository holds: unique applications, not persisted."""
+def pipeline_scenarios(
+    pipeline: Pipeline, letters: str, only: set[str], live: Settings, concurrency: int, duration: float, pids: dict
+) -> list[Result]:
+    """One pipeline's three scenarios over distinct generated requests: latency at one client, the front's
+    throughput at `concurrency` clients (cache misses), and Triton direct with the codec's own tensors."""
+    one, load, direct = letters
+    bodies = pipeline.examples(60_000, 2)
+    encoded = [orjson.dumps(body) for body in bodies]
     http_url = f"http://{live.front_host}:{live.http_port}"
-    requests = fraud.PIPELINE.examples(30_000, 2)
-    bodies = [orjson.dumps(r) for r in requests]
+    name = pipeline.name
     out = []
-    if "g" in only:
-        send = http_sender(http_url, "/v1/fraud/score", bodies[:10_000], 1)
-        out.append(run_scenario("g", "front, HTTP, fraud score, 1 client", send, 1, duration, pids))
-    if "h" in only:
-        send = http_sender(http_url, "/v1/fraud/score", bodies[10_000:20_000], concurrency)
+    if one in only:
+        send = http_sender(http_url, pipeline.http_path, encoded[:5_000], 1)
+        out.append(run_scenario(one, f"front, HTTP, {name}, 1 client", send, 1, duration, pids))
+    if load in only:
+        send = http_sender(http_url, pipeline.http_path, encoded[5_000:45_000], concurrency)
         out.append(
-            run_scenario(
-                "h", "front, HTTP, fraud score", send, concurrency, duration, pids, tier="front-miss", model="fraud"
-            )
+            run_scenario(load, f"front, HTTP, {name}", send, concurrency, duration, pids, tier="front-miss", model=name)
         )
-    if "i" in only:
-        direct = direct_requests(fraud.PIPELINE, live.model_repository, requests[20_000:])
-        send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct)
+    if direct in only:
+        requests = direct_requests(pipeline, live.model_repository, bodies[45_000:])
+        send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", requests)
         out.append(
             run_scenario(
-                "i",
-                f"Triton direct, {fraud.PIPELINE.triton_model}, dynamic batching",
+                direct,
+                f"Triton direct, {pipeline.triton_model}, dynamic batching",
                 send,
                 concurrency,
                 duration,
                 pids,
                 tier="triton",
-                model=fraud.PIPELINE.triton_model,
-            )
-        )
-    return out
-
-
-def intent_scenarios(only: set[str], live: Settings, concurrency: int, duration: float, pids: dict) -> list:
-    http_url = f"http://{live.front_host}:{live.http_port}"
-    messages = [body["text"] for body in intent.PIPELINE.examples(60_000, 21)]
-    bodies = [orjson.dumps({"text": t}) for t in messages]
-    out = []
-    if "j" in only:
-        send = http_sender(http_url, "/v1/intent", bodies[:10_000], 1)
-        out.append(run_scenario("j", "front, HTTP, intent, 1 client", send, 1, duration, pids))
-    if "k" in only:
-        send = http_sender(http_url, "/v1/intent", bodies[10_000:50_000], concurrency)
-        out.append(
-            run_scenario(
-                "k", "front, HTTP, intent", send, concurrency, duration, pids, tier="front-miss", model="intent"
-            )
-        )
-    if "l" in only:
-        direct = direct_requests(intent.PIPELINE, live.model_repository, [{"text": t} for t in messages[50_000:]])
-        send = grpc_sender(live.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", direct)
-        out.append(
-            run_scenario(
-                "l",
-                f"Triton direct, {intent.PIPELINE.triton_model}, dynamic batching",
-                send,
-                concurrency,
-                duration,
-                pids,
-                tier="triton",
-                model=intent.PIPELINE.triton_model,
+                model=pipeline.triton_model,
             )
         )
     return out
@@ -472,12 +292,11 @@ def main(args: argparse.Namespace) -> int:
                     rows_per_request=rows,
                 )
             )
-        if only & set("ghi") and fraud.PIPELINE.is_built(repository):
-            results += fraud_scenarios(only, live, c, d, pids)
-            graph_process = stack.find_child(server.pid, fraud.PIPELINE.triton_model)
-            fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
-        if only & set("jkl") and intent_built:
-            results += intent_scenarios(only, live, c, d, pids)
+        for letters, pipeline in SINGLE_PIPELINES.items():
+            if only & set(letters) and pipeline.is_built(repository):
+                results += pipeline_scenarios(pipeline, letters, only, live, c, d, pids)
+        graph_process = stack.find_child(server.pid, fraud.PIPELINE.triton_model) if only & set("ghi") else None
+        fraud_rss = round(stack.rss_bytes(graph_process) / 2**20) if graph_process else None
         if only & set("noprst") and vision_built:
             results += vision_bench.vision_scenarios(only, live, pids, d)
         if "v" in only and vision_built:

@@ -24,8 +24,8 @@ from finfer import paths
 from finfer.access import keys
 from finfer.access.guard import Guard
 from finfer.loadtest import stack
-from finfer.loadtest.bench import Result, http_sender, run_scenario
 from finfer.loadtest.requests import applications
+from finfer.loadtest.scenario import Result, http_sender, run_scenario
 from finfer.pipelines import application, risk
 from finfer.settings import Settings
 from finfer.store.database import connect, migrate

@@ -27,7 +27,7 @@ from finfer import paths
 from finfer.exporters.base import BuildOptions, Profile, export, is_built
 from finfer.exporters.risk import RiskExporter
 from finfer.loadtest import stack
-from finfer.loadtest.bench import Result, http_sender, run_scenario
+from finfer.loadtest.scenario import Result, http_sender, run_scenario
 from finfer.pipelines import risk
 from finfer.settings import Split
 

@@ -13,7 +13,7 @@ import httpx
 import orjson
 from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
-from finfer.loadtest.bench import Result, direct_requests, grpc_sender, http_sender, run_scenario
+from finfer.loadtest.scenario import Result, direct_requests, grpc_sender, http_sender, run_scenario
 from finfer.models import ocr_documents
 from finfer.models.damage_images import panels
 from finfer.models.ocr_eval import evaluate

@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from finfer.clients import AccessDenied, GrpcClient, HttpClient, finfer_pb2, finfer_pb2_grpc
+from finfer.clients import AccessDenied, GrpcClient, HttpClient
 from finfer.clients.grpc_client import Calls
 from finfer.clients.retry import RetryPolicy
 from finfer.loadtest import stack
@@ -24,6 +24,7 @@ from finfer.pipelines import REGISTRY
 from finfer.settings import Settings
 from finfer.store.database import connect
 from finfer.store.decisions import DecisionStore
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.conftest import http_status, own_front, wait_until
 from tests.helpers import call, metric, post
 

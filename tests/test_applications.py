@@ -407,7 +407,7 @@ def test_a_bad_policy_stops_the_start_naming_the_key(repository: Path, tmp_path:
 def test_grpc_status_of_a_whole_application_path_is_ok(front):
     """The service is registered under the declared name (what grpcurl and other clients call)."""
     channel = grpc.insecure_channel(front.grpc_target)
-    from finfer.clients import finfer_pb2
+    from finfer.wire import finfer_pb2
 
     call = channel.unary_unary(
         "/finfer.v1.LoanApplications/Evaluate",

@@ -9,13 +9,13 @@ import grpc
 import numpy as np
 import pytest
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.exporters.base import Profile
 from finfer.exporters.fraud import PARAMS, SEED
 from finfer.exporters.onnx_tools import run_onnx
 from finfer.models import fraud_data, fraud_scoring
 from finfer.models.fraud_data import FEATURES, KINDS, GraphSpec
 from finfer.models.fraud_graph import InMemoryGraph
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.helpers import metric, post
 
 FEATURES_OK = {

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.exporters.ocr import CANDIDATES
 from finfer.models import ocr_pipeline as ocr
 from finfer.models.damage_images import DAMAGE_TYPES, SEVERITIES, classifier_input, panels
@@ -21,6 +20,7 @@ from finfer.models.ocr_documents import documents
 from finfer.models.ocr_eval import match_line
 from finfer.models.ocr_fields import normalise
 from finfer.runtime.onnx_session import session_for
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
 
 DOCUMENTS = list(documents(3, 31))  # a contract, a licence, a VIN plate
 PANELS = list(panels(8, 41))

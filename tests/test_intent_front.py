@@ -7,10 +7,10 @@ import json
 import grpc
 import pytest
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.exporters.intent import load_served
 from finfer.models.intent_corpus import INTENTS
 from finfer.models.intent_tokenizer import MAX_CHARS
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.helpers import metric, post
 
 MESSAGES = ["我想贷15万分36期买车", "提前还款有违约金吗", "转人工", "这个月逾期了能宽限几天吗", "绿本什么时候能拿到"]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from finfer.clients import finfer_pb2
 from finfer.exporters import model_config
 from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, Stored, response_models, splice
 from finfer.pipelines.validation import Upload
+from finfer.wire import finfer_pb2
 
 # KServe v2 datatypes on the wire against the config's data types.
 WIRE = {"BYTES": "TYPE_STRING", "FP32": "TYPE_FP32", "INT64": "TYPE_INT64", "BOOL": "TYPE_BOOL"}

@@ -12,10 +12,10 @@ from typing import Any
 import grpc
 import pytest
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.loadtest import stack
 from finfer.loadtest.requests import applications
 from finfer.settings import Settings
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.conftest import Front
 from tests.helpers import call, post
 

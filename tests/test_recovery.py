@@ -4,8 +4,8 @@ import grpc
 import httpx
 import pytest
 
-from finfer.clients import finfer_pb2, finfer_pb2_grpc
 from finfer.clients.grpc_client import to_struct
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.conftest import wait_until
 from tests.helpers import fresh_applicant
 from tests.test_fraud_front import FEATURES_OK

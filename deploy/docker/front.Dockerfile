@@ -15,6 +15,7 @@ COPY decisions decisions
 COPY store store
 COPY access access
 COPY clients clients
+COPY wire wire
 COPY loadtest loadtest
 # --no-deps: the build-time stack (xgboost, onnx, pytriton, locust) stays out of the image.
 RUN pip install --no-cache-dir --no-deps --prefix=/install .

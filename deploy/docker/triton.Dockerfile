@@ -11,7 +11,7 @@ RUN pip install --no-cache-dir -r /tmp/requirements-triton.txt && rm /tmp/requir
 # which the tests check these compile under.
 COPY finfer/__init__.py finfer/errors.py /opt/finfer/lib/finfer/
 COPY finfer/pipelines /opt/finfer/lib/finfer/pipelines
-COPY clients/__init__.py clients/finfer_pb2.py /opt/finfer/lib/finfer/clients/
+COPY wire/__init__.py wire/finfer_pb2.py /opt/finfer/lib/finfer/wire/
 COPY decisions /opt/finfer/lib/finfer/decisions
 COPY models /opt/finfer/lib/finfer/models
 COPY runtime /opt/finfer/lib/finfer/runtime

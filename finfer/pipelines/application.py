@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from finfer.clients import finfer_pb2
 from finfer.decisions.crosschecks import DOCUMENT_KINDS
 from finfer.decisions.findings import Declared
 from finfer.decisions.policy import Policy, load_policy
@@ -39,6 +38,7 @@ from finfer.pipelines.validation import (
     object_with,
     valid_text,
 )
+from finfer.wire import finfer_pb2
 
 # The pipelines an application fans out to, in the order reasons are reported.
 BRANCHES: tuple[Pipeline, ...] = (risk.PIPELINE, fraud.PIPELINE, documents.PIPELINE, damage.PIPELINE, intent.PIPELINE)

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
+from finfer.wire import finfer_pb2
 
 
 @dataclass(frozen=True)

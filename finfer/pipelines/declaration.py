@@ -28,7 +28,7 @@ from finfer.errors import InvalidArgument
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")  # a frozen dataclass
-Message = Any  # a generated protobuf message of clients/finfer.proto
+Message = Any  # a generated protobuf message of wire/finfer.proto
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class Pipeline:
     codec: type[Codec]
     result: type  # a frozen dataclass: one answer's fields; the response adds the envelope
     http_path: str
-    grpc_service: str  # service of clients/finfer.proto
+    grpc_service: str  # service of wire/finfer.proto
     grpc_method: str
     summary: str  # the route's description in OpenAPI
     from_proto: Callable[[Message], object]  # gRPC request → the HTTP body's shape

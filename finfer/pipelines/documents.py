@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, TypeAdapter
 
-from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
 from finfer.models.ocr_fields import field_state
 from finfer.pipelines.declaration import Answer, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
+from finfer.wire import finfer_pb2
 
 
 def _pairs(value: Any) -> Any:

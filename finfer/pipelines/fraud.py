@@ -14,13 +14,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError, create_model
 
-from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
 from finfer.models.fraud_data import FEATURE_BOUNDS, FEATURES, KINDS
 from finfer.models.fraud_scoring import FraudConfig
 from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
+from finfer.wire import finfer_pb2
 
 _APPLICATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 APPLICATION_ID_PATTERN = f"^{_APPLICATION_ID.pattern}$"

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import object_with, valid_text
+from finfer.wire import finfer_pb2
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal
 from google.protobuf import struct_pb2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from finfer.clients import finfer_pb2
 from finfer.errors import InvalidArgument
 from finfer.models.risk import FeatureSchema
 from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
+from finfer.wire import finfer_pb2
 
 
 @dataclass(frozen=True)

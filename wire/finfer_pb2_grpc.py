@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from finfer.clients import finfer_pb2 as finfer__pb2
+from finfer.wire import finfer_pb2 as finfer__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__

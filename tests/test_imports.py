@@ -1,0 +1,126 @@
+"""Import direction is the architecture: no two of finfer's modules may reach each other through imports.
+
+The modules are read with `ast` (nothing is imported), through the `package-dir` mapping in pyproject.toml,
+so a folder's module name is the one it installs as. Every import counts, lazy ones inside functions and
+`TYPE_CHECKING` blocks included: a circle hidden in a function is still two modules that know each other.
+`from package import submodule` depends on the submodule alone; the package's `__init__` is not a step.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def modules(root: Path) -> dict[str, Path]:
+    """Every module of the project by its installed name, from pyproject.toml's package-dir."""
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found: dict[str, Path] = {}
+    for package in setuptools["packages"]:
+        folder = root / setuptools["package-dir"][package] if package in setuptools["package-dir"] else None
+        if folder is None:
+            parent, _, leaf = package.rpartition(".")
+            folder = root / setuptools["package-dir"][parent] / leaf
+        for path in folder.glob("*.py"):
+            found[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
+    return found
+
+
+def imported(name: str, path: Path, known: set[str]) -> set[str]:
+    """The project modules that `name` (at `path`) imports, anywhere in its body."""
+    package = name if path.stem == "__init__" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & known
+            out.update(submodules or {base})
+    return (out & known) - {name}
+
+
+def circles(root: Path) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted."""
+    found = modules(root)
+    graph = {name: imported(name, path, set(found)) for name, path in found.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    return groups
+
+
+def test_every_package_folder_is_read():
+    found = modules(ROOT)
+    assert "finfer.front.dataplane" in found and "finfer.wire.finfer_pb2" in found
+    listed = {p.parent for p in found.values()}
+    on_disk = {p.parent for p in ROOT.glob("*/**/__init__.py") if ".venv" not in p.parts and "tests" not in p.parts}
+    assert on_disk <= listed, f"packages missing from pyproject.toml: {sorted(map(str, on_disk - listed))}"
+
+
+def test_no_import_circle():
+    assert circles(ROOT) == []
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.setuptools]\npackage-dir = { "app" = "src", "app.low" = "lower" }\n'
+        'packages = ["app", "app.low", "app.low.deep"]\n'
+    )
+    for folder in ("src", "lower", "lower/deep"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+    (tmp_path / "src" / "top.py").write_text("from app.low import base\n")
+    (tmp_path / "lower" / "base.py").write_text("import json\n")
+    (tmp_path / "lower" / "deep" / "leaf.py").write_text("from .. import base\n")
+    return tmp_path
+
+
+def test_a_tree_without_circles_passes(tree: Path):
+    assert circles(tree) == []
+
+
+def test_a_lazy_import_that_closes_a_circle_fails(tree: Path):
+    (tree / "lower" / "base.py").write_text("def late():\n    from app import top\n")
+    assert circles(tree) == [["app.low.base", "app.top"]]
+
+
+def test_a_relative_import_that_closes_a_circle_fails(tree: Path):
+    (tree / "lower" / "base.py").write_text("from .deep import leaf\n")
+    assert circles(tree) == [["app.low.base", "app.low.deep.leaf"]]
