@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from finfer.decisions.policy import DEFAULT_POLICY, Policy, load_policy
+from finfer.application.policy import DEFAULT_POLICY, Policy, load_policy
 from finfer.exporters.base import Exporter, Profile, Progress, Trained
 from finfer.exporters.model_config import Flavour, InstanceGroup, ModelSpec, Tensor
 from finfer.pipelines.application import BRANCH_NAMES, PIPELINE

@@ -19,9 +19,10 @@ import onnx
 
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
-from finfer.models import drift
-from finfer.models.damage_images import DAMAGE_TYPES, INPUT_SIZE, SEVERITIES, classifier_input, panels
-from finfer.models.ocr_pipeline import decode_image
+from finfer.models.damage.classify import DAMAGE_TYPES, INPUT_SIZE, SEVERITIES, classifier_input
+from finfer.models.damage.training.panels import panels
+from finfer.models.drift import psi as drift
+from finfer.models.images.pixels import decode_image
 
 TRAIN_SEED, TEST_SEED = 1, 2
 
@@ -47,7 +48,7 @@ def panel_set(count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def quality(types: np.ndarray, severities: np.ndarray, truth_types: np.ndarray, truth_severities: np.ndarray) -> dict:
-    from finfer.models.damage_model import confusion
+    from finfer.models.damage.training.model import confusion
 
     predicted_types, predicted_severities = types.argmax(1), severities.argmax(1)
     return {
@@ -86,7 +87,7 @@ class DamageExporter(Exporter):
     def train(self, profile: Profile, progress: Progress) -> Trained:
         import torch
 
-        from finfer.models import damage_model
+        from finfer.models.damage.training import model as damage_model
 
         params = PARAMS[profile]
         test_pixels, test_types, test_severities = panel_set(params.test_panels, TEST_SEED)
@@ -137,7 +138,7 @@ class DamageExporter(Exporter):
         )
 
     def to_onnx(self, trained: Trained) -> onnx.ModelProto:
-        from finfer.models.damage_model import to_onnx
+        from finfer.models.damage.training.model import to_onnx
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.onnx"

@@ -17,10 +17,14 @@ import onnx
 
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
-from finfer.models import drift, fraud_data, fraud_eval
-from finfer.models.fraud_data import KINDS, GraphSpec, LendingGraph
-from finfer.models.fraud_graph import NODE_FEATURES, InMemoryGraph, Scaler, link_key, sample, stored_target
-from finfer.models.fraud_scoring import FraudConfig
+from finfer.models.drift import psi as drift
+from finfer.models.fraud.features import KINDS
+from finfer.models.fraud.graph import NODE_FEATURES, InMemoryGraph, Scaler, link_key
+from finfer.models.fraud.sampling import sample, stored_target
+from finfer.models.fraud.scoring import FraudConfig
+from finfer.models.fraud.training import evaluation as fraud_eval
+from finfer.models.fraud.training import graph_data as fraud_data
+from finfer.models.fraud.training.graph_data import GraphSpec, LendingGraph
 
 SEED = 5
 
@@ -76,7 +80,7 @@ class FraudExporter(Exporter):
     parity_tolerance = 1e-5
 
     def train(self, profile: Profile, progress: Progress) -> Trained:
-        from finfer.models import fraud_gnn
+        from finfer.models.fraud.training import gnn as fraud_gnn
 
         params = PARAMS[profile]
         spec = GraphSpec(applications=params.applications, seed=SEED)
@@ -133,7 +137,7 @@ class FraudExporter(Exporter):
             parity_expected={"fraud_probability": fraud_gnn.node_probabilities(model, parity)},
             metrics={
                 "trained_on": {
-                    "data": "generated lending graph (finfer.models.fraud_data)",
+                    "data": "generated lending graph (finfer.models.fraud.training.graph_data)",
                     "generator": spec.__dict__,
                     "applications": graph.size,
                     "links": {k: len(graph.links[k][0]) for k in KINDS},

@@ -21,11 +21,12 @@ from tokenizers import Tokenizer
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
 from finfer.exporters.onnx_tools import quantize_int8, quantize_static_qdq, rows_per_second
-from finfer.models import drift
-from finfer.models.intent_corpus import INTENTS, CorpusSpec, generate
-from finfer.models.intent_decode import IntentAnswer
-from finfer.models.intent_eval import Runner, answer_all, evaluate
-from finfer.models.intent_tokenizer import MAX_CHARS, TAGS, Batch, encode, train_tokenizer
+from finfer.models.drift import psi as drift
+from finfer.models.intent.decode import IntentAnswer
+from finfer.models.intent.labels import INTENTS
+from finfer.models.intent.tokenizer import MAX_CHARS, TAGS, Batch, encode, train_tokenizer
+from finfer.models.intent.training.corpus import CorpusSpec, generate
+from finfer.models.intent.training.evaluation import Runner, answer_all, evaluate
 from finfer.runtime.onnx_session import session_for
 
 # Below this intent probability the answer says needs_human: a person reads the message.
@@ -112,7 +113,7 @@ class IntentExporter(Exporter):
     def train(self, profile: Profile, progress: Progress) -> Trained:
         import torch
 
-        from finfer.models import intent_model
+        from finfer.models.intent.training import model as intent_model
 
         params = PARAMS[profile]
         corpus = generate(params.corpus)
@@ -177,7 +178,7 @@ class IntentExporter(Exporter):
         )
 
     def to_onnx(self, trained: Trained) -> onnx.ModelProto:
-        from finfer.models.intent_model import to_onnx
+        from finfer.models.intent.training.model import to_onnx
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.onnx"

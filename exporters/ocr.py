@@ -23,10 +23,11 @@ import onnx
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
 from finfer.exporters.onnx_tools import ExportError, rename_io
-from finfer.models import drift, ocr_pipeline
-from finfer.models.ocr_documents import documents
-from finfer.models.ocr_eval import evaluate
-from finfer.models.ocr_fields import extract_fields, field_state
+from finfer.models.drift import psi as drift
+from finfer.models.ocr import pipeline as ocr_pipeline
+from finfer.models.ocr.fields import extract_fields, field_state
+from finfer.models.ocr.training.documents import documents
+from finfer.models.ocr.training.evaluation import evaluate
 from finfer.runtime.onnx_session import session_for
 
 TEST_SEED = 2026

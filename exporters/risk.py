@@ -19,7 +19,8 @@ from finfer import paths
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import Flavour, ModelSpec, Tensor
 from finfer.exporters.onnx_tools import keep_outputs
-from finfer.models import drift, risk
+from finfer.models.drift import psi as drift
+from finfer.models.risk import scoring as risk
 
 REASONS_K = 4
 

@@ -88,12 +88,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from finfer.decisions.policy import PolicyError
+    from finfer.application.policy import PolicyError
     from finfer.exporters.application import install_policy, read_policy
     from finfer.exporters.base import BuildOptions, Profile
     from finfer.front import metrics
-    from finfer.front.server import run
     from finfer.pipelines import REGISTRY, application
+    from finfer.server import run
     from finfer.settings import Settings
     from finfer.triton_server import RestartBudget, Supervisor, TritonError, TritonServer, replica_settings
 
@@ -157,7 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
-    from finfer.decisions.policy import PolicyError
+    from finfer.application.policy import PolicyError
     from finfer.exporters.application import read_policy
 
     try:
@@ -172,7 +172,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from finfer.clients import FinferClientError, GrpcClient, HttpClient
-    from finfer.loadtest.requests import load_applicants
+    from finfer.models.risk.applicants import load_applicants
 
     applicant = json.loads(Path(args.file).read_text()) if args.file else load_applicants()[args.example]
     try:
@@ -274,7 +274,7 @@ def cmd_capacity(args: argparse.Namespace) -> int:
 def _store_engine() -> Iterator[Any]:
     """The decision store's database as the front would open it (FINFER_* settings), migrated, and disposed of
     after; one that cannot be opened ends the command with the front's message (exit 2), not a traceback."""
-    from finfer.front.server import StartupError, open_store
+    from finfer.server import StartupError, open_store
     from finfer.settings import Settings
 
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from finfer.front import metrics
-from finfer.models import drift
+from finfer.models.drift import psi as drift
 
 
 class DriftMonitor:

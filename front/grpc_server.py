@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -14,9 +14,7 @@ from finfer.access.guard import Guard
 from finfer.errors import FrontError
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane
-from finfer.front.records_api import Records
 from finfer.front.served import Served
-from finfer.pipelines.application import checked_application_id
 from finfer.wire import finfer_pb2
 
 ERROR_FIELD_KEY = "finfer-error-field"
@@ -37,7 +35,7 @@ def _message(name: str) -> type:
     return getattr(finfer_pb2, name)
 
 
-def _unary(
+def unary(
     label: str,
     method: Any,
     call: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
@@ -72,7 +70,7 @@ def pipeline_handler(served: Served, plane: DataPlane, guard: Guard) -> grpc.Gen
         return pipeline.to_proto(answer)
 
     method = service.methods_by_name[pipeline.grpc_method]
-    handlers = {method.name: _unary(f"{service.name}/{method.name}", method, single, guard, scopes)}
+    handlers = {method.name: unary(f"{service.name}/{method.name}", method, single, guard, scopes)}
     batch = pipeline.batch
     if batch is not None:
         batch_method = service.methods_by_name[batch.grpc_method]
@@ -86,31 +84,8 @@ def pipeline_handler(served: Served, plane: DataPlane, guard: Guard) -> grpc.Gen
                 request_id=answer.request_id,
             )
 
-        handlers[batch_method.name] = _unary(f"{service.name}/{batch_method.name}", batch_method, many, guard, scopes)
+        handlers[batch_method.name] = unary(f"{service.name}/{batch_method.name}", batch_method, many, guard, scopes)
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
-
-
-def records_handler(records: Records, guard: Guard) -> grpc.GenericRpcHandler:
-    """The Records service: an application's record, as GET /v1/applications/{application_id} answers it."""
-    service = finfer_pb2.DESCRIPTOR.services_by_name["Records"]
-    method = service.methods_by_name["GetApplication"]
-
-    async def get(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        application_id = checked_application_id(request.application_id)  # as POST /v1/applications checks it
-        found = await records.call(records.store.application, application_id)
-        answer = finfer_pb2.ApplicationRecord(
-            application_id=found["application_id"],
-            final_decision=found["final_decision"],
-            trail=[finfer_pb2.TrailStep(**step) for step in found["trail"]],
-        )
-        answer.decision.update(found["decision"])
-        if found["case"] is not None:
-            answer.case.update(found["case"])
-        return answer
-
-    scopes = ("applications", "reviews:read")
-    handler = _unary(f"{service.name}/{method.name}", method, get, guard, scopes)
-    return grpc.method_handlers_generic_handler(service.full_name, {method.name: handler})
 
 
 async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[Any]) -> Any:
@@ -137,10 +112,15 @@ def service_name(served: Served) -> str:
 
 
 def create_server(
-    plane: DataPlane, address: str, max_message_bytes: int, guard: Guard, records: Records
+    plane: DataPlane,
+    address: str,
+    max_message_bytes: int,
+    guard: Guard,
+    services: Sequence[tuple[str, grpc.GenericRpcHandler]] = (),
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     """The front's gRPC server: every pipeline's service, the standard health service (overall and per
-    service name, which Kubernetes' gRPC probes and grpc_health_probe ask) and server reflection (grpcurl)."""
+    service name, which Kubernetes' gRPC probes and grpc_health_probe ask) and server reflection (grpcurl).
+    `services` are other services by full name (the back office's), served beside the pipelines'."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -148,11 +128,11 @@ def create_server(
         ]
     )
     handlers = [pipeline_handler(served, plane, guard) for served in plane.served.values()]
-    server.add_generic_rpc_handlers([*handlers, records_handler(records, guard)])
+    server.add_generic_rpc_handlers([*handlers, *(handler for _, handler in services)])
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     names = [service_name(served) for served in plane.served.values()]
-    names.append(finfer_pb2.DESCRIPTOR.services_by_name["Records"].full_name)
+    names += [name for name, _ in services]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     if server.add_insecure_port(address) == 0:
         raise OSError(f"cannot bind the gRPC front to {address}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -26,10 +26,7 @@ from finfer.errors import (
     openapi_errors,
 )
 from finfer.front import metrics
-from finfer.front.admin_api import admin_router
 from finfer.front.dataplane import DataPlane
-from finfer.front.records_api import Records, records_router
-from finfer.front.review_pages import review_pages
 from finfer.front.served import Served
 from finfer.pipelines.declaration import response_models
 from finfer.pipelines.validation import BASE64, Upload, decoded_base64, object_with
@@ -284,7 +281,8 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
     return router
 
 
-def create_app(plane: DataPlane, settings: Settings, guard: Guard, records: Records) -> FastAPI:
+def create_app(plane: DataPlane, settings: Settings, guard: Guard, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The front's HTTP app: every pipeline's routes and health, then `routers` (the back office's)."""
     app = FastAPI(
         title="finfer",
         version=__version__,
@@ -294,10 +292,9 @@ def create_app(plane: DataPlane, settings: Settings, guard: Guard, records: Reco
     )
     for served in plane.served.values():
         app.include_router(pipeline_router(served, plane, settings, guard))
-    app.include_router(records_router(records, guard, json_response))
-    app.include_router(review_pages(records, guard))
     app.include_router(health_router(plane, settings))
-    app.include_router(admin_router(plane, guard, json_response))
+    for router in routers:
+        app.include_router(router)
 
     @app.exception_handler(FrontError)
     async def front_error(request: Request, exc: FrontError) -> Response:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 import orjson
 
-from finfer.loadtest.requests import applications
+from finfer.application.examples import applications
 from finfer.loadtest.scenario import Result, Send, http_sender, run_scenario
 from finfer.pipelines import application, fraud, intent, risk
 from finfer.settings import Settings

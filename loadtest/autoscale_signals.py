@@ -18,8 +18,8 @@ from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
 from finfer import paths
 from finfer.loadtest import bench, stack
-from finfer.loadtest.requests import unique_applicants
-from finfer.models.risk import FeatureSchema
+from finfer.models.risk.applicants import unique_applicants
+from finfer.models.risk.scoring import FeatureSchema
 
 SERIES = re.compile(r'^(nv_inference_\w+)\{model="(\w+)",version="\d+"\} (\S+)$')
 COUNTERS = ("nv_inference_queue_duration_us", "nv_inference_compute_infer_duration_us")

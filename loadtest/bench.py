@@ -26,9 +26,10 @@ from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
 from finfer.clients.grpc_client import to_struct
 from finfer.loadtest import stack
-from finfer.loadtest.requests import intent_messages, unique_applicants
 from finfer.loadtest.scenario import Result, direct_requests, grpc_sender, http_sender, run_scenario
-from finfer.models.risk import FeatureSchema
+from finfer.models.intent.training.corpus import intent_messages
+from finfer.models.risk.applicants import unique_applicants
+from finfer.models.risk.scoring import FeatureSchema
 from finfer.pipelines import application, damage, documents, fraud, intent, risk
 from finfer.pipelines.declaration import Pipeline
 from finfer.settings import Settings
@@ -106,7 +107,7 @@ def intent_ceiling(repository: Path, batch: int = 64, seconds: float = 3.0) -> f
 def onnxruntime_rows_per_s(model: Path, schema: FeatureSchema, batch: int, seconds: float = 3.0) -> dict:
     """The ceiling: the risk ONNX model in-process on one thread, one row at a time and in batches."""
     from finfer.exporters.risk import columns
-    from finfer.models.risk import encode
+    from finfer.models.risk.scoring import encode
     from finfer.runtime.onnx_session import session_for
 
     session = session_for(model)

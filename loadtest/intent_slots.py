@@ -9,8 +9,8 @@ from pathlib import Path
 
 from finfer import paths
 from finfer.exporters.intent import load_served
-from finfer.models.intent_corpus import CorpusSpec, generate
-from finfer.models.intent_eval import evaluate
+from finfer.models.intent.training.corpus import CorpusSpec, generate
+from finfer.models.intent.training.evaluation import evaluate
 
 KEYS = ("messages", "intent_accuracy", "slot_exact_match", "slot_exact_match_with_slots", "slot_exact_match_by_frame")
 

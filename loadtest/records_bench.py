@@ -23,8 +23,8 @@ import orjson
 from finfer import paths
 from finfer.access import keys
 from finfer.access.guard import Guard
+from finfer.application.examples import applications
 from finfer.loadtest import stack
-from finfer.loadtest.requests import applications
 from finfer.loadtest.scenario import Result, http_sender, run_scenario
 from finfer.pipelines import application, risk
 from finfer.settings import Settings

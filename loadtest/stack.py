@@ -169,7 +169,7 @@ def ready_process(
 @contextmanager
 def front(settings: Settings) -> Iterator[subprocess.Popen]:
     url = f"http://{settings.front_host}:{settings.http_port}/readyz"
-    with ready_process([sys.executable, "-m", "finfer.front"], url, "the front", environment(settings)) as process:
+    with ready_process([sys.executable, "-m", "finfer.server"], url, "the front", environment(settings)) as process:
         yield process
 
 

@@ -14,10 +14,10 @@ import orjson
 from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
 from finfer.loadtest.scenario import Result, direct_requests, grpc_sender, http_sender, run_scenario
-from finfer.models import ocr_documents
-from finfer.models.damage_images import panels
-from finfer.models.ocr_eval import evaluate
-from finfer.models.ocr_fields import Line
+from finfer.models.damage.training.panels import panels
+from finfer.models.ocr.fields import Line
+from finfer.models.ocr.training import documents as ocr_documents
+from finfer.models.ocr.training.evaluation import evaluate
 from finfer.pipelines import damage, documents
 from finfer.pipelines.declaration import Pipeline
 from finfer.pipelines.validation import Upload

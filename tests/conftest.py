@@ -91,7 +91,7 @@ class Front:
 def front(settings: Settings, triton: TritonServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     log = (tmp_path_factory.mktemp("front") / "front.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "finfer.front"],
+        [sys.executable, "-m", "finfer.server"],
         env=stack.environment(settings),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -115,7 +115,7 @@ def front(settings: Settings, triton: TritonServer, tmp_path_factory: pytest.Tem
 def own_front(settings: Settings, log: Path) -> Iterator[subprocess.Popen]:
     """A front of a test's own (its settings, its ports), its output in `log`, stopped on exit."""
     with log.open("wb") as out:
-        command = [sys.executable, "-m", "finfer.front"]
+        command = [sys.executable, "-m", "finfer.server"]
         process = subprocess.Popen(command, env=stack.environment(settings), stdout=out, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{settings.http_port}/readyz"

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import xgboost
 
-from finfer.loadtest.requests import load_applicants, unique_applicants
 from finfer.loadtest.stack import metric as metric  # the tests read metrics as the drills do
-from finfer.models import risk
+from finfer.models.risk import scoring as risk
+from finfer.models.risk.applicants import load_applicants, unique_applicants
 
 
 def model_prediction(repository: Path, applicant: dict) -> float:

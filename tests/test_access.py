@@ -15,11 +15,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from finfer.application.examples import applications
 from finfer.clients import AccessDenied, GrpcClient, HttpClient
 from finfer.clients.grpc_client import Calls
 from finfer.clients.retry import RetryPolicy
 from finfer.loadtest import stack
-from finfer.loadtest.requests import applications
 from finfer.pipelines import REGISTRY
 from finfer.settings import Settings
 from finfer.store.database import connect
@@ -218,7 +218,7 @@ def test_a_front_that_cannot_open_its_database_refuses_to_start(guarded: Setting
         update={"database_url": f"postgresql://finfer@127.0.0.1:{closed}/none", "state_dir": tmp_path}
     )
     done = subprocess.run(
-        [sys.executable, "-m", "finfer.front"],
+        [sys.executable, "-m", "finfer.server"],
         env=stack.environment(broken),
         capture_output=True,
         text=True,

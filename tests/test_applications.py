@@ -16,12 +16,12 @@ import cv2
 import grpc
 import pytest
 
+from finfer.application.examples import applications
 from finfer.clients import GrpcClient, HttpClient, InvalidRequest, application_body
 from finfer.loadtest import stack
-from finfer.loadtest.requests import applications
-from finfer.models.damage_images import DAMAGE_TYPES
-from finfer.models.damage_images import render as render_panel
-from finfer.models.ocr_documents import random_id_number, random_plate, random_vin, render
+from finfer.models.damage.classify import DAMAGE_TYPES
+from finfer.models.damage.training.panels import render as render_panel
+from finfer.models.ocr.training.documents import random_id_number, random_plate, random_vin, render
 from finfer.pipelines.application import PIPELINE
 from finfer.triton_server import TritonServer
 
@@ -328,7 +328,7 @@ def strict_front(repository: Path, settings, tmp_path_factory):
         server.wait_ready(timeout=120)
         url = f"http://127.0.0.1:{strict.http_port}"
         # /healthz, not /readyz: the front only checks the pipelines' own models, so it is ready anyway.
-        command = [sys.executable, "-m", "finfer.front"]
+        command = [sys.executable, "-m", "finfer.server"]
         with stack.ready_process(command, f"{url}/healthz", "the strict front", stack.environment(strict)):
             yield SimpleNamespace(url=url, triton_metrics=strict.triton_metrics_url)
     finally:
@@ -380,8 +380,8 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
 def test_a_bad_policy_stops_the_start_naming_the_key(repository: Path, tmp_path: Path, capsys, monkeypatch):
     """`finfer policy check`, `finfer serve --policy` and the front's start (loading the repository's
     policy) all refuse it with the key at fault."""
+    from finfer.application.policy import PolicyError
     from finfer.cli import main
-    from finfer.decisions.policy import PolicyError
 
     bad = tmp_path / "policy.toml"
     bad.write_text(STRICT_POLICY.replace("deadline_ms = 60", "deadline_ms = -1"))

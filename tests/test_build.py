@@ -14,7 +14,7 @@ from finfer.exporters.base import BuildOptions, Profile, export, is_built
 from finfer.exporters.model_config import Flavour
 from finfer.exporters.onnx_tools import ExportError, run_onnx
 from finfer.exporters.risk import RiskExporter, columns, read_csv
-from finfer.models import risk
+from finfer.models.risk import scoring as risk
 
 MODELS = ("risk_features", "risk_model", "risk_reasons", "risk_score")
 

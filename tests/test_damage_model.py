@@ -12,8 +12,9 @@ import torch
 from finfer.exporters.base import Profile
 from finfer.exporters.damage import DamageExporter, panel_set
 from finfer.exporters.onnx_tools import run_onnx
-from finfer.models.damage_images import DAMAGE_TYPES, SEVERITIES, panels
-from finfer.models.damage_model import DamageNet, predict, to_onnx
+from finfer.models.damage.classify import DAMAGE_TYPES, SEVERITIES
+from finfer.models.damage.training.model import DamageNet, predict, to_onnx
+from finfer.models.damage.training.panels import panels
 
 
 def test_panels_are_balanced_and_deterministic():

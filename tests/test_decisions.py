@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from finfer.decisions.crosschecks import damage_findings, declared_findings, document_findings, intent_findings
-from finfer.decisions.decide import Branches, Status, decide, fraud_findings, risk_findings
-from finfer.decisions.fanout import BranchError, run_branch
-from finfer.decisions.findings import Declared
-from finfer.decisions.policy import DEFAULT_POLICY, Outcome, PolicyError, load_policy, parse_policy
-from finfer.models.ocr_documents import random_id_number, random_vin
+from finfer.application.crosschecks import damage_findings, declared_findings, document_findings, intent_findings
+from finfer.application.decide import Branches, Status, decide, fraud_findings, risk_findings
+from finfer.application.fanout import BranchError, run_branch
+from finfer.application.findings import Declared
+from finfer.application.policy import DEFAULT_POLICY, Outcome, PolicyError, load_policy, parse_policy
+from finfer.models.ocr.training.documents import random_id_number, random_vin
 from finfer.pipelines.damage import Damage
 from finfer.pipelines.declaration import Pipeline
 from finfer.pipelines.documents import Document, DocumentField, Fields

@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from finfer import paths
+from tests.test_imports import imported, modules
 
 ROOT = paths.PROJECT_ROOT
 DOCKER = ROOT / "deploy" / "docker"
@@ -83,7 +84,7 @@ def distribution_closure(roots: list[Requirement]) -> set[str]:
 def test_the_front_image_has_everything_the_front_imports():
     # A fresh interpreter imports the front as the image runs it and reports what it loaded.
     probe = (
-        "import sys, json; before = set(sys.modules); import finfer.front.server, finfer.front.__main__; "
+        "import sys, json; before = set(sys.modules); import finfer.server; "
         "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
@@ -102,18 +103,40 @@ def test_the_front_image_has_everything_the_front_imports():
     assert not heavy & shipped, f"build-time packages in the front image: {heavy & shipped}"
 
 
+def triton_image_sources() -> set[Path]:
+    """The project's Python files the Triton image copies (its COPY lines, globs expanded, folders walked)."""
+    copied: set[Path] = set()
+    for line in re.findall(r"^COPY\s+(?!--from)(.+)$", (DOCKER / "triton.Dockerfile").read_text(), flags=re.MULTILINE):
+        *sources, _ = line.split()
+        for source in sources:
+            for path in ROOT.glob(source):
+                copied |= set(path.rglob("*.py")) if path.is_dir() else {path}
+    return {p for p in copied if p.suffix == ".py"}
+
+
+def test_the_triton_image_holds_every_module_its_python_models_import():
+    # What runs when Triton loads the steps: imports inside functions (the declarations' example generators,
+    # used by the front's probes and the bench) never run there.
+    found = modules(ROOT)
+    steps = [name for name, path in found.items() if path.is_relative_to(ROOT / "runtime")]
+    needed, queue = set(steps), list(steps)
+    while queue:
+        name = queue.pop()
+        for other in imported(name, found[name], set(found), lazy=False) - needed:
+            needed.add(other)
+            queue.append(other)
+    missing = sorted(name for name in needed if found[name] not in triton_image_sources())
+    assert not missing, f"the Triton image does not copy what its Python models import: {missing}"
+    assert not any("training" in p.parts for p in triton_image_sources()), "the Triton image copies training code"
+
+
 def test_triton_image_python_models_compile_under_python_3_10():
     # pyenv's shim answers `which` even when 3.10 is not selected: ask for a real interpreter.
     candidates = [*Path("/root/.pyenv/versions").glob("3.10*/bin/python3.10"), Path("/usr/bin/python3.10")]
     python310 = next((c for c in candidates if c.exists()), None)
     if python310 is None:
         pytest.skip("no Python 3.10 here (the NGC 24.10 image's Python)")
-    sources = [ROOT / "finfer" / "__init__.py", *sorted((ROOT / "models").glob("*.py"))]
-    # Everything under runtime/ runs inside Triton (the host-side supervisor is finfer/triton_server.py).
-    sources += sorted((ROOT / "runtime").rglob("*.py"))
-    # loan_application imports the declarations and the decisions.
-    sources += [ROOT / "finfer" / "errors.py", *sorted((ROOT / "finfer" / "pipelines").glob("*.py"))]
-    sources += sorted((ROOT / "decisions").glob("*.py"))
+    sources = sorted(triton_image_sources())
     sources.append(ROOT / "deploy" / "tensorrt" / "build_engines.py")
     result = subprocess.run(
         [str(python310), "-c", "import sys, py_compile; [py_compile.compile(f, doraise=True) for f in sys.argv[1:]]"]
@@ -136,7 +159,7 @@ def test_dockerfiles_copy_only_what_the_context_sends():
                     f"{dockerfile.name}: COPY {source} is excluded by .dockerignore"
                 )
                 if not source.startswith("build/"):  # built by `make deploy-repository`
-                    assert (ROOT / source).exists(), f"{dockerfile.name}: COPY {source} does not exist"
+                    assert list(ROOT.glob(source)), f"{dockerfile.name}: COPY {source} does not exist"
 
 
 def test_compose_references_only_files_that_exist():

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from finfer.loadtest import stack
-from finfer.models import drift
+from finfer.models.drift import psi as drift
 from finfer.settings import Settings
 from tests.conftest import Front
 from tests.helpers import call, load_applicants, metric, post

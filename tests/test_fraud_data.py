@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finfer.models.fraud_data import KINDS, SPLITS, GraphSpec, generate
+from finfer.models.fraud.features import KINDS
+from finfer.models.fraud.training.graph_data import SPLITS, GraphSpec, generate
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,12 @@ import torch
 from finfer.exporters.base import Profile, Trained
 from finfer.exporters.fraud import PARAMS, SEED, FraudExporter
 from finfer.exporters.onnx_tools import run_onnx
-from finfer.models import fraud_data, fraud_scoring
-from finfer.models.fraud_data import KINDS, GraphSpec
-from finfer.models.fraud_gnn import FraudSage
-from finfer.models.fraud_graph import NODE_FEATURES, InMemoryGraph
+from finfer.models.fraud import scoring as fraud_scoring
+from finfer.models.fraud.features import KINDS
+from finfer.models.fraud.graph import NODE_FEATURES, InMemoryGraph
+from finfer.models.fraud.training import graph_data as fraud_data
+from finfer.models.fraud.training.gnn import FraudSage
+from finfer.models.fraud.training.graph_data import GraphSpec
 
 
 def random_graph(nodes: int, edges: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,11 @@ import pytest
 from finfer.exporters.base import Profile
 from finfer.exporters.fraud import PARAMS, SEED
 from finfer.exporters.onnx_tools import run_onnx
-from finfer.models import fraud_data, fraud_scoring
-from finfer.models.fraud_data import FEATURES, KINDS, GraphSpec
-from finfer.models.fraud_graph import InMemoryGraph
+from finfer.models.fraud import scoring as fraud_scoring
+from finfer.models.fraud.features import FEATURES, KINDS
+from finfer.models.fraud.graph import InMemoryGraph
+from finfer.models.fraud.training import graph_data as fraud_data
+from finfer.models.fraud.training.graph_data import GraphSpec
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.helpers import metric, post
 

@@ -8,19 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from finfer.models.fraud_data import FEATURES
-from finfer.models.fraud_graph import (
-    APPLICATION,
-    NODE_FEATURES,
-    Fanout,
-    InMemoryGraph,
-    Scaler,
-    Target,
-    evidence,
-    link_key,
-    sample,
-    stored_target,
-)
+from finfer.models.fraud.features import FEATURES
+from finfer.models.fraud.graph import APPLICATION, NODE_FEATURES, Fanout, InMemoryGraph, Scaler, link_key
+from finfer.models.fraud.sampling import Target, evidence, sample, stored_target
 
 SECRET = b"k" * 32
 SCALER = Scaler(mean=(0.0,) * len(FEATURES), std=(1.0,) * len(FEATURES))
@@ -207,7 +197,7 @@ def test_evidence_ranks_known_fraud_first_then_most_shared():
 
 
 def test_journal_replays_persisted_insertions_after_a_restart(tmp_path):
-    from finfer.models.fraud_graph import Journal
+    from finfer.models.fraud.graph import Journal
 
     path = tmp_path / "journal.jsonl"
     store = small_graph()

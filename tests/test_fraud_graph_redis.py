@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import redis
 
-from finfer.models.fraud_data import FEATURES
-from finfer.models.fraud_graph import InMemoryGraph
-from finfer.models.fraud_graph_redis import GraphUnavailable, RedisLog
+from finfer.models.fraud.features import FEATURES
+from finfer.models.fraud.graph import InMemoryGraph
+from finfer.models.fraud.graph_redis import GraphUnavailable, RedisLog
 from tests.test_fraud_graph import key, small_graph
 
 

@@ -14,11 +14,13 @@ import pytest
 from PIL import Image
 
 from finfer.exporters.ocr import CANDIDATES
-from finfer.models import ocr_pipeline as ocr
-from finfer.models.damage_images import DAMAGE_TYPES, SEVERITIES, classifier_input, panels
-from finfer.models.ocr_documents import documents
-from finfer.models.ocr_eval import match_line
-from finfer.models.ocr_fields import normalise
+from finfer.models.damage.classify import DAMAGE_TYPES, SEVERITIES, classifier_input
+from finfer.models.damage.training.panels import panels
+from finfer.models.images.pixels import decode_image
+from finfer.models.ocr import pipeline as ocr
+from finfer.models.ocr.fields import normalise
+from finfer.models.ocr.training.documents import documents
+from finfer.models.ocr.training.evaluation import match_line
 from finfer.runtime.onnx_session import session_for
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
 
@@ -93,7 +95,7 @@ def test_damage_answers_match_the_onnx_model(front, repository):
         response = upload(front, "/v1/vehicles/damage", panel.image)
         assert response.status_code == 200, response.text
         answer = response.json()
-        pixels = classifier_input(ocr.decode_image(panel.image))[None]
+        pixels = classifier_input(decode_image(panel.image))[None]
         types, severities = session.run(None, {"pixels": pixels})
         assert list(answer["probabilities"]) == list(DAMAGE_TYPES)
         assert list(answer["severity_probabilities"]) == list(SEVERITIES)

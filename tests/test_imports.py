@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +23,38 @@ def modules(root: Path) -> dict[str, Path]:
     setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
     found: dict[str, Path] = {}
     for package in setuptools["packages"]:
-        folder = root / setuptools["package-dir"][package] if package in setuptools["package-dir"] else None
-        if folder is None:
-            parent, _, leaf = package.rpartition(".")
-            folder = root / setuptools["package-dir"][parent] / leaf
-        for path in folder.glob("*.py"):
+        for path in package_folder(root, setuptools["package-dir"], package).glob("*.py"):
             found[package if path.stem == "__init__" else f"{package}.{path.stem}"] = path
     return found
 
 
-def imported(name: str, path: Path, known: set[str]) -> set[str]:
-    """The project modules that `name` (at `path`) imports, anywhere in its body."""
+def package_folder(root: Path, package_dir: dict[str, str], package: str) -> Path:
+    """Where `package` lives: its own mapping, or its nearest mapped parent's folder and the rest of its name."""
+    parts = package.split(".")
+    for i in range(len(parts), 0, -1):
+        if ".".join(parts[:i]) in package_dir:
+            return root.joinpath(package_dir[".".join(parts[:i])], *parts[i:])
+    return root.joinpath(*parts)
+
+
+def _at_import_time(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes that run when the module is imported: not function bodies, not `if TYPE_CHECKING:` blocks."""
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+            continue
+        yield from _at_import_time(child)
+
+
+def imported(name: str, path: Path, known: set[str], lazy: bool = True) -> set[str]:
+    """The project modules that `name` (at `path`) imports: anywhere in its body, or (`lazy=False`) only those
+    imported when it is imported."""
     package = name if path.stem == "__init__" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree) if lazy else _at_import_time(tree):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -8,8 +8,8 @@ import grpc
 import pytest
 
 from finfer.exporters.intent import load_served
-from finfer.models.intent_corpus import INTENTS
-from finfer.models.intent_tokenizer import MAX_CHARS
+from finfer.models.intent.labels import INTENTS
+from finfer.models.intent.tokenizer import MAX_CHARS
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.helpers import metric, post
 

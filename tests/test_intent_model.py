@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from finfer.exporters.onnx_tools import run_onnx
-from finfer.models import intent_model
-from finfer.models.intent_corpus import AMOUNTS, INTENTS, SLOT_FRAMES, TERMS, CorpusSpec, generate
-from finfer.models.intent_decode import amount_then_term, decode, slot_spans, slot_values
-from finfer.models.intent_slots import parse_amount, parse_term, render_amount, render_term, to_chinese
-from finfer.models.intent_tokenizer import BUCKETS, MAX_TOKENS, TAGS, encode, tag_ids, train_tokenizer
+from finfer.models.intent.decode import amount_then_term, decode, slot_spans, slot_values
+from finfer.models.intent.labels import INTENTS
+from finfer.models.intent.slots import parse_amount, parse_term, render_amount, render_term, to_chinese
+from finfer.models.intent.tokenizer import BUCKETS, MAX_TOKENS, TAGS, encode, train_tokenizer
+from finfer.models.intent.training import model as intent_model
+from finfer.models.intent.training.corpus import AMOUNTS, SLOT_FRAMES, TERMS, CorpusSpec, generate
+from finfer.models.intent.training.model import tag_ids
 
 
 @pytest.mark.parametrize(
@@ -202,7 +204,7 @@ def test_onnx_export_matches_torch_at_any_batch_and_length(tmp_path, rows, token
 
 
 def encode_like(ids: np.ndarray, mask: np.ndarray | None = None):
-    from finfer.models.intent_tokenizer import Batch
+    from finfer.models.intent.tokenizer import Batch
 
     return Batch(ids, np.ones_like(ids) if mask is None else mask, np.zeros((*ids.shape, 2), dtype=np.int64))
 

@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-from finfer.models.ocr_documents import random_id_number, random_vin
-from finfer.models.ocr_fields import (
+from finfer.models.ocr.fields import (
     VIN_CONFUSIONS,
     Line,
     correct_vin,
@@ -21,6 +20,7 @@ from finfer.models.ocr_fields import (
     vin_check_digit,
     vin_is_valid,
 )
+from finfer.models.ocr.training.documents import random_id_number, random_vin
 
 # Published examples: NHTSA's VIN with check digit X, and GB 11643's sample ID number.
 GOOD_VINS = ("1M8GDM9AXKP042788", "11111111111111111", "5GZCZ43D13S812715")
@@ -97,7 +97,7 @@ def test_id_number_checksum_and_birth_date():
     assert not id_number_is_valid("110105194912310021")  # wrong check character
     assert not id_number_is_valid("11010519491231002")  # 17 characters
     bad_date = "11010519491331002"  # month 13
-    from finfer.models.ocr_fields import id_check_char
+    from finfer.models.ocr.fields import id_check_char
 
     assert not id_number_is_valid(bad_date + id_check_char(bad_date))
 

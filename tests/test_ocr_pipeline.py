@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from finfer.exporters.ocr import CANDIDATES
-from finfer.models import ocr_pipeline as ocr
-from finfer.models.ocr_documents import documents
-from finfer.models.ocr_eval import edit_distance, evaluate
+from finfer.models.images import pixels, uploads
+from finfer.models.ocr import pipeline as ocr
+from finfer.models.ocr.training.documents import documents
+from finfer.models.ocr.training.evaluation import edit_distance, evaluate
 
 
 def encoded(image: Image.Image, kind: str = "PNG") -> bytes:
@@ -24,7 +25,7 @@ def encoded(image: Image.Image, kind: str = "PNG") -> bytes:
 
 def test_check_image_refuses_what_the_header_shows():
     page = next(documents(1, 3)).image
-    assert ocr.check_image(page) == (1000, 700)
+    assert uploads.check_image(page) == (1000, 700)
     cases = {
         b"": "empty",
         b"%PDF-1.7 not an image": "not an image",
@@ -33,23 +34,23 @@ def test_check_image_refuses_what_the_header_shows():
         encoded(Image.new("L", (4200, 4100))): "the limit is",
     }
     for data, message in cases.items():
-        with pytest.raises(ocr.ImageError, match=message):
-            ocr.check_image(data)
+        with pytest.raises(uploads.ImageError, match=message):
+            uploads.check_image(data)
 
 
 def test_zero_sized_png_is_refused():
     png = bytearray(encoded(Image.new("RGB", (1, 1))))
     png[16:24] = (0).to_bytes(4, "big") + (1).to_bytes(4, "big")  # IHDR width 0 (the CRC goes stale)
-    with pytest.raises(ocr.ImageError):
-        ocr.check_image(bytes(png))
+    with pytest.raises(uploads.ImageError):
+        uploads.check_image(bytes(png))
 
 
 def test_a_corrupt_body_is_refused_at_decode():
     page = bytearray(next(documents(1, 3)).image)
     page[600:-2] = bytes(len(page) - 602)  # header and end marker intact, the scan data gone
-    ocr.check_image(bytes(page))
-    with pytest.raises(ocr.ImageError, match="corrupt"):
-        ocr.decode_image(bytes(page))
+    uploads.check_image(bytes(page))
+    with pytest.raises(uploads.ImageError, match="corrupt"):
+        pixels.decode_image(bytes(page))
 
 
 def test_detector_input_keeps_the_aspect_in_multiples_of_32():

@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 import pytest
 
+from finfer.application.examples import applications
 from finfer.loadtest import stack
-from finfer.loadtest.requests import applications
 from finfer.settings import Settings
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.conftest import Front

@@ -131,7 +131,7 @@ def test_sigterm_drains_not_ready_first_still_answering_then_exits(settings, tri
     own = settings.model_copy(update={"http_port": http_port, "grpc_port": grpc_port, "drain_s": 3.0})
     url = f"http://127.0.0.1:{http_port}"
     front = subprocess.Popen(
-        [sys.executable, "-m", "finfer.front"], env=stack.environment(own), stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "finfer.server"], env=stack.environment(own), stdout=subprocess.DEVNULL
     )
     try:
         wait_until(lambda: http_status(f"{url}/readyz") == 200 or front.poll() is not None, 60, "the front")

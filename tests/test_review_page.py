@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from finfer.loadtest.requests import applications
+from finfer.application.examples import applications
 from tests.conftest import Front
 from tests.helpers import call, post
 

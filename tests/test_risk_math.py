@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from finfer.models import risk
+from finfer.models.risk import scoring as risk
 
 
 @pytest.fixture()

@@ -11,7 +11,8 @@ COPY runtime runtime
 COPY exporters exporters
 COPY models models
 COPY front front
-COPY decisions decisions
+COPY office office
+COPY application application
 COPY store store
 COPY access access
 COPY clients clients
@@ -35,4 +36,4 @@ ENV PYTHONUNBUFFERED=1 \
 EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"]
-ENTRYPOINT ["python", "-m", "finfer.front"]
+ENTRYPOINT ["python", "-m", "finfer.server"]

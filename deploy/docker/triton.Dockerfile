@@ -7,13 +7,21 @@ FROM nvcr.io/nvidia/tritonserver:24.10-py3
 COPY deploy/docker/requirements-triton.txt /tmp/requirements-triton.txt
 RUN pip install --no-cache-dir -r /tmp/requirements-triton.txt && rm /tmp/requirements-triton.txt
 # The Python models import finfer.models and finfer.runtime; loan_application also the pipeline
-# declarations, their errors and protobuf messages, and finfer.decisions. The image's Python is 3.10,
+# declarations, their errors and protobuf messages, and finfer.application (tests/test_deploy_images.py
+# checks that every module they import is copied). The image's Python is 3.10,
 # which the tests check these compile under.
 COPY finfer/__init__.py finfer/errors.py /opt/finfer/lib/finfer/
 COPY finfer/pipelines /opt/finfer/lib/finfer/pipelines
 COPY wire/__init__.py wire/finfer_pb2.py /opt/finfer/lib/finfer/wire/
-COPY decisions /opt/finfer/lib/finfer/decisions
-COPY models /opt/finfer/lib/finfer/models
+COPY application /opt/finfer/lib/finfer/application
+# Of models/, only what is served: each family's top-level modules, never its training/ (build time only).
+COPY models/__init__.py /opt/finfer/lib/finfer/models/
+COPY models/risk/*.py /opt/finfer/lib/finfer/models/risk/
+COPY models/fraud/*.py /opt/finfer/lib/finfer/models/fraud/
+COPY models/intent/*.py /opt/finfer/lib/finfer/models/intent/
+COPY models/ocr/*.py /opt/finfer/lib/finfer/models/ocr/
+COPY models/damage/*.py /opt/finfer/lib/finfer/models/damage/
+COPY models/images/*.py /opt/finfer/lib/finfer/models/images/
 COPY runtime /opt/finfer/lib/finfer/runtime
 # GPU nodes serve build/native (KIND_GPU, TensorRT accelerator); CPU nodes build/native-cpu.
 COPY build/native /opt/finfer/repository/native

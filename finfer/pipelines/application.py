@@ -1,7 +1,7 @@
 """Loan applications, the complex path: one application → every model in parallel → a decision with reasons.
 
 Served by the `loan_application` BLS model: it fans out to the other pipelines' Triton models, each
-branch under its own deadline, then decides by the policy (finfer.decisions). The front validates
+branch under its own deadline, then decides by the policy (finfer.application). The front validates
 the whole application (so nothing half-done reaches the fraud graph) and sends Triton its JSON part
 and its images; it never caches an answer, because the fraud graph changes between two calls.
 """
@@ -17,9 +17,10 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from finfer.decisions.crosschecks import DOCUMENT_KINDS
-from finfer.decisions.findings import Declared
-from finfer.decisions.policy import Policy, load_policy
+from finfer.application import examples
+from finfer.application.crosschecks import DOCUMENT_KINDS
+from finfer.application.findings import Declared
+from finfer.application.policy import Policy, load_policy
 from finfer.errors import InvalidArgument
 from finfer.pipelines import damage, documents, fraud, intent, risk
 from finfer.pipelines.damage import Damage
@@ -394,19 +395,6 @@ def record(codec: ApplicationCodec, row: ApplicationRow, answer: Answer[Applicat
     }
 
 
-def examples(n: int, seed: int) -> list[dict[str, Any]]:
-    from finfer.loadtest.requests import applications
-
-    return applications(n, seed)
-
-
-def probe() -> dict[str, Any]:
-    """The health probe: a credit file alone runs the step and the risk branch, never the fraud graph."""
-    from finfer.loadtest.requests import unique_applicants
-
-    return {"application_id": "finfer-probe", "applicant": unique_applicants(1, 0)[0]}
-
-
 PIPELINE = Pipeline(
     name="application",
     triton_model="loan_application",
@@ -428,10 +416,10 @@ PIPELINE = Pipeline(
     ),
     from_proto=from_proto,
     to_proto=to_proto,
-    examples=examples,
+    examples=examples.applications,
     proto_body=proto_body,
     body_limit=lambda settings: settings.max_application_bytes,
-    probe=probe,
+    probe=examples.probe,
     tag="applications",
     scope="applications",
     record=record,

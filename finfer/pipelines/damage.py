@@ -72,7 +72,7 @@ class DamageCodec(Codec[Upload, Damage]):
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
     import base64
 
-    from finfer.models.damage_images import panels
+    from finfer.models.damage.training.panels import panels
 
     return [{"image_base64": base64.b64encode(p.image).decode()} for p in panels(n, seed=seed)]
 

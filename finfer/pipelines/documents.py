@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.errors import InvalidArgument
-from finfer.models.ocr_fields import field_state
+from finfer.models.ocr.fields import field_state
 from finfer.pipelines.declaration import Answer, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
@@ -124,7 +124,7 @@ def to_proto(answer: Answer[Document]) -> finfer_pb2.DocumentResponse:
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
     import base64
 
-    from finfer.models.ocr_documents import documents
+    from finfer.models.ocr.training.documents import documents
 
     return [{"image_base64": base64.b64encode(d.image).decode()} for d in documents(n, seed=seed)]
 

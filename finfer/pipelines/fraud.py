@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError, create_model
 
 from finfer.errors import InvalidArgument
-from finfer.models.fraud_data import FEATURE_BOUNDS, FEATURES, KINDS
-from finfer.models.fraud_scoring import FraudConfig
+from finfer.models.fraud.features import FEATURE_BOUNDS, FEATURES, KINDS
+from finfer.models.fraud.scoring import FraudConfig
 from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
@@ -245,7 +245,7 @@ def to_proto(answer: Answer[FraudScore]) -> finfer_pb2.FraudScoreResponse:
 
 
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
-    from finfer.models.fraud_data import scoring_requests
+    from finfer.models.fraud.training.graph_data import scoring_requests
 
     return scoring_requests(n, seed=seed)
 

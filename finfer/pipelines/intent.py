@@ -105,7 +105,7 @@ def to_proto(answer: Answer[Intent]) -> finfer_pb2.IntentResponse:
 
 
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
-    from finfer.loadtest.requests import intent_messages
+    from finfer.models.intent.training.corpus import intent_messages
 
     return [{"text": text} for text in intent_messages(n, seed)]
 

@@ -14,7 +14,7 @@ from google.protobuf import struct_pb2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from finfer.errors import InvalidArgument
-from finfer.models.risk import FeatureSchema
+from finfer.models.risk.scoring import FeatureSchema
 from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
@@ -182,7 +182,7 @@ def to_proto(answer: Answer[RiskScore]) -> finfer_pb2.ScoreResponse:
 
 
 def examples(n: int, seed: int) -> list[dict[str, Any]]:
-    from finfer.loadtest.requests import unique_applicants
+    from finfer.models.risk.applicants import unique_applicants
 
     return unique_applicants(n, seed)
 

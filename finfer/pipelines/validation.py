@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from finfer.errors import InvalidArgument
-from finfer.models.image_checks import ImageError, check_image
+from finfer.models.images.uploads import ImageError, check_image
 
 
 def first_error(exc: ValidationError, where: str = "") -> InvalidArgument:

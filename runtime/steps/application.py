@@ -1,6 +1,6 @@
 """The loan-application step, as Triton runs it: a BLS model that fans out to the other pipelines' models.
 
-Only the Triton plumbing is here; the fan-out, deadlines and decision are finfer.decisions.fanout.
+Only the Triton plumbing is here; the fan-out, deadlines and decision are finfer.application.fanout.
 """
 
 import asyncio
@@ -12,9 +12,9 @@ import numpy as np
 import orjson
 import triton_python_backend_utils as pb_utils
 
-from finfer.decisions.decide import Status
-from finfer.decisions.fanout import BranchError, evaluate
-from finfer.decisions.policy import Outcome
+from finfer.application.decide import Status
+from finfer.application.fanout import BranchError, evaluate
+from finfer.application.policy import Outcome
 from finfer.errors import InvalidArgument
 from finfer.pipelines.application import BRANCHES, PIPELINE
 from finfer.pipelines.tensors import unpack_numbers, unpack_raw_strings

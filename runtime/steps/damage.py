@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from finfer.models.damage_images import classifier_input
-from finfer.models.ocr_pipeline import decode_image
+from finfer.models.damage.classify import classifier_input
+from finfer.models.images.pixels import decode_image
 from finfer.runtime.python_model import BatchedPythonModel
 
 

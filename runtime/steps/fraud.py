@@ -5,9 +5,9 @@ from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
 
-from finfer.models import fraud_scoring
-from finfer.models.fraud_graph import InMemoryGraph, Journal
-from finfer.models.fraud_graph_redis import RedisLog
+from finfer.models.fraud import scoring as fraud_scoring
+from finfer.models.fraud.graph import InMemoryGraph, Journal
+from finfer.models.fraud.graph_redis import RedisLog
 from finfer.runtime.python_model import BatchedPythonModel
 
 GNN_MODEL = "fraud_gnn"

@@ -5,8 +5,8 @@ import json
 import numpy as np
 from tokenizers import Tokenizer
 
-from finfer.models.intent_decode import NO_VALUE, decode
-from finfer.models.intent_tokenizer import encode
+from finfer.models.intent.decode import NO_VALUE, decode
+from finfer.models.intent.tokenizer import encode
 from finfer.runtime.python_model import BatchedPythonModel
 
 

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 
-from finfer.models.ocr_fields import extract_fields
-from finfer.models.ocr_pipeline import (
+from finfer.models.images.pixels import decode_image
+from finfer.models.ocr.fields import extract_fields
+from finfer.models.ocr.pipeline import (
     REC_GROUPS,
     boxes_from_probability,
     crop,
     decode_groups,
-    decode_image,
     detector_input,
     recognizer_groups,
     to_lines,

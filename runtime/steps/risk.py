@@ -2,12 +2,12 @@
 
 import xgboost
 
-from finfer.models import risk
+from finfer.models.risk import scoring as risk
 from finfer.runtime.python_model import BatchedPythonModel
 
 
 class RiskFeatures(BatchedPythonModel):
-    """risk_features: raw applicant columns → the model's one-hot feature vector (finfer.models.risk.encode)."""
+    """risk_features: raw applicant columns → the model's one-hot feature vector (finfer.models.risk.scoring.encode)."""
 
     def setup(self, version_dir, parameters, args):
         self.schema = risk.FeatureSchema.load(version_dir / "schema.json")
