@@ -13,14 +13,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from finfer.application.answer import ApplicationDecision, DecisionReason
+from finfer.application.branches import BRANCHES
 from finfer.application.decide import Branches, Status, decide
-from finfer.pipelines.application import (
-    BRANCHES,
-    ApplicationCodec,
-    ApplicationDecision,
-    ApplicationRow,
-    DecisionReason,
-)
+from finfer.application.request import ApplicationRow
+from finfer.pipelines.application import ApplicationCodec
 from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline
 
 Infer = Callable[[Pipeline, Encoded], Awaitable[Outputs]]
@@ -69,34 +66,27 @@ async def evaluate(codec: ApplicationCodec, row: ApplicationRow, infer: Infer) -
     policy = codec.policy
     runs = await asyncio.gather(
         *(
-            run_branch(p, codec.branches[p.name], row.branch_rows(p.name), infer, policy.branch(p.name).deadline_s)
-            for p in BRANCHES
+            run_branch(
+                b.pipeline, codec.branches[b.name], row.branch_rows(b.name), infer, policy.branch(b.name).deadline_s
+            )
+            for b in BRANCHES
         )
     )
-    by_name = {p.name: run for p, run in zip(BRANCHES, runs, strict=True)}
-
-    def one(name: str) -> Any:
-        results = by_name[name].results
-        return results[0] if results else None
-
+    by_name = {b.name: run for b, run in zip(BRANCHES, runs, strict=True)}
+    # Each branch's results as the answer holds them: one per input, or the one result (None: it did not answer).
+    results = {
+        b.name: by_name[b.name].results if b.per_input else next(iter(by_name[b.name].results), None) for b in BRANCHES
+    }
+    kinds = [kind for kind, _ in row.documents]
     branches = Branches(
         status={name: run.status for name, run in by_name.items()},
-        risk=one("risk"),
-        fraud=one("fraud"),
-        documents=[(kind, doc) for (kind, _), doc in zip(row.documents, by_name["documents"].results, strict=False)],
-        damage=by_name["damage"].results,
-        intent=one("intent"),
         errors={name: run.error for name, run in by_name.items() if run.error},
+        **{**results, "documents": list(zip(kinds, results["documents"], strict=False))},
     )
     decision = decide(policy, row.declared, branches)
     return ApplicationDecision(
         decision=decision.decision.value,
         reasons=[DecisionReason(f.code, f.text, f.source) for f in decision.reasons],
-        risk=branches.risk,
-        fraud=branches.fraud,
-        documents=[doc for _, doc in branches.documents],
-        damage=list(branches.damage),
-        intent=branches.intent,
         branches={name: run.status.value for name, run in by_name.items()},
         degraded=any(run.status in (Status.TIMEOUT, Status.FAILED) for run in runs),
         model_versions={
@@ -104,4 +94,5 @@ async def evaluate(codec: ApplicationCodec, row: ApplicationRow, infer: Infer) -
         },
         policy_version=policy.version,
         branch_ms={name: run.ms for name, run in by_name.items() if run.status is not Status.SKIPPED},
+        **results,
     )

@@ -7,7 +7,7 @@ message with the declaration's `proto_body`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -25,6 +25,9 @@ def _image(data: bytes) -> Body:
 
 
 class Api:
+    """The typed methods; a client supplies the transport (`_one`, `_many`). Each method only builds the body
+    and returns what the transport gives, so the asyncio clients share them (AsyncApi)."""
+
     def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
         raise NotImplementedError
 
@@ -64,36 +67,15 @@ class Api:
         return self._one(application.PIPELINE, dict(body), ApplicationDecision)
 
 
-class AsyncApi:
-    async def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:
+class AsyncApi(Api):
+    """Api's methods, each returning an awaitable of the same answer: the asyncio clients' `_one` and `_many`
+    are coroutines, and every method only passes on what they return."""
+
+    async def _one(self, pipeline: Pipeline, body: Body, model: type[M]) -> M:  # type: ignore[override]
         raise NotImplementedError
 
-    async def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:
+    async def _many(self, pipeline: Pipeline, items: list[Any], model: type[M]) -> list[M]:  # type: ignore[override]
         raise NotImplementedError
-
-    def score(self, applicant: Mapping[str, Any]) -> Awaitable[RiskScore]:
-        return self._one(risk.PIPELINE, dict(applicant), RiskScore)
-
-    def score_batch(self, applicants: Sequence[Mapping[str, Any]]) -> Awaitable[list[RiskScore]]:
-        return self._many(risk.PIPELINE, [dict(a) for a in applicants], RiskScore)
-
-    def score_fraud(self, application: Mapping[str, Any]) -> Awaitable[FraudScore]:
-        return self._one(fraud.PIPELINE, dict(application), FraudScore)
-
-    def classify(self, text: str) -> Awaitable[Intent]:
-        return self._one(intent.PIPELINE, {"text": text}, Intent)
-
-    def classify_batch(self, texts: Sequence[str]) -> Awaitable[list[Intent]]:
-        return self._many(intent.PIPELINE, list(texts), Intent)
-
-    def read_document(self, image: bytes) -> Awaitable[Document]:
-        return self._one(documents.PIPELINE, _image(image), Document)
-
-    def assess_damage(self, image: bytes) -> Awaitable[Damage]:
-        return self._one(damage.PIPELINE, _image(image), Damage)
-
-    def evaluate_application(self, body: Mapping[str, Any]) -> Awaitable[ApplicationDecision]:
-        return self._one(application.PIPELINE, dict(body), ApplicationDecision)
 
 
 def application_body(

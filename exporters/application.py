@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from finfer.application.branches import BRANCH_NAMES
 from finfer.application.policy import DEFAULT_POLICY, Policy, load_policy
 from finfer.exporters.base import Exporter, Profile, Progress, Trained
 from finfer.exporters.model_config import Flavour, InstanceGroup, ModelSpec, Tensor
-from finfer.pipelines.application import BRANCH_NAMES, PIPELINE
+from finfer.pipelines.application import PIPELINE
 
 STEP = PIPELINE.triton_model
 

@@ -18,8 +18,7 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import FastHttpUser, User, events, task
 
 from finfer.clients.grpc_client import Calls
-from finfer.loadtest.run import DEFAULT_MIX
-from finfer.pipelines import BY_NAME
+from finfer.loadtest.mix import DEFAULT_MIX, parse_mix
 from finfer.pipelines.declaration import Pipeline
 
 grpc_gevent.init_gevent()
@@ -49,18 +48,6 @@ def _options(parser: Any) -> None:
         default=0.0,
         help="share of fraud scores that also insert the application into the graph",
     )
-
-
-def parse_mix(text: str) -> list[tuple[Pipeline, bool, float]]:
-    """(pipeline, batch route?, weight) for each `name[:batch]=weight` of the mix."""
-    out = []
-    for item in filter(None, text.split(",")):
-        key, _, weight = item.partition("=")
-        name, _, route = key.strip().partition(":")
-        if name not in BY_NAME or route not in ("", "batch") or (route and BY_NAME[name].batch is None):
-            raise ValueError(f"--mix: unknown route {key!r}; pipelines: {', '.join(BY_NAME)}")
-        out.append((BY_NAME[name], route == "batch", float(weight or 1)))
-    return out
 
 
 class Stream:

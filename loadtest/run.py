@@ -10,9 +10,6 @@ from pathlib import Path
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USERS = {"http": ["HttpUser"], "grpc": ["GrpcUser"], "both": ["HttpUser", "GrpcUser"]}
-# Images cost ~100× a tabular request; mix them in with `--mix documents=1,damage=1`. Applications
-# come as dealers send them: 70% credit file and links, 20% plus a page, 10% plus pages, a photo and a message.
-DEFAULT_MIX = "risk=10,risk:batch=1,fraud=3,intent=5,application=2"
 
 
 def locust_command(args: argparse.Namespace, prefix: Path) -> list[str]:

@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from finfer.loadtest.mix import pipeline_weights
 from finfer.pipelines import BY_NAME
 
-# What a dealer's systems send, roughly: many scores, fewer fraud checks and messages, some applications.
-MIX = {"risk": 4.0, "fraud": 2.0, "intent": 3.0, "application": 1.0}
 NO_ANSWER = 0  # the status recorded when no HTTP answer came back (connection refused, timeout)
 
 
@@ -52,7 +51,7 @@ def bodies(pipeline: str, seed: int, persist: bool = True) -> Iterator[dict[str,
 class Traffic:
     url: str
     clients: int
-    mix: dict[str, float] = field(default_factory=lambda: dict(MIX))
+    mix: dict[str, float] = field(default_factory=pipeline_weights)
     rate: float | None = None  # requests a second over all clients; None: each client sends back to back
     persist: bool = True  # fraud requests persist their application
     seed: int = 0

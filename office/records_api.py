@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from finfer.access.guard import Guard, Principal
+from finfer.application.request import checked_application_id
 from finfer.errors import Unavailable, openapi_errors
 from finfer.front.grpc_server import unary
-from finfer.pipelines.application import checked_application_id
 from finfer.pipelines.fraud import APPLICATION_ID_PATTERN
 from finfer.store.database import DatabaseError
 from finfer.store.decisions import DecisionStore

@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from finfer.access.guard import Guard, Principal
+from finfer.application.branches import BRANCH_NAMES
 from finfer.errors import FrontError, Unauthenticated
 from finfer.office.records_api import CaseId, Records
-from finfer.pipelines.application import BRANCH_NAMES, PERSONAL_FIELDS
+from finfer.store.application_record import PERSONAL_FIELDS
 
 COOKIE = "finfer_key"
 PAGE_SIZE = 20

@@ -153,7 +153,7 @@ def test_sigterm_drains_not_ready_first_still_answering_then_exits(settings, tri
 
 def test_shared_memory_only_a_dead_triton_held_is_reclaimed(tmp_path):
     """Regions a live process holds open or maps stay; one nobody holds (a killed stub's) goes."""
-    from finfer.triton_server import reclaim_shared_memory
+    from finfer.shared_memory import reclaim_shared_memory
 
     shm, proc = tmp_path / "shm", tmp_path / "proc"
     shm.mkdir()

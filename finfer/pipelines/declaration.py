@@ -117,6 +117,14 @@ class Codec(ABC, Generic[Row, Result]):
         """JSON Schema of the request body for OpenAPI (None: the body is an image upload)."""
         return None
 
+    def item_schema(self) -> dict[str, Any]:
+        """JSON Schema of one item as `batch_row` takes it (a batch body's items, a part of an application)."""
+        raise NotImplementedError
+
+    def fields(self, row: Row) -> dict[str, object]:
+        """The row's values by field name, as the client sent them, validated (what a record keeps)."""
+        raise NotImplementedError
+
     def drift_inputs(self, row: Row) -> dict[str, object] | None:
         """The row's fields by the names of the pipeline's drift reference (None: no drift accounting)."""
         return None

@@ -149,12 +149,12 @@ class FraudCodec(Codec[FraudRow, FraudScore]):
     def row(self, payload: object) -> FraudRow:
         if not isinstance(payload, dict):
             raise InvalidArgument("body: must be a JSON object", None)
-        return self.validated(payload)
+        return self.batch_row(payload, "")
 
-    def validated(self, payload: dict, where: str = "") -> FraudRow:
-        """`payload` as a row; `where` (`fraud`) prefixes the field named in errors."""
+    def batch_row(self, item: object, where: str) -> FraudRow:
+        """`item` (an object) as a row; `where` (`fraud` in an application) prefixes the field named in errors."""
         try:
-            request = self.model.model_validate(payload)
+            request = self.model.model_validate(item)
         except ValidationError as exc:
             raise first_error(exc, where) from None
         return FraudRow(

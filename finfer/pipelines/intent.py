@@ -78,7 +78,7 @@ class IntentCodec(Codec[str, Intent]):
             "type": "object",
             "required": ["text"],
             "additionalProperties": False,
-            "properties": {"text": self.text_schema()},
+            "properties": {"text": self.item_schema()},
         }
 
     def drift_inputs(self, row: str) -> dict[str, object]:
@@ -87,7 +87,7 @@ class IntentCodec(Codec[str, Intent]):
     def drift_outputs(self, result: Intent) -> dict[str, object]:
         return {"intent": result.intent, "confidence": result.confidence, "needs_human": result.needs_human}
 
-    def text_schema(self) -> dict[str, Any]:
+    def item_schema(self) -> dict[str, Any]:
         # Not whitespace only (surrounding whitespace is removed before the length is counted).
         return {"type": "string", "minLength": 1, "maxLength": self.max_chars, "pattern": r"\S"}
 
@@ -138,7 +138,7 @@ PIPELINE = Pipeline(
         grpc_method="ClassifyBatch",
         field="texts",
         items="strings",
-        item_schema=lambda codec: codec.text_schema(),
+        item_schema=lambda codec: codec.item_schema(),
         from_proto=lambda request: {"texts": list(request.texts)},
         summary="Up to `max_batch_rows` messages; results come back in order.",
     ),

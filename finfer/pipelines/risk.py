@@ -125,6 +125,9 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
     def request_schema(self) -> dict[str, Any]:
         return self.model.model_json_schema()
 
+    def item_schema(self) -> dict[str, Any]:
+        return self.request_schema()
+
     def fields(self, row: ApplicantRow) -> dict[str, object]:
         """The row's fields by name: the credit file as the client sent it, validated."""
         values: dict[str, object] = dict(zip(self.schema.categorical, row.categorical, strict=True))
@@ -217,7 +220,7 @@ PIPELINE = Pipeline(
         grpc_method="ScoreBatch",
         field="applicants",
         items="applicant objects",
-        item_schema=lambda codec: codec.request_schema() or {},
+        item_schema=lambda codec: codec.item_schema(),
         from_proto=batch_from_proto,
         summary="Score up to `max_batch_rows` applicants; results come back in order.",
     ),

@@ -12,11 +12,12 @@ import numpy as np
 import orjson
 import triton_python_backend_utils as pb_utils
 
+from finfer.application.branches import BRANCHES
 from finfer.application.decide import Status
 from finfer.application.fanout import BranchError, evaluate
 from finfer.application.policy import Outcome
 from finfer.errors import InvalidArgument
-from finfer.pipelines.application import BRANCHES, PIPELINE
+from finfer.pipelines.application import PIPELINE
 from finfer.pipelines.tensors import unpack_numbers, unpack_raw_strings
 
 
@@ -63,8 +64,8 @@ class LoanApplication:
         )
         # Every series from the start, so that rates and alerts see zeros rather than nothing.
         self.branch_counters = {
-            (p.name, status.value): self.branch_counts.Metric(labels={"branch": p.name, "status": status.value})
-            for p in BRANCHES
+            (b.name, status.value): self.branch_counts.Metric(labels={"branch": b.name, "status": status.value})
+            for b in BRANCHES
             for status in Status
         }
         self.decision_counters = {

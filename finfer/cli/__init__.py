@@ -1,0 +1,26 @@
+"""The `finfer` command line: build, serve, score, loadtest, bench, and the back office's commands.
+
+Each command group registers its own subcommands (serving.py, load.py, office.py); a command imports what it
+needs when it runs, so `finfer --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from finfer.cli import load, office, serving
+
+GROUPS = (serving, load, office)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="finfer", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_commands(sub)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
