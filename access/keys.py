@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from finfer.errors import InvalidArgument, NotFound
-from finfer.pipelines import REGISTRY
+from finfer.pipelines.registry import REGISTRY
 from finfer.store.database import row_dict
 from finfer.store.decisions import now_iso
 from finfer.store.schema import API_KEYS

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from finfer.front.drift import DriftMonitor
-from finfer.pipelines import BY_NAME
+from finfer.pipelines.registry import BY_NAME
 
 WARN, PAGE = 0.1, 0.25  # the alert rules' thresholds
 

@@ -18,8 +18,8 @@ from finfer.front.recorder import Recorder
 from finfer.front.served import Served
 from finfer.front.upstream import TritonUpstream
 from finfer.front.versions import Routed, Versions
-from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, BatchAnswer
+from finfer.pipelines.registry import REGISTRY
 from finfer.pipelines.validation import batch_items
 from finfer.settings import Settings, Split
 

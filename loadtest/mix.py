@@ -6,8 +6,8 @@ send its single routes (the batch routes aside).
 
 from __future__ import annotations
 
-from finfer.pipelines import BY_NAME
 from finfer.pipelines.declaration import Pipeline
+from finfer.pipelines.registry import BY_NAME
 
 # Images cost ~100× a tabular request; mix them in with `--mix documents=1,damage=1`. Applications
 # come as dealers send them: 70% credit file and links, 20% plus a page, 10% plus pages, a photo and a message.

@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 
 from finfer.loadtest.mix import pipeline_weights
-from finfer.pipelines import BY_NAME
+from finfer.pipelines.registry import BY_NAME
 
 NO_ANSWER = 0  # the status recorded when no HTTP answer came back (connection refused, timeout)
 

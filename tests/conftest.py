@@ -18,7 +18,7 @@ import pytest
 
 from finfer.exporters.base import BuildOptions, Profile, export
 from finfer.loadtest import stack
-from finfer.pipelines import REGISTRY
+from finfer.pipelines.registry import REGISTRY
 from finfer.settings import Settings
 from finfer.triton_server import TritonServer
 

@@ -20,7 +20,7 @@ from finfer.clients import AccessDenied, GrpcClient, HttpClient
 from finfer.clients.grpc_client import Calls
 from finfer.clients.retry import RetryPolicy
 from finfer.loadtest import stack
-from finfer.pipelines import REGISTRY
+from finfer.pipelines.registry import REGISTRY
 from finfer.settings import Settings
 from finfer.store.database import connect
 from finfer.store.decisions import DecisionStore

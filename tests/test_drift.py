@@ -53,7 +53,7 @@ def test_a_stream_drawn_from_training_is_stable_and_a_shifted_one_is_not(referen
 
 def test_every_served_card_has_a_reference(repository: Path) -> None:
     """Each family's exporter writes its training distribution beside the pipeline's metadata."""
-    from finfer.pipelines import REGISTRY
+    from finfer.pipelines.registry import REGISTRY
 
     for pipeline in REGISTRY:
         if pipeline.name == "application":

@@ -156,7 +156,7 @@ def test_struct_helper_keeps_types():
 def test_the_standard_health_service_answers_overall_and_per_pipeline_service(front):
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from finfer.pipelines import REGISTRY
+    from finfer.pipelines.registry import REGISTRY
 
     with grpc.insecure_channel(front.grpc_target) as channel:
         check = health_pb2_grpc.HealthStub(channel).Check
@@ -176,7 +176,7 @@ def test_the_standard_health_service_answers_overall_and_per_pipeline_service(fr
 def test_server_reflection_lists_every_service_and_describes_its_methods(front):
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-    from finfer.pipelines import REGISTRY
+    from finfer.pipelines.registry import REGISTRY
 
     with grpc.insecure_channel(front.grpc_target) as channel:
         database = ProtoReflectionDescriptorDatabase(channel)
@@ -191,7 +191,7 @@ def test_readyz_says_which_pipelines_are_ready(front):
     import json
     import urllib.request
 
-    from finfer.pipelines import REGISTRY
+    from finfer.pipelines.registry import REGISTRY
 
     with urllib.request.urlopen(f"{front.http_url}/readyz", timeout=5) as response:
         body = json.loads(response.read())

@@ -3,7 +3,8 @@
 The modules are read with `ast` (nothing is imported), through the `package-dir` mapping in pyproject.toml,
 so a folder's module name is the one it installs as. Every import counts, lazy ones inside functions and
 `TYPE_CHECKING` blocks included: a circle hidden in a function is still two modules that know each other.
-`from package import submodule` depends on the submodule alone; the package's `__init__` is not a step.
+`from package import submodule` depends on the submodule, and, as Python runs it first, on the package's
+`__init__` (unless the importer is inside that package, whose `__init__` is then already running).
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def imported(name: str, path: Path, known: set[str], lazy: bool = True) -> set[s
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             submodules = {f"{base}.{alias.name}" for alias in node.names} & known
             out.update(submodules or {base})
-    return (out & known) - {name}
+    # Importing a module runs its packages' `__init__`s first: those of packages `name` is not inside count too.
+    ancestors = {name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)} | {name}
+    for module in list(out):
+        parts = module.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return (out & known) - ancestors
 
 
 def circles(root: Path) -> list[list[str]]:
@@ -138,6 +144,12 @@ def test_a_tree_without_circles_passes(tree: Path):
 def test_a_lazy_import_that_closes_a_circle_fails(tree: Path):
     (tree / "lower" / "base.py").write_text("def late():\n    from app import top\n")
     assert circles(tree) == [["app.low.base", "app.top"]]
+
+
+def test_a_package_init_that_imports_its_modules_closes_a_circle(tree: Path):
+    # top imports app.low.base: Python runs app/low/__init__.py first, which imports top.
+    (tree / "lower" / "__init__.py").write_text("from app import top\n")
+    assert circles(tree) == [["app.low", "app.top"]]
 
 
 def test_a_relative_import_that_closes_a_circle_fails(tree: Path):

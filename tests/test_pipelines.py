@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from finfer.exporters import model_config
-from finfer.pipelines import REGISTRY
 from finfer.pipelines.declaration import Answer, Stored, response_models, splice
+from finfer.pipelines.registry import REGISTRY
 from finfer.pipelines.validation import Upload
 from finfer.wire import finfer_pb2
 

@@ -14,8 +14,8 @@ from finfer.front.replicas import Replica, ReplicaPool
 from finfer.front.upstream import TritonUpstream
 from finfer.loadtest import chaos
 from finfer.loadtest.cluster import cluster
-from finfer.pipelines import BY_NAME
 from finfer.pipelines.fraud import FraudScore
+from finfer.pipelines.registry import BY_NAME
 from finfer.settings import Settings
 from finfer.triton_server import replica_settings
 from tests.test_fraud_front import FEATURES_OK

@@ -139,7 +139,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     soak.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
     soak.set_defaults(func=cmd_soak)
 
-    from finfer.pipelines import BY_FAMILY
+    from finfer.pipelines.registry import BY_FAMILY
 
     plan = sub.add_parser("capacity", help="replicas for a request rate and mix, from `finfer bench` results")
     rate = plan.add_mutually_exclusive_group(required=True)

@@ -50,7 +50,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from finfer.exporters.damage import DamageExporter
     from finfer.exporters.model_config import Flavour
     from finfer.exporters.risk import RiskExporter
-    from finfer.pipelines import BY_FAMILY
+    from finfer.pipelines.registry import BY_FAMILY
 
     flavour = Flavour(args.flavour)
     out = args.out or (
@@ -90,7 +90,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from finfer.exporters.application import install_policy, read_policy
     from finfer.exporters.base import BuildOptions, Profile
     from finfer.front import metrics
-    from finfer.pipelines import REGISTRY, application
+    from finfer.pipelines import application
+    from finfer.pipelines.registry import REGISTRY
     from finfer.server import run
     from finfer.settings import Settings
     from finfer.triton_server import RestartBudget, Supervisor, TritonError, TritonServer, replica_settings
@@ -189,7 +190,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     build = sub.add_parser("build", help="train and export models into the Triton model repository")
-    from finfer.pipelines import BY_FAMILY
+    from finfer.pipelines.registry import BY_FAMILY
 
     build.add_argument("--family", action="append", choices=list(BY_FAMILY), help="model family (default: all)")
     build.add_argument("--out", type=Path, help="repository folder (default: model_repository/)")
