@@ -57,7 +57,7 @@ class Served:
             outputs = await self.upstream.infer(self.triton_model, inputs, len(rows))
         except InvalidArgument as error:
             raise self.codec.refused(error, rows) from None
-        return [Stored.of(result) for result in self.codec.decode(outputs, rows)]
+        return self.codec.stored(outputs, rows)
 
     async def compute(self, rows: Sequence[Any]) -> list[Stored]:
         # Only coalesced pipelines have batch routes: an uncoalesced one sends a request's one row alone.

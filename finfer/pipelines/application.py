@@ -21,8 +21,7 @@ from finfer.application.branches import BRANCH_NAMES, BRANCHES
 from finfer.application.policy import Policy, load_policy
 from finfer.application.request import ApplicationRow, parse, request_schema
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Tensor
-from finfer.pipelines.tensors import pack_strings
+from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Stored, Tensor
 from finfer.store import application_record
 
 
@@ -64,15 +63,21 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
 
     def encode(self, rows: Sequence[ApplicationRow]) -> Encoded:
         (row,) = rows  # the BLS model takes one application a request
-        encoded: Encoded = {"application": ((1,), pack_strings([row.wire]))}
+        encoded: Encoded = {"application": ((1,), [row.wire])}
         if row.documents:
-            encoded["document_images"] = ((len(row.documents),), pack_strings([u.data for _, u in row.documents]))
+            encoded["document_images"] = ((len(row.documents),), [u.data for _, u in row.documents])
         if row.photos:
-            encoded["vehicle_photos"] = ((len(row.photos),), pack_strings([u.data for u in row.photos]))
+            encoded["vehicle_photos"] = ((len(row.photos),), [u.data for u in row.photos])
         return encoded
 
     def decode(self, outputs: Outputs, rows: Sequence[ApplicationRow]) -> list[ApplicationDecision]:
         return [ANSWER.validate_json(outputs["answer"][0])]
+
+    def stored(self, outputs: Outputs, rows: Sequence[ApplicationRow]) -> list[Stored[ApplicationDecision]]:
+        # The step wrote the answer's JSON: it is checked against the answer's type and passed on as it came
+        # (sent, and recorded, from these bytes), never rebuilt.
+        (text,) = outputs["answer"]
+        return [Stored(text.encode(), ANSWER.validate_json(text))]
 
     def request_schema(self) -> dict[str, Any]:
         return request_schema(self.branches)

@@ -12,7 +12,6 @@ from typing import Any
 
 from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
-from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 from finfer.wire import finfer_pb2
 
@@ -44,7 +43,7 @@ class DamageCodec(Codec[Upload, Damage]):
         )
 
     def encode(self, rows: Sequence[Upload]) -> Encoded:
-        return {"image": ((len(rows), 1), pack_strings([r.data for r in rows]))}
+        return {"image": ((len(rows), 1), [r.data for r in rows])}
 
     def decode(self, outputs: Outputs, rows: Sequence[Upload]) -> list[Damage]:
         types, severities = outputs["type_probabilities"], outputs["severity_probabilities"]

@@ -25,6 +25,7 @@ import orjson
 from pydantic import BaseModel, Field, create_model
 
 from finfer.errors import InvalidArgument
+from finfer.pipelines.tensors import raw_contents
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")  # a frozen dataclass
@@ -49,8 +50,10 @@ class InferInput:
     raw: bytes
 
 
-# An input's shape and its bytes in KServe v2's raw layout, by input name.
-Encoded = dict[str, tuple[tuple[int, ...], bytes]]
+# An input's shape and its values by input name: a flat sequence of strings or bytes for BYTES, numbers (a
+# sequence or an array) otherwise. The front packs them into KServe v2's raw layout (`infer_inputs`); a BLS
+# step hands them to its branches as arrays (`tensors.as_array`), never packed and unpacked in one process.
+Encoded = dict[str, tuple[tuple[int, ...], Any]]
 # Every output of a Triton answer as a flat, row-major list.
 Outputs = dict[str, list]
 
@@ -108,6 +111,10 @@ class Codec(ABC, Generic[Row, Result]):
 
     @abstractmethod
     def decode(self, outputs: Outputs, rows: Sequence[Row]) -> list[Result]: ...
+
+    def stored(self, outputs: Outputs, rows: Sequence[Row]) -> list[Stored[Result]]:
+        """Each row's result with its JSON, as the front keeps and sends it (default: decoded, serialised once)."""
+        return [Stored.of(result) for result in self.decode(outputs, rows)]
 
     def refused(self, error: InvalidArgument, rows: Sequence[Row]) -> InvalidArgument:
         """Triton's refusal of `rows` as the client should read it (default: as Triton said it)."""
@@ -193,7 +200,11 @@ class Pipeline:
 
     def infer_inputs(self, encoded: Encoded) -> list[InferInput]:
         """The encoded inputs in declared order; an optional input the codec left out is not sent."""
-        return [InferInput(t.name, t.datatype, *encoded[t.name]) for t in self.inputs if t.name in encoded]
+        return [
+            InferInput(t.name, t.datatype, encoded[t.name][0], raw_contents(t.datatype, encoded[t.name][1]))
+            for t in self.inputs
+            if t.name in encoded
+        ]
 
     def probe_payload(self) -> object:
         if self.probe is not None:

@@ -15,7 +15,6 @@ from pydantic import BeforeValidator, TypeAdapter
 from finfer.errors import InvalidArgument
 from finfer.models.ocr.fields import field_state
 from finfer.pipelines.declaration import Answer, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
-from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 from finfer.wire import finfer_pb2
 
@@ -81,7 +80,7 @@ class DocumentCodec(Codec[Upload, Document]):
 
     def encode(self, rows: Sequence[Upload]) -> Encoded:
         (upload,) = rows  # the ensemble has no batch dimension: one document a request
-        return {"image": ((1,), pack_strings([upload.data]))}
+        return {"image": ((1,), [upload.data])}
 
     def decode(self, outputs: Outputs, rows: Sequence[Upload]) -> list[Document]:
         boxes = outputs["box"]

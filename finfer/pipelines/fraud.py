@@ -18,7 +18,6 @@ from finfer.errors import InvalidArgument
 from finfer.models.fraud.features import FEATURE_BOUNDS, FEATURES, KINDS
 from finfer.models.fraud.scoring import FraudConfig
 from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
-from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
 from finfer.wire import finfer_pb2
 
@@ -169,10 +168,10 @@ class FraudCodec(Codec[FraudRow, FraudScore]):
         padded = [v for row in rows for ids in row.links.values() for v in (*ids, *[""] * (width - len(ids)))]
         n = len(rows)
         return {
-            "application_id": ((n, 1), pack_strings([r.application_id for r in rows])),
-            "features": ((n, len(FEATURES)), pack_floats([r.features for r in rows])),
-            "link_ids": ((n, len(KINDS), width), pack_strings(padded)),
-            "persist": ((n, 1), bytes([r.persist for r in rows])),
+            "application_id": ((n, 1), [r.application_id for r in rows]),
+            "features": ((n, len(FEATURES)), [r.features for r in rows]),
+            "link_ids": ((n, len(KINDS), width), padded),
+            "persist": ((n, 1), [r.persist for r in rows]),
         }
 
     def decode(self, outputs: Outputs, rows: Sequence[FraudRow]) -> list[FraudScore]:

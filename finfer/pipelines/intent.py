@@ -13,7 +13,6 @@ from typing import Any
 
 from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
-from finfer.pipelines.tensors import pack_strings
 from finfer.pipelines.validation import object_with, valid_text
 from finfer.wire import finfer_pb2
 
@@ -60,7 +59,7 @@ class IntentCodec(Codec[str, Intent]):
         )
 
     def encode(self, rows: Sequence[str]) -> Encoded:
-        return {"text": ((len(rows), 1), pack_strings(rows))}
+        return {"text": ((len(rows), 1), rows)}
 
     def decode(self, outputs: Outputs, rows: Sequence[str]) -> list[Intent]:
         return [

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from finfer.errors import InvalidArgument
 from finfer.models.risk.scoring import FeatureSchema
 from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
-from finfer.pipelines.tensors import pack_floats, pack_strings
 from finfer.pipelines.validation import first_error
 from finfer.wire import finfer_pb2
 
@@ -99,9 +98,9 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
         return {
             "categorical_features": (
                 (n, len(self.schema.categorical)),
-                pack_strings([v for r in rows for v in r.categorical]),
+                [v for r in rows for v in r.categorical],
             ),
-            "numeric_features": ((n, len(self.schema.numeric)), pack_floats([r.numeric for r in rows])),
+            "numeric_features": ((n, len(self.schema.numeric)), [r.numeric for r in rows]),
         }
 
     def decode(self, outputs: Outputs, rows: Sequence[ApplicantRow]) -> list[RiskScore]:

@@ -49,5 +49,23 @@ def pack_floats(rows: Sequence[Sequence[float]]) -> bytes:
 _NUMPY_TYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32, "BOOL": np.bool_}
 
 
+def raw_contents(datatype: str, values: object) -> bytes:
+    """An input's values (strings or bytes for BYTES, numbers otherwise) in KServe v2's raw layout: what the
+    front sends Triton."""
+    if datatype == "BYTES":
+        return pack_strings(values)  # type: ignore[arg-type]
+    return np.asarray(values, dtype=_NUMPY_TYPES[datatype]).tobytes()
+
+
+def as_array(datatype: str, shape: Sequence[int], values: object) -> np.ndarray:
+    """An input's values as the array a Python-backend tensor takes: what a BLS step passes a branch, with no
+    raw layout in between."""
+    if datatype == "BYTES":
+        array = np.empty(len(values), dtype=object)  # type: ignore[arg-type]
+        array[:] = values
+        return array.reshape(tuple(shape))
+    return np.asarray(values, dtype=_NUMPY_TYPES[datatype]).reshape(tuple(shape))
+
+
 def unpack_numbers(raw: bytes, datatype: str, shape: Sequence[int]) -> np.ndarray:
     return np.frombuffer(raw, dtype=_NUMPY_TYPES[datatype]).reshape(tuple(shape))

@@ -4,7 +4,6 @@ Only the Triton plumbing is here; the fan-out, deadlines and decision are finfer
 """
 
 import asyncio
-import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,13 +17,7 @@ from finfer.application.fanout import BranchError, evaluate
 from finfer.application.policy import Outcome
 from finfer.errors import InvalidArgument
 from finfer.pipelines.application import PIPELINE
-from finfer.pipelines.tensors import unpack_numbers, unpack_raw_strings
-
-
-def _numpy(datatype, shape, raw):
-    if datatype == "BYTES":
-        return np.array(unpack_raw_strings(raw, math.prod(shape)), dtype=object).reshape(shape)
-    return unpack_numbers(raw, datatype, shape)
+from finfer.pipelines.tensors import as_array
 
 
 def _flat(array):
@@ -76,7 +69,7 @@ class LoanApplication:
         request = pb_utils.InferenceRequest(
             model_name=pipeline.triton_model,
             requested_output_names=[t.name for t in pipeline.outputs],
-            inputs=[pb_utils.Tensor(t.name, _numpy(t.datatype, *encoded[t.name])) for t in pipeline.inputs],
+            inputs=[pb_utils.Tensor(t.name, as_array(t.datatype, *encoded[t.name])) for t in pipeline.inputs],
         )
         response = await request.async_exec()
         if response.has_error():
