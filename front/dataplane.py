@@ -124,7 +124,7 @@ class DataPlane:
         if raw is not None and served is fast and served.answers is not None:
             served.answers.remember_raw(protocol, raw, stored)
         answer = Answer(stored, served.model_version, request_id, cached)
-        record = served.pipeline.record
+        record = served.pipeline.record_builder()
         if record is not None and self.recorder is not None:
             # Answered only once on record (in the database, or the spool while it is away).
             await self.recorder.record("decision", record(served.codec, row, answer, self.recorder.digest))

@@ -22,7 +22,6 @@ from finfer.application.policy import Policy, load_policy
 from finfer.application.request import ApplicationRow, parse, request_schema
 from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Stored, Tensor
-from finfer.store import application_record
 
 
 class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
@@ -110,5 +109,5 @@ PIPELINE = Pipeline(
     probe=examples.probe,
     tag="applications",
     scope="applications",
-    record=application_record.record,
+    record="finfer.store.application_record:record",
 )

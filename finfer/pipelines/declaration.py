@@ -58,6 +58,13 @@ Encoded = dict[str, tuple[tuple[int, ...], Any]]
 Outputs = dict[str, list]
 
 
+@functools.cache
+def named(path: str) -> Any:
+    """What a "module:name" path names, imported on first use."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def versioned_model(model: str, version: int) -> str:
     """The Triton model serving `version` of an ensemble: the ensemble itself for 1, `<model>_vN` for a candidate
     (what `finfer build --version N` writes and the front calls)."""
@@ -190,9 +197,10 @@ class Pipeline:
     tag: str = ""
     # The API key scope its routes need (default: the pipeline's name).
     scope: str | None = None
-    # What the decision store keeps of one answer: (codec, row, answer, digest) → a JSON-able record body
-    # holding `application_id`, personal identifiers only as `digest(value)`. None: answers are not recorded.
-    record: Callable[[Any, Any, Any, Callable[[str | bytes], str]], dict[str, Any]] | None = None
+    # What the decision store keeps of one answer: "module:function" of the store's builder, (codec, row, answer,
+    # digest) → a JSON-able record body holding `application_id`, personal identifiers only as `digest(value)`.
+    # Named, not imported: only the front records, and Triton's image carries no store. None: not recorded.
+    record: str | None = None
 
     @property
     def access_scope(self) -> str:
@@ -219,8 +227,10 @@ class Pipeline:
         return body
 
     def make_exporter(self) -> Any:
-        module, _, name = self.exporter.partition(":")
-        return getattr(importlib.import_module(module), name)()
+        return named(self.exporter)()
+
+    def record_builder(self) -> Callable[[Any, Any, Any, Callable[[str | bytes], str]], dict[str, Any]] | None:
+        return None if self.record is None else named(self.record)
 
     def is_built(self, repository: Path) -> bool:
         return (repository / self.meta).exists()
