@@ -11,7 +11,7 @@ from finfer.pipelines.registry import BY_NAME
 
 # Images cost ~100× a tabular request; mix them in with `--mix documents=1,damage=1`. Applications
 # come as dealers send them: 70% credit file and links, 20% plus a page, 10% plus pages, a photo and a message.
-DEFAULT_MIX = "risk=10,risk:batch=1,fraud=3,intent=5,application=2"
+DEFAULT_MIX = "risk=8,risk:batch=1,fraud=4,intent=6,application=2"
 
 
 def parse_mix(text: str) -> list[tuple[Pipeline, bool, float]]:
