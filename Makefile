@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools build serve test lint proto bench loadtest deploy-repository images compose-up clean
+.PHONY: setup tools perf-analyzer build serve test lint proto bench loadtest deploy-repository images compose-up clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,15 @@ tools:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# NVIDIA's perf_analyzer for `finfer bench` (optional): the binary the tritonclient 2.34.0 wheel carries, in a
+# virtual environment of its own (its tritonclient is not the project's), with the CUDA runtime library it
+# links (no GPU needed) and Debian's libb64.
+perf-analyzer:
+	@dpkg -s libb64-0d >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends libb64-0d >/dev/null; }
+	test -x .perf-analyzer/bin/perf_analyzer || { $(PYTHON) -m venv .perf-analyzer && \
+		.perf-analyzer/bin/python -m pip install --quiet tritonclient==2.34.0 nvidia-cuda-runtime-cu12; }
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "finfer needs Python 3.11, found " + sys.version' 

@@ -11,12 +11,13 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import onnx
 
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
-from finfer.exporters.model_config import DynamicBatching, Flavour, ModelSpec, Tensor
+from finfer.exporters.model_config import Flavour, ModelSpec, Tensor
 from finfer.models.drift import psi as drift
 from finfer.models.fraud.features import KINDS
 from finfer.models.fraud.graph import NODE_FEATURES, InMemoryGraph, Scaler, link_key
@@ -78,6 +79,7 @@ class FraudExporter(Exporter):
     family = "fraud"
     onnx_model = "fraud_gnn"
     parity_tolerance = 1e-5
+    runs_in_process: ClassVar[dict[str, tuple[str, ...]]] = {"fraud_score": ("fraud_gnn",)}
 
     def train(self, profile: Profile, progress: Progress) -> Trained:
         from finfer.models.fraud.training import gnn as fraud_gnn
@@ -212,6 +214,5 @@ class FraudExporter(Exporter):
                 Tensor("suspicious_neighbours", "STRING", (config.top_neighbours,)),
             ),
             max_batch_size=64,
-            dynamic_batching=DynamicBatching(preferred_batch_size=(8, 32), max_queue_delay_microseconds=200),
         )
         return [gnn, pipeline]

@@ -40,8 +40,12 @@ class Tensor:
 
 @dataclass(frozen=True)
 class DynamicBatching:
-    preferred_batch_size: tuple[int, ...] = (8, 32, 128)
-    max_queue_delay_microseconds: int = 200
+    """Triton's dynamic batcher. The default waits for nothing: a request arriving alone would otherwise wait
+    out the whole delay at every batching step, and under load batches still form while an instance is busy.
+    A delay (and preferred sizes, which cut batches down to them) only where the latency budget allows it."""
+
+    preferred_batch_size: tuple[int, ...] = ()
+    max_queue_delay_microseconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,10 @@ def to_dict(spec: ModelSpec) -> dict[str, Any]:
     if spec.default_model_filename:
         config["default_model_filename"] = spec.default_model_filename
     if spec.dynamic_batching is not None and spec.max_batch_size > 0:
+        batching = spec.dynamic_batching
         config["dynamic_batching"] = {
-            "preferred_batch_size": list(spec.dynamic_batching.preferred_batch_size),
-            "max_queue_delay_microseconds": spec.dynamic_batching.max_queue_delay_microseconds,
-        }
+            "max_queue_delay_microseconds": batching.max_queue_delay_microseconds,
+        } | ({"preferred_batch_size": list(batching.preferred_batch_size)} if batching.preferred_batch_size else {})
     if spec.response_cache:
         config["response_cache"] = {"enable": True}
     if spec.tensorrt_precision:

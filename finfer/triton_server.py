@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from finfer.runtime.in_process import models_to_load
 from finfer.settings import Settings
 from finfer.shared_memory import reclaim_shared_memory
 
@@ -94,6 +95,7 @@ def server_environment(install: TritonInstall) -> dict[str, str]:
     )
     # One thread per model instance: on a 2-core machine oversubscription costs more than it gives.
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     return env
 
 
@@ -117,10 +119,10 @@ def server_arguments(install: TritonInstall, settings: Settings, backends: Path)
         "--allow-metrics=true",
         "--allow-gpu-metrics=false",
         "--strict-readiness=true",
-        # Explicit model control, every model loaded at start: the front reloads a model whose Python stub
-        # died (a plain `load` of a loaded model is a no-op; unload then load starts a fresh stub).
+        # Explicit model control, every served model loaded at start: the front reloads a model whose Python
+        # stub died (a plain `load` of a loaded model is a no-op; unload then load starts a fresh stub).
         "--model-control-mode=explicit",
-        "--load-model=*",
+        *(f"--load-model={name}" for name in models_to_load(settings.model_repository) or ["*"]),
         # Per-model p50/p99 for dashboards and alerts: Triton exports latency counters only unless asked.
         "--metrics-config=summary_latencies=true",
         f"--metrics-config=summary_quantiles={SUMMARY_QUANTILES}",

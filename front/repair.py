@@ -8,10 +8,10 @@ Retry-After at once when none is left, and /readyz and the gRPC health service s
 the dead model there (Triton runs in explicit model-control mode, where that starts a fresh stub), and
 sends it there again once a probe through it answers.
 
-Only the models the front probes (each pipeline's version 1) are repaired. A candidate version's ensemble
-shares its step models with version 1 (one Triton model, several version folders), and reloading a step
-restarts every version of it, the served one too: a candidate's dead stub is left dead, its calls fail, the
-split hands its rows to the baseline and rollback takes its weight (a shadow's copies are counted failed).
+Only the models the front probes (each pipeline's version 1) are repaired. Natively, a candidate version's
+ensemble shares its step models with version 1 (one Triton model, several version folders), and reloading a
+step restarts every version of it, the served one too: a candidate's dead stub is left dead, its calls fail,
+the split hands its rows to the baseline and rollback takes its weight (a shadow's copies are counted failed).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class StubRepair:
                 metrics.STUB_REPAIRS.labels(step, "left").inc()
                 print(
                     f"finfer front: {model} on {replica.address}: the {step} stub is dead; not reloading it "
-                    f"(that would restart every version of {step}, the served one too)",
+                    "(only the served version is repaired: reloading a candidate's step can restart the served one)",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -5,10 +5,13 @@ dynamic batching, (e) cache hits through the front, (f) the batch endpoint again
 in-process; fraud rings: (g) one application at a time through the front (latency), (h) the
 front under load, (i) Triton's fraud model directly; customer intent: (j) one message at a time
 through the front (latency), (k) the front under load, (l) Triton's intent ensemble directly,
-(m) a plain FastAPI endpoint running the same ONNX model per request (the baseline), beside the
-in-process onnxruntime ceiling of the same pipeline on the same cores. Each scenario reports requests/s, latency
-percentiles and CPU µs per request of each process (the load generator shares the 2 cores, so
-CPU per request is steadier than throughput).
+(m) a plain FastAPI endpoint running the same steps per request; documents and damage: n–u
+(vision_bench.py); loan applications: w–z (application_bench.py). Plain FastAPI baselines of risk (A),
+fraud (H) and damage (S) as (m) for intent, and each pipeline's in-process ceiling (loadtest/baselines.py).
+Each scenario reports requests/s, latency percentiles and CPU µs per request of each process (the load
+generator shares the 2 cores, so CPU per request is steadier than throughput). `--compare BASELINE` sets
+them beside a committed run (compare.py); `--profile SCENARIO` says where one scenario's time went
+(profile.py).
 """
 
 from __future__ import annotations
@@ -25,9 +28,8 @@ import orjson
 from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
 from finfer.clients.grpc_client import to_struct
-from finfer.loadtest import stack
+from finfer.loadtest import compare, perf_analyzer, profile, stack
 from finfer.loadtest.scenario import Result, direct_requests, grpc_sender, http_sender, run_scenario
-from finfer.models.intent.training.corpus import intent_messages
 from finfer.models.risk.applicants import unique_applicants
 from finfer.models.risk.scoring import FeatureSchema
 from finfer.pipelines import application, damage, documents, fraud, intent, risk
@@ -76,14 +78,28 @@ def pipeline_scenarios(
     return out
 
 
-def intent_baseline(repository: Path, concurrency: int, duration: float) -> Result:
+# The scenarios that run on the bench's own Triton (the others: another Triton, or none).
+PROFILED = "abcefghijklnoprstwxyz"
+
+# The plain FastAPI baseline of a pipeline (loadtest/baselines.py): its scenario letter, and the letter of the
+# front's scenario under load that it is held against (with the same number of clients).
+PLAIN = {"risk": ("A", "a"), "fraud": ("H", "h"), "intent": ("m", "k"), "damage": ("S", "s")}
+# Triton direct at load, per pipeline: its CPU a request is held against the in-process CPU a row.
+TRITON_DIRECT = {"risk": "c", "fraud": "i", "intent": "l", "damage": "t"}
+# How much more CPU a request Triton may spend than the in-process compute of a row (risk: its fixed
+# per-request cost dominates such a small model).
+TRITON_CPU_BOUND = {"risk": 4.0, "fraud": 1.3, "intent": 1.3, "damage": 1.3}
+
+
+def plain_baseline(
+    pipeline: Pipeline, letter: str, repository: Path, bodies: list[bytes], concurrency: int, duration: float
+) -> Result:
     (port,) = stack.free_ports(1)
-    bodies = [orjson.dumps({"text": t}) for t in intent_messages(20_000, seed=22)]
-    with stack.plain_intent(repository, port) as process:
-        send = http_sender(f"http://127.0.0.1:{port}", "/v1/intent", bodies, concurrency)
+    with stack.plain_endpoint(repository, pipeline.name, port) as process:
+        send = http_sender(f"http://127.0.0.1:{port}", pipeline.http_path, bodies, concurrency)
         return run_scenario(
-            "m",
-            "plain FastAPI, ONNX per request in-process, intent",
+            letter,
+            f"plain FastAPI, in process per request, {pipeline.name}",
             send,
             concurrency,
             duration,
@@ -91,17 +107,51 @@ def intent_baseline(repository: Path, concurrency: int, duration: float) -> Resu
         )
 
 
-def intent_ceiling(repository: Path, batch: int = 64, seconds: float = 3.0) -> float:
-    """Messages/s of the whole intent pipeline in one process on all cores: tokenize, encode, decode, in batches."""
-    from finfer.exporters.intent import load_served
+def baselines(only: set[str], repository: Path, concurrency: int, duration: float) -> tuple[list[Result], dict]:
+    """Each pipeline's plain FastAPI baseline (where asked) and in-process ceiling (where it is measured)."""
+    from finfer.loadtest import baselines as in_process
+    from finfer.loadtest.vision_bench import DAMAGE_CLIENTS, damage_bodies
+    from finfer.pipelines.registry import BY_NAME
 
-    served = load_served(repository, threads=os.cpu_count() or 1)
-    messages = intent_messages(batch * 50, seed=23)
-    n, start, i = 0, time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        n += len(served.answer(messages[i : i + batch]))
-        i = (i + batch) % (len(messages) - batch)
-    return n / (time.perf_counter() - start)
+    results, ceilings = [], {}
+    for name, (letter, front_letter) in PLAIN.items():
+        pipeline = BY_NAME[name]
+        if not pipeline.is_built(repository) or not only & {letter, front_letter, TRITON_DIRECT[name]}:
+            continue
+        if letter in only:
+            if pipeline is damage.PIPELINE:
+                bodies, clients = damage_bodies(), DAMAGE_CLIENTS
+            else:
+                bodies, clients = [orjson.dumps(b) for b in pipeline.examples(20_000, 22)], concurrency
+            results.append(plain_baseline(pipeline, letter, repository, bodies, clients, duration))
+        ceilings[name] = in_process.ceiling(repository, pipeline)
+        print(f"  {name} in-process ceiling: {ceilings[name]}", flush=True)
+    return results, ceilings
+
+
+def baseline_checks(by: dict[str, Result], ceilings: dict) -> list[tuple[str, float, float]]:
+    """The throughput targets against the baselines measured in the same run."""
+    checks = []
+    for name, (plain, front) in PLAIN.items():
+        if plain in by and front in by:
+            ratio = by[front].rows_per_s / by[plain].rows_per_s
+            checks.append((f"{name} through the front ≥ 1.5× plain FastAPI ({front}/{plain})", ratio, 1.5))
+        direct = TRITON_DIRECT[name]
+        triton = by[direct].cpu_us_per_request.get("triton", 0.0) if direct in by else 0.0
+        if triton and name in ceilings:
+            bound, row = TRITON_CPU_BOUND[name], ceilings[name]["cpu_us_per_row"]
+            checks.append(
+                (
+                    f"{name}: Triton CPU a request ({direct}, {triton:.0f} µs) ≤ {bound:g}× in-process CPU a row "
+                    f"({row:.0f} µs) (ratio {bound:g}·in-process / Triton)",
+                    bound * row / triton,
+                    1.0,
+                )
+            )
+    if "f" in by and "risk" in ceilings:
+        ratio = by["f"].rows_per_s / ceilings["risk"]["rows_per_s"]
+        checks.append(("risk batch endpoint ≥ 0.7× the in-process ceiling (all cores)", ratio, 0.7))
+    return checks
 
 
 def onnxruntime_rows_per_s(model: Path, schema: FeatureSchema, batch: int, seconds: float = 3.0) -> dict:
@@ -123,6 +173,39 @@ def onnxruntime_rows_per_s(model: Path, schema: FeatureSchema, batch: int, secon
             n += size
         rates[f"rows_per_s_batch_{size}"] = n / (time.perf_counter() - start)
     return rates
+
+
+# Triton direct: the bench's own scenario at load for each model perf_analyzer measures.
+OWN_DIRECT = {"risk_score": "c", "fraud_score": "i", "customer_intent": "l"}
+# 1 client, Triton direct: the p50 each model should reach (ms).
+DIRECT_P50_MS = {"risk_score": 1.0, "customer_intent": 1.5}
+
+
+def perf_analyzer_markdown(measured: list[dict], by: dict[str, Result], lines: list[str]) -> list:
+    """perf_analyzer's table (appended to `lines`) and the 1-client targets it measures."""
+    if not measured:
+        return []
+    lines += [
+        "",
+        "perf_analyzer (NVIDIA's load generator, gRPC, the same requests) against the same Triton:",
+        "",
+        "| model | clients | inferences/s | bench's own | p50 ms | p95 ms | queue µs | compute µs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    checks = []
+    for m in measured:
+        own = by.get(OWN_DIRECT.get(m["model"], ""))
+        same = f"{own.requests_per_s:,.0f}" if own and m["concurrency"] > 1 else "—"
+        lines.append(
+            f"| {m['model']} | {m['concurrency']} | {m['inferences_per_s']:,.0f} | {same} | {m['p50_ms']:.2f} | "
+            f"{m['p95_ms']:.2f} | {m['queue_us']:.0f} | {m['compute_us']:.0f} |"
+        )
+        goal = DIRECT_P50_MS.get(m["model"])
+        if goal and m["concurrency"] == 1:
+            checks.append(
+                (f"{m['model']}, Triton direct, 1 client: p50 ≤ {goal} ms (ratio goal / p50)", goal / m["p50_ms"], 1.0)
+            )
+    return checks
 
 
 def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
@@ -169,12 +252,18 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
         checks.append(("fraud score, one at a time: p95 ≤ 50 ms (ratio 50 / p95)", 50.0 / by["g"].p95_ms, 1.0))
     if "j" in by:
         checks.append(("intent, one at a time: p95 ≤ 20 ms (ratio 20 / p95)", 20.0 / by["j"].p95_ms, 1.0))
-    if "k" in by and meta.get("intent_ceiling_messages_per_s"):
-        ceiling = meta["intent_ceiling_messages_per_s"]
+    ceilings = meta.get("ceilings") or {}
+    if "k" in by and "intent" in ceilings:
+        ceiling = ceilings["intent"]["rows_per_s"]
         checks.append(("intent through front ≥ 70% of the in-process ceiling", by["k"].rows_per_s / ceiling, 0.7))
-        lines += ["", f"Intent pipeline in-process on all cores (the ceiling): {ceiling:,.0f} messages/s."]
-    if "k" in by and "m" in by:
-        checks.append(("intent through front > plain FastAPI baseline", by["k"].rows_per_s / by["m"].rows_per_s, 1.0))
+    checks += baseline_checks(by, ceilings)
+    if ceilings:
+        lines += ["", "In-process ceilings (the pipelines' own steps, batched, one process a core):", ""]
+        lines += [
+            f"- {name}: {c['rows_per_s']:,.0f} rows/s, {c['cpu_us_per_row']:,.0f} CPU µs a row "
+            f"(batches of {c['batch']}, {c['processes']} processes)"
+            for name, c in ceilings.items()
+        ]
     from finfer.loadtest.vision_bench import peer_markdown, vision_checks
 
     checks += vision_checks(by, meta.get("ocr_peer"))
@@ -188,6 +277,7 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
             "",
             f"Memory of Triton's fraud graph process (graph loaded): {meta['fraud_graph_rss_mib']} MiB RSS.",
         ]
+    checks += perf_analyzer_markdown(meta.get("perf_analyzer") or [], by, lines)
     if checks:
         lines += ["", "| target | measured ratio | goal | met |", "| --- | ---: | ---: | --- |"]
         lines += [f"| {t} | {v:.2f} | {g:.2f} | {'yes' if v >= g else 'no'} |" for t, v, g in checks]
@@ -195,6 +285,41 @@ def markdown(results: list[Result], ort_rates: dict, meta: dict) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    from finfer import paths
+
+    if args.results and not args.compare:
+        print("error: --results needs --compare BASELINE")
+        return 2
+    for given in (args.compare, args.results):
+        if given and not given.exists():
+            print(f"error: {given} does not exist")
+            return 2
+    if args.out is None:
+        args.out = paths.STATE_DIR / "bench" / "results" if args.compare else paths.LOADTEST_RESULTS
+    if not args.results:
+        code = run(args)
+        if code:
+            return code
+    if args.compare:
+        return report_comparison(args.results or args.out / "bench.json", args.compare, args.out)
+    return 0
+
+
+def report_comparison(results: Path, baseline: Path, out: Path) -> int:
+    """Print (and keep beside the results) the comparison; exit status 3 when a scenario got worse."""
+    rows = compare.compare(compare.load_results(results), compare.load_results(baseline))
+    table = compare.markdown(rows, baseline)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.md").write_text(table)
+    print("\n" + table)
+    worse = [r.scenario for r in rows if r.worse()]
+    if worse:
+        print(f"worse than {baseline} by more than {compare.BOUND:.0%}: {', '.join(worse)}")
+        return 3
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
     from finfer import paths
     from finfer.loadtest import application_bench, vision_bench
 
@@ -204,7 +329,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {repository / risk.PIPELINE.meta} is missing: run `finfer build` first")
         return 1
     schema = FeatureSchema.load(repository / risk.PIPELINE.meta)
-    only = set("".join(args.only or ["abcdefghijklmnopqrstuvwxyz"]))  # `--only wxyz` or `--only w --only x`
+    only = set("".join(args.only or ["abcdefghijklmnopqrstuvwxyzAHSN"]))  # `--only wxyz` or `--only w --only x`
+    if args.profile:
+        if args.profile not in PROFILED:
+            print(f"error: --profile {args.profile}: not a scenario that runs on the bench's Triton ({PROFILED})")
+            return 2
+        only = {args.profile}
     state = paths.STATE_DIR / "bench"
     state.mkdir(parents=True, exist_ok=True)
     n = 200_000
@@ -216,13 +346,14 @@ def main(args: argparse.Namespace) -> int:
     c, d = args.concurrency, args.duration
     print(f"bench: {c} concurrent clients, {d}s a scenario, repository {repository}", flush=True)
 
-    intent_built = intent.PIPELINE.is_built(repository)
     vision_built = documents.PIPELINE.is_built(repository) and damage.PIPELINE.is_built(repository)
     ocr_peer = None
     steps_p50_ms: dict[str, float] = {}
+    measured: list[perf_analyzer.Measured] = []
     live = stack.bench_settings(repository, state)
     with stack.triton(live) as server, stack.front(live) as front:
         pids = {"front": front.pid, "triton": server.pid}
+        started = profile.snapshot(live.triton_http_url, live.triton_metrics_url) if args.profile else None
         http_url = f"http://{live.front_host}:{live.http_port}"
         front_grpc = f"{live.front_host}:{live.grpc_port}"
         if "a" in only:
@@ -305,12 +436,22 @@ def main(args: argparse.Namespace) -> int:
         if only & set("wxyz") and application.PIPELINE.is_built(repository):
             found, steps_p50_ms = application_bench.application_scenarios(only, live, pids, d, c)
             results += found
-    intent_ceiling_rate = None
-    if only & set("jklm") and intent_built:
-        if "m" in only:
-            results.append(intent_baseline(repository, c, d))
-        intent_ceiling_rate = round(intent_ceiling(repository), 1)
-        print(f"  intent ceiling in-process: {intent_ceiling_rate:,.0f} messages/s", flush=True)
+        if "N" in only:
+            from finfer.pipelines.registry import REGISTRY
+
+            measured = perf_analyzer.run_all(
+                list(REGISTRY), repository, live.triton_grpc_url, state / "perf_analyzer", (1, c)
+            )
+        if started is not None:
+            ended = profile.snapshot(live.triton_http_url, live.triton_metrics_url)
+            front_cpu = next((r.cpu_us_per_request.get("front") for r in results), None)
+            report = profile.markdown(started, ended, args.profile, front_cpu)
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "profile.md").write_text(report)
+            print("\n" + report)
+            return 0
+    found, ceilings = baselines(only, repository, c, d)
+    results += found
     if only & set("dqu"):
         plain = stack.bench_settings(stack.without_dynamic_batching(repository, state / "no_batching"), state)
         with stack.triton(plain) as server:
@@ -339,7 +480,8 @@ def main(args: argparse.Namespace) -> int:
         "concurrency": c,
         "duration_s": d,
         "fraud_graph_rss_mib": fraud_rss,
-        "intent_ceiling_messages_per_s": intent_ceiling_rate,
+        "ceilings": ceilings,
+        "perf_analyzer": [m.as_json() for m in measured],
         "ocr_peer": ocr_peer,
         "branch_alone_p50_ms": steps_p50_ms,
     }

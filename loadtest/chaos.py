@@ -21,6 +21,7 @@ from finfer import paths
 from finfer.loadtest import stack
 from finfer.loadtest.cluster import Cluster, cluster
 from finfer.loadtest.traffic import Traffic, missing, percentile
+from finfer.pipelines import risk
 from finfer.triton_server import is_ready
 
 
@@ -125,8 +126,8 @@ async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down
         await wait_for(lambda: is_ready(running.replicas[0].settings.triton_http_url), 120, "its restart")
 
     async def kill_stub() -> None:
-        running.kill_stub(1, "risk_features")
-        await wait_for(repaired, 60, "the dead risk_features stub to be reloaded")
+        running.kill_stub(1, risk.PIPELINE.triton_model)
+        await wait_for(repaired, 60, "the dead risk_score stub to be reloaded")
 
     async def kill_redis() -> None:
         running.redis.kill()

@@ -234,11 +234,13 @@ class RedisServer:
 
 
 @contextmanager
-def plain_intent(repository: Path, port: int) -> Iterator[subprocess.Popen]:
-    """The bench's baseline: the intent model in a plain FastAPI app (loadtest/plain_intent.py)."""
-    command = [sys.executable, "-m", "finfer.loadtest.plain_intent", "--repository", str(repository)]
+def plain_endpoint(repository: Path, pipeline: str, port: int) -> Iterator[subprocess.Popen]:
+    """The bench's baseline: a pipeline's steps in a plain FastAPI app (loadtest/baselines.py)."""
+    command = [sys.executable, "-m", "finfer.loadtest.baselines", "--pipeline", pipeline]
+    command += ["--repository", str(repository)]
     url = f"http://127.0.0.1:{port}/openapi.json"
-    with ready_process([*command, "--port", str(port)], url, "the plain intent baseline") as process:
+    environment = os.environ | {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # as Triton's steps run
+    with ready_process([*command, "--port", str(port)], url, f"the plain {pipeline} baseline", environment) as process:
         yield process
 
 

@@ -41,6 +41,11 @@ def photos(count: int = 200, seed: int = 405) -> list[bytes]:
     return [p.image for p in panels(count, seed)]
 
 
+def damage_bodies() -> list[bytes]:
+    """The photos scenario s sends, as its JSON bodies (the plain baseline gets the same stream)."""
+    return _bodies(photos())
+
+
 def vision_scenarios(only: set[str], live: Settings, pids: dict[str, int], duration: float) -> list[Result]:
     http_url = f"http://{live.front_host}:{live.http_port}"
     docs, shots = pages(), photos()

@@ -1,6 +1,7 @@
 """The shared adapter of finfer's Python-backend models: Triton requests in, numpy to a plain function, tensors out.
 
-Subclasses load their state in `setup` and hold the math in `compute`; only this module knows Triton.
+Subclasses load their state in `setup` and hold the math in `compute`; only this module knows Triton, and
+`initialize` and `compute` run without it (a fused pipeline's steps, the bench's in-process baselines).
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import triton_python_backend_utils as pb_utils
 
 from finfer.runtime.batching import Arrays, run_batched, run_each
+
+try:
+    import triton_python_backend_utils as pb_utils
+except ImportError:  # outside Triton: the bench's in-process baselines run the same steps, with no Triton types
+    pb_utils = None
 
 
 class BatchedPythonModel:

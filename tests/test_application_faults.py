@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,8 +21,8 @@ from .helpers import metric, post
 from .test_applications import b64, fresh, page, panel
 
 # A second Triton on the same built models, with a policy whose OCR deadline is far below what OCR
-# takes, that counts every damage as severe and every intent as a contradiction, and without the
-# fraud GNN that fraud_score calls: one branch late, one down, two checks that must fire.
+# takes, that counts every damage as severe and every intent as a contradiction, and with the fraud model
+# the fraud branch calls unloaded once started: one branch late, one down, two checks that must fire.
 STRICT_POLICY = """version = "strict-test"
 [checks]
 severe_damage = ["none", "minor", "moderate", "severe"]
@@ -37,8 +38,6 @@ deadline_ms = 60
 def strict_front(repository: Path, settings, tmp_path_factory):
     copy_root = tmp_path_factory.mktemp("strict_repository")
     for folder in repository.iterdir():
-        if folder.name == "fraud_gnn":
-            continue
         if folder.name == PIPELINE.triton_model:
             shutil.copytree(folder, copy_root / folder.name)
             (copy_root / folder.name / "1" / "policy.toml").write_text(STRICT_POLICY)
@@ -50,6 +49,8 @@ def strict_front(repository: Path, settings, tmp_path_factory):
     server.start()
     try:
         server.wait_ready(timeout=120)
+        unload = f"{strict.triton_http_url}/v2/repository/models/fraud_score/unload"
+        urllib.request.urlopen(urllib.request.Request(unload, data=b"{}", method="POST"), timeout=30).close()
         url = f"http://127.0.0.1:{strict.http_port}"
         # /healthz, not /readyz: the front only checks the pipelines' own models, so it is ready anyway.
         command = [sys.executable, "-m", "finfer.server"]
@@ -80,7 +81,7 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
         "documents": "timeout",
         "damage": "ok",
         "intent": "ok",
-    }
+    }, answer["reasons"]
     assert answer["degraded"] is True and answer["fraud"] is None and answer["documents"] == []
     assert answer["decision"] != "approve" and answer["policy_version"] == "strict-test"
     reasons = [(r["code"], r["source"]) for r in answer["reasons"]]
@@ -91,7 +92,7 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
         "vehicle_photos[0]",
         "vehicle_photos[1]",
     ]
-    assert "fraud_gnn" in next(r["text"] for r in answer["reasons"] if r["code"] == "BRANCH_FAILED")
+    assert "fraud_score" in next(r["text"] for r in answer["reasons"] if r["code"] == "BRANCH_FAILED")
     triton_metrics = urls.triton_metrics
     assert metric(triton_metrics, "finfer_application_branches_total", branch="fraud", status="failed") == 2
     assert metric(triton_metrics, "finfer_application_branches_total", branch="documents", status="timeout") == 1

@@ -10,11 +10,12 @@ import xgboost
 
 from finfer import paths
 from finfer.exporters import model_config
-from finfer.exporters.base import BuildOptions, Profile, export, is_built
+from finfer.exporters.base import BuildOptions, Profile, export, is_built, pipeline_steps
 from finfer.exporters.model_config import Flavour
 from finfer.exporters.onnx_tools import ExportError, run_onnx
 from finfer.exporters.risk import RiskExporter, columns, read_csv
 from finfer.models.risk import scoring as risk
+from finfer.runtime.in_process import models_to_load
 
 MODELS = ("risk_features", "risk_model", "risk_reasons", "risk_score")
 
@@ -26,9 +27,24 @@ def test_every_config_parses_as_model_config(repository):
         assert parsed.max_batch_size > 0
 
 
-def test_ensembles_are_installed_as_written(repository):
+def test_embedded_each_ensemble_is_one_python_model_running_its_steps(repository):
+    """The same tensors and the same steps, mapped the same way, as ensembles/ says, in one Python model."""
     for source in sorted(paths.ENSEMBLES.glob("*/config.pbtxt")):
-        assert source.read_text() == (repository / source.parent.name / "config.pbtxt").read_text(), source
+        ensemble = model_config.parse(source.read_text())
+        fused = model_config.parse((repository / source.parent.name / "config.pbtxt").read_text())
+        assert fused.backend == "python" and fused.max_batch_size == ensemble.max_batch_size, source
+        assert [(t.name, t.data_type) for t in fused.input] == [(t.name, t.data_type) for t in ensemble.input]
+        assert [(t.name, t.data_type) for t in fused.output] == [(t.name, t.data_type) for t in ensemble.output]
+        written = [(s.model_name, dict(s.input_map), dict(s.output_map)) for s in ensemble.ensemble_scheduling.step]
+        steps = pipeline_steps(repository / source.parent.name)
+        assert [(s["model_name"], s["input_map"], s["output_map"]) for s in steps] == written, source
+        assert {s["model_version"] for s in steps} == {1}
+        if fused.max_batch_size:  # a request alone runs at once: no queue delay, no preferred sizes
+            assert fused.dynamic_batching == model_config.model_config_pb2.ModelDynamicBatching()
+    # Triton loads the pipelines, not their steps (each loaded Python model is a stub process).
+    loaded = set(models_to_load(repository))
+    assert {"risk_score", "customer_intent", "fraud_score"} <= loaded
+    assert not loaded & {"risk_features", "risk_model", "intent_encoder", "fraud_gnn", "ocr_detector"}
 
 
 def test_every_python_step_points_at_a_class_the_source_defines(repository):
@@ -89,6 +105,9 @@ def test_build_is_idempotent_and_native_flavour_differs(repository, tmp_path):
     )
     native = model_config.parse((tmp_path / "risk_model" / "config.pbtxt").read_text())
     assert native.platform == "onnxruntime_onnx"
+    ensemble = paths.ENSEMBLES / "risk_score" / "config.pbtxt"
+    assert (tmp_path / "risk_score" / "config.pbtxt").read_text() == ensemble.read_text()  # natively as written
+    assert set(models_to_load(tmp_path)) == {"risk_features", "risk_model", "risk_reasons", "risk_score"}
     assert not (tmp_path / "risk_model" / "1" / "model.py").exists()
     assert (tmp_path / "risk_model" / "1" / "model.onnx").exists()
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from finfer import paths
 from finfer.exporters import model_config
+from finfer.exporters.base import pipeline_steps
 from finfer.pipelines.declaration import Answer, Stored, response_models, splice
 from finfer.pipelines.registry import REGISTRY
 from finfer.pipelines.validation import Upload
@@ -60,20 +62,25 @@ def _tensors(tensors) -> dict[str, int]:
 def test_every_ensemble_step_matches_its_model(pipeline, repository):
     """Each step's maps name tensors its model has, of the type the ensemble carries there."""
     ensemble = _config(repository, pipeline.triton_model)
-    if ensemble.platform != "ensemble":
+    if not (paths.ENSEMBLES / pipeline.triton_model).exists():
         # A BLS model has no steps in its config; test_the_codec_speaks_the_models_tensors checks its tensors.
         assert ensemble.backend == "python"
         return
+    # Embedded, the ensemble is fused into one Python model that runs the same steps in process.
+    assert ensemble.platform == "ensemble" or ensemble.backend == "python"
+    steps = pipeline_steps(repository / pipeline.triton_model)
+    assert steps, f"{pipeline.triton_model} has no steps"
     carried = _tensors(ensemble.input)  # ensemble tensor name → data type, as steps produce them
-    for step in ensemble.ensemble_scheduling.step:
-        model = _config(repository, step.model_name)
+    for step in steps:
+        name = step["model_name"]
+        model = _config(repository, name)
         inputs, outputs = _tensors(model.input), _tensors(model.output)
-        for key, value in step.input_map.items():
-            assert key in inputs, f"{step.model_name} has no input {key}"
-            assert value in carried, f"{step.model_name}.{key} reads {value}, which no earlier step produces"
-            assert carried[value] == inputs[key], f"{step.model_name}.{key}: type differs from {value}"
-        for key, value in step.output_map.items():
-            assert key in outputs, f"{step.model_name} has no output {key}"
+        for key, value in step["input_map"].items():
+            assert key in inputs, f"{name} has no input {key}"
+            assert value in carried, f"{name}.{key} reads {value}, which no earlier step produces"
+            assert carried[value] == inputs[key], f"{name}.{key}: type differs from {value}"
+        for key, value in step["output_map"].items():
+            assert key in outputs, f"{name} has no output {key}"
             carried[value] = outputs[key]
     for output in ensemble.output:
         assert carried.get(output.name) == output.data_type, f"nothing produces {output.name} as declared"

@@ -109,3 +109,39 @@ def test_reason_codes_rank_raw_features_and_pad(schema):
 
 def test_schema_round_trips_through_json(schema):
     assert risk.FeatureSchema.from_json(schema.to_json()) == schema
+
+
+def _booster(depth: int, rows: np.ndarray, labels: np.ndarray):
+    import xgboost
+
+    params = {"max_depth": depth, "eta": 0.3, "objective": "binary:logistic", "nthread": 1, "seed": 1}
+    return xgboost.train(params, xgboost.DMatrix(rows, label=labels), num_boost_round=30)
+
+
+def test_the_treeshap_table_gives_xgboosts_own_contributions():
+    """Exact TreeSHAP as look-ups: every row's values are pred_contribs' values, bias column included, on
+    one-hot and continuous features, including thresholds met exactly."""
+    from finfer.models.risk import treeshap
+
+    rng = np.random.default_rng(3)
+    rows = np.hstack([rng.normal(size=(400, 4)), rng.integers(0, 2, size=(400, 6))]).astype(np.float32)
+    labels = (rows[:, 0] + rows[:, 4] - rows[:, 7] + rng.normal(scale=0.5, size=400) > 0).astype(np.float32)
+    booster = _booster(3, rows, labels)
+    table = treeshap.build(booster, rows.shape[1])
+    assert table is not None
+    fresh = np.vstack([rng.normal(size=(200, 10)), np.round(rows[:50], 0)]).astype(np.float32)
+    expected = risk.tree_contributions(booster, fresh)
+    got = table.contributions(fresh)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Shifting a row's value across a split changes its values as XGBoost's do (not a constant answer).
+    assert not np.allclose(got[0], got[1])
+
+
+def test_treeshap_falls_back_for_trees_too_deep_for_a_table():
+    from finfer.models.risk import treeshap
+
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(3000, 12)).astype(np.float32)
+    labels = (rows.sum(axis=1) > 0).astype(np.float32)
+    assert treeshap.build(_booster(6, rows, labels), 12) is None

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from finfer.errors import InvalidArgument
 from finfer.exporters import model_config
-from finfer.exporters.base import install_ensemble
+from finfer.exporters.base import install_ensemble, pipeline_steps
+from finfer.exporters.model_config import Flavour
 from finfer.front.versions import BUCKETS, Bounds, Health, Window, baseline, bucket, checked_split, choose
 from finfer.pipelines import risk
 from finfer.pipelines.risk import Reason, RiskScore
@@ -106,14 +107,19 @@ def test_risk_answers_compare_by_grade_score_and_reasons() -> None:
     assert not codec.compare(score(0.2, "B", "age"), score(0.4, "D", "age")).agree
 
 
-def test_a_candidate_ensemble_pins_every_step_to_its_version(tmp_path: Path) -> None:
-    install_ensemble(tmp_path, "risk_score", 3)
+@pytest.mark.parametrize("flavour", [Flavour.NATIVE, Flavour.EMBEDDED])
+def test_a_candidate_ensemble_pins_every_step_to_its_version(tmp_path: Path, flavour: Flavour) -> None:
+    for step in ("risk_features", "risk_model", "risk_reasons"):  # what a fused pipeline reads of its steps
+        (tmp_path / step).mkdir()
+        (tmp_path / step / "config.pbtxt").write_text(f'name: "{step}" backend: "python"')
+    install_ensemble(tmp_path, "risk_score", 3, flavour)
     config = model_config.parse((tmp_path / "risk_score_v3" / "config.pbtxt").read_text())
     assert config.name == "risk_score_v3"
-    assert {s.model_version for s in config.ensemble_scheduling.step} == {3}
-    install_ensemble(tmp_path, "risk_score")
-    served = model_config.parse((tmp_path / "risk_score" / "config.pbtxt").read_text())
-    assert {s.model_version for s in served.ensemble_scheduling.step} == {1}  # never "latest": that is a candidate
+    assert {s["model_version"] for s in pipeline_steps(tmp_path / "risk_score_v3")} == {3}
+    install_ensemble(tmp_path, "risk_score", 1, flavour)
+    steps = pipeline_steps(tmp_path / "risk_score")
+    assert [s["model_name"] for s in steps] == ["risk_features", "risk_model", "risk_reasons"]
+    assert {s["model_version"] for s in steps} == {1}  # never "latest": that is a candidate
 
 
 def test_a_pipeline_lists_its_built_versions(tmp_path: Path) -> None:
@@ -174,8 +180,7 @@ def test_a_repository_built_before_versions_takes_a_candidate(tmp_path: Path) ->
     assert not old.HasField("version_policy")
 
     export(RiskExporter(), BuildOptions(out=tmp_path, profile=Profile.SMALL, version=2), lambda _: None)
-    served = model_config.parse((tmp_path / "risk_score" / "config.pbtxt").read_text())
-    assert {s.model_version for s in served.ensemble_scheduling.step} == {1}
+    assert {s["model_version"] for s in pipeline_steps(tmp_path / "risk_score")} == {1}
     assert model_config.parse((tmp_path / "risk_model" / "config.pbtxt").read_text()).version_policy.HasField("all")
     assert risk.PIPELINE.versions(tmp_path) == [1, 2]
 

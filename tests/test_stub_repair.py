@@ -35,7 +35,7 @@ def test_a_dead_stub_seen_by_traffic_fails_fast_then_answers_again(own_stack):
     url = f"http://127.0.0.1:{own.http_port}"
     with httpx.Client(base_url=url, timeout=30) as http:
         assert http.post("/v1/risk/score", json=fresh_applicant()).status_code == 200
-        old = kill_stub(triton, "risk_features")
+        old = kill_stub(triton, "risk_score")
         killed = time.monotonic()
         seen: list[tuple[float, int, float, str | None]] = []  # since the kill, status, seconds, Retry-After
         while time.monotonic() - killed < 60:
@@ -56,20 +56,20 @@ def test_a_dead_stub_seen_by_traffic_fails_fast_then_answers_again(own_stack):
         assert failed[0][0] < 5, f"first refusal {failed[0][0]:.1f}s after the kill"
         assert max(took for _, _, took, _ in seen) < 3, "a request waited on the dead stub"
         assert seen[-1][1] == 200 and seen[-1][0] < 30, f"answering again only {seen[-1][0]:.1f}s after the kill"
-        print(f"dead risk_features: refused from {failed[0][0]:.1f}s, answering again at {seen[-1][0]:.1f}s")
+        print(f"dead risk_score: refused from {failed[0][0]:.1f}s, answering again at {seen[-1][0]:.1f}s")
         wait_until(lambda: http.get("/readyz").status_code == 200, 10, "readyz after the repair")
-    assert metric(f"{url}/metrics", "finfer_stub_repairs_total", model="risk_features", result="reloaded") == 1
-    assert stack.find_child(triton.pid, "risk_features_0_0") not in (None, old)
+    assert metric(f"{url}/metrics", "finfer_stub_repairs_total", model="risk_score", result="reloaded") == 1
+    assert stack.find_child(triton.pid, "risk_score_0_0") not in (None, old)
 
 
 def test_a_dead_stub_without_traffic_is_found_by_the_probe(own_stack):
     own, triton = own_stack
     url = f"http://127.0.0.1:{own.http_port}"
-    kill_stub(triton, "intent_decode")
+    kill_stub(triton, "customer_intent")
     killed = time.monotonic()
     with httpx.Client(base_url=url, timeout=30) as http:
-        repaired = lambda: metric(f"{url}/metrics", "finfer_stub_repairs_total", model="intent_decode") >= 1  # noqa: E731
-        wait_until(repaired, 30, "the probe to find and reload the dead intent_decode stub")
-        print(f"dead intent_decode, no traffic: reloaded {time.monotonic() - killed:.1f}s after the kill")
+        repaired = lambda: metric(f"{url}/metrics", "finfer_stub_repairs_total", model="customer_intent") >= 1  # noqa: E731
+        wait_until(repaired, 30, "the probe to find and reload the dead customer_intent stub")
+        print(f"dead customer_intent, no traffic: reloaded {time.monotonic() - killed:.1f}s after the kill")
         answer = http.post("/v1/intent", json={"text": "我想提前还款"})
         assert answer.status_code == 200 and answer.json()["intent"]

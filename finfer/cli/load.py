@@ -115,11 +115,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     bench.add_argument("--concurrency", type=int, default=32)
     bench.add_argument("--batch-rows", type=int, default=256)
-    bench.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
+    bench.add_argument(
+        "--out",
+        type=Path,
+        help=f"where bench.json and bench.md go (default {paths.LOADTEST_RESULTS}; with --compare, "
+        ".finfer/bench/results, so the committed baseline is refreshed only on purpose)",
+    )
+    bench.add_argument(
+        "--compare",
+        type=Path,
+        metavar="BASELINE",
+        help="print each scenario's CPU µs per request and p50 beside this results file's, flag any more than 25%% "
+        "worse (exit status 3 when one is)",
+    )
+    bench.add_argument(
+        "--profile",
+        metavar="SCENARIO",
+        help="run one scenario and say where its requests' time went, model by model and step by step "
+        "(queue, inputs in, compute, outputs out: Triton's statistics)",
+    )
+    bench.add_argument(
+        "--results",
+        type=Path,
+        help="with --compare: compare this results file instead of running the bench",
+    )
     bench.add_argument(
         "--only",
         action="append",
-        help="run only these scenarios (a..z; see loadtest/bench.py, vision_bench.py and application_bench.py)",
+        help="run only these scenarios (a..z, and A, H, S for the plain baselines; see loadtest/bench.py, "
+        "vision_bench.py and application_bench.py)",
     )
     bench.set_defaults(func=cmd_bench)
 

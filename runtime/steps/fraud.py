@@ -3,11 +3,11 @@
 import os
 from pathlib import Path
 
-import triton_python_backend_utils as pb_utils
-
 from finfer.models.fraud import scoring as fraud_scoring
 from finfer.models.fraud.graph import InMemoryGraph, Journal
 from finfer.models.fraud.graph_redis import RedisLog
+from finfer.runtime import in_process
+from finfer.runtime.fused import load_steps
 from finfer.runtime.python_model import BatchedPythonModel
 
 GNN_MODEL = "fraud_gnn"
@@ -28,6 +28,10 @@ class FraudScore(BatchedPythonModel):
     """
 
     def setup(self, version_dir, parameters, args):
+        # Embedded flavour: the GNN runs here (the build's pipeline.json names it), one process hop fewer;
+        # natively it is an ONNX Runtime model of its own, called over BLS.
+        in_here = (version_dir / in_process.PIPELINE_FILE).exists()
+        self.gnn = load_steps(version_dir, args.get("model_instance_kind", "CPU"))[0].model if in_here else None
         self.config = fraud_scoring.FraudConfig.load(version_dir / "meta.json")
         self.secret = (version_dir / "link_key.bin").read_bytes()
         self.store = InMemoryGraph.load(version_dir / "graph.npz")
@@ -39,6 +43,11 @@ class FraudScore(BatchedPythonModel):
             self.store.attach_log(Journal(Path(state_dir) / "fraud_graph" / f"{self.config.model_version}.jsonl"))
 
     def run_gnn(self, subgraph):
+        if self.gnn is not None:
+            inputs = {"node_features": subgraph.features, "edge_index": subgraph.edge_index}
+            return self.gnn.compute(inputs)["fraud_probability"]
+        import triton_python_backend_utils as pb_utils  # natively only: the embedded flavour runs the GNN here
+
         request = pb_utils.InferenceRequest(
             model_name=GNN_MODEL,
             requested_output_names=["fraud_probability"],

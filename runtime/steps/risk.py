@@ -3,6 +3,7 @@
 import xgboost
 
 from finfer.models.risk import scoring as risk
+from finfer.models.risk import treeshap
 from finfer.runtime.python_model import BatchedPythonModel
 
 
@@ -26,9 +27,15 @@ class RiskReasons(BatchedPythonModel):
         self.booster = xgboost.Booster()
         self.booster.load_model(bytearray((version_dir / "booster.json").read_bytes()))
         self.booster.set_param({"nthread": 1})
+        # TreeSHAP as table look-ups where the trees are shallow enough; XGBoost's own pred_contribs otherwise.
+        self.shap = treeshap.build(self.booster, self.schema.n_features)
 
     def compute(self, inputs):
-        contributions = risk.tree_contributions(self.booster, inputs["features"])
+        features = inputs["features"]
+        if self.shap is not None:
+            contributions = self.shap.contributions(features)
+        else:
+            contributions = risk.tree_contributions(self.booster, features)
         reasons = risk.reason_codes(
             self.schema, contributions, inputs["categorical_features"], inputs["numeric_features"], self.k
         )
