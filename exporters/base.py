@@ -223,7 +223,7 @@ def write_fused(out: Path, target: Path, ensemble: Any, instances: int) -> None:
     read = {
         carried: t["dims"]
         for s in steps
-        for t in s["config"]["input"]
+        for t in s["config"].get("input", [])
         for own, carried in s["input_map"].items()
         if own == t["name"]
     }

@@ -124,6 +124,9 @@ class OcrExporter(Exporter):
     onnx_model = "ocr_recognizer"
     extra_onnx_models = ("ocr_detector",)
     ensembles = ("document_ocr",)
+    # Embedded, one document a request and its steps in one process: an application's pages are read side by
+    # side, as the ensemble's steps overlapped them (and its detector batched them) before.
+    pipeline_instances = 3
     parity_tolerance = 1e-5
 
     def train(self, profile: Profile, progress: Progress) -> Trained:

@@ -160,7 +160,7 @@ class TritonUpstream:
 
     async def _retryable(self, replica: Replica, model: str, exc: grpc.aio.AioRpcError, error: Exception) -> bool:
         """Whether another replica may answer: this one's server is gone or stopping, or a stub of it died."""
-        if exc.code() in _SERVER_GONE:
+        if exc.code() in _SERVER_GONE or _loading(exc):
             await self.pool.check(replica)
             return True
         return isinstance(error, UpstreamError) and self.repair.saw(replica, model, error)
@@ -201,6 +201,12 @@ def outputs(response: service_pb2.ModelInferResponse) -> Outputs:
         else:
             tensors[output.name] = unpack_numbers(raw, output.datatype, output.shape).ravel().tolist()
     return tensors
+
+
+def _loading(exc: grpc.aio.AioRpcError) -> bool:
+    """A server that is starting or stopping has the model in its repository but no version loaded yet (or
+    any more): another replica may answer."""
+    return exc.code() == grpc.StatusCode.NOT_FOUND and "has no available versions" in (exc.details() or "")
 
 
 def _from_model(exc: grpc.aio.AioRpcError) -> bool:

@@ -22,6 +22,10 @@ def session_for(
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.enable_mem_pattern = not free_shapes
+    if threads > 1:
+        # A pool's idle threads spin by default: with several instances on few cores they burn the cores the
+        # other instances' work needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     wanted = ["CPUExecutionProvider"]
     if kind == "GPU":
         available = ort.get_available_providers()

@@ -18,6 +18,7 @@ from finfer.models.damage.classify import DAMAGE_TYPES
 from finfer.models.damage.training.panels import render as render_panel
 from finfer.models.ocr.training.documents import random_id_number, random_plate, random_vin, render
 from finfer.pipelines.application import PIPELINE
+from tests.conftest import wait_until
 
 from .helpers import post
 
@@ -145,7 +146,15 @@ def test_cross_checks_stay_silent_on_documents_that_agree_and_fire_on_ones_that_
         declared=declared,
         documents=_documents(40, declared["id_number"], declared["vin"], declared["plate"], 180_000),
     )
-    decision = http.evaluate_application(agreeing)
+    # A fresh OCR instance's first pages (onnxruntime's first runs) can outlast the branch deadline: warm them.
+    decision = None
+
+    def read_in_time() -> bool:
+        nonlocal decision
+        decision = http.evaluate_application(agreeing)
+        return decision.branches["documents"] == "ok"
+
+    wait_until(read_in_time, 60, "the documents branch within its deadline")
     assert decision.branches["documents"] == "ok" and len(decision.documents) == 3
     read = decision.documents
     assert read[0].fields.id_number.value == declared["id_number"] and read[0].fields.id_number.valid
