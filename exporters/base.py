@@ -204,8 +204,7 @@ def install_ensemble(
 def write_fused(out: Path, target: Path, ensemble: Any, instances: int) -> None:
     """The ensemble as one Python model: its tensors and batch size, the fused runner, its steps in pipeline.json."""
     config = json_format.MessageToDict(ensemble, preserving_proto_field_name=True)
-    scheduling = config.pop("ensemble_scheduling")
-    del config["platform"]
+    del config["ensemble_scheduling"], config["platform"]
     config |= {
         "backend": "python",
         "instance_group": [{"count": instances, "kind": "KIND_CPU"}],
@@ -215,9 +214,7 @@ def write_fused(out: Path, target: Path, ensemble: Any, instances: int) -> None:
         # No idle delay: a request that arrives alone runs at once, and under load batches still form while
         # the instance is busy (Triton's batcher docs; a preferred size would cut batches down to it).
         config["dynamic_batching"] = {}
-    steps = [
-        in_process_step(out, step["model_name"], int(step.get("model_version", 1)), step) for step in scheduling["step"]
-    ]
+    steps = [in_process_step(out, s["model_name"], s["model_version"], s) for s in ensemble_steps(ensemble)]
     # An ensemble may leave a size to its steps (risk's column counts, -1 in ensembles/): the fused model
     # states the steps' own, so Triton still checks a request's shape.
     read = {
@@ -235,19 +232,24 @@ def write_fused(out: Path, target: Path, ensemble: Any, instances: int) -> None:
     (target / "1" / "model.py").write_text(FUSED_SHIM.format(name=target.name))
 
 
+def ensemble_steps(ensemble: Any) -> list[dict[str, Any]]:
+    """An ensemble config's steps: model_name, model_version, input_map, output_map."""
+    return [
+        {
+            "model_name": step.model_name,
+            "model_version": step.model_version,
+            "input_map": dict(step.input_map),
+            "output_map": dict(step.output_map),
+        }
+        for step in ensemble.ensemble_scheduling.step
+    ]
+
+
 def pipeline_steps(folder: Path) -> list[dict[str, Any]]:
     """A pipeline's steps as installed, either flavour: model_name, model_version, input_map, output_map."""
     config = model_config.parse((folder / "config.pbtxt").read_text())
     if config.platform == "ensemble":
-        return [
-            {
-                "model_name": step.model_name,
-                "model_version": step.model_version,
-                "input_map": dict(step.input_map),
-                "output_map": dict(step.output_map),
-            }
-            for step in config.ensemble_scheduling.step
-        ]
+        return ensemble_steps(config)
     return in_process.read(folder / "1") if (folder / "1" / in_process.PIPELINE_FILE).exists() else []
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from finfer.pipelines.declaration import Pipeline
-from finfer.pipelines.tensors import as_array
+from finfer.pipelines.tensors import as_array, as_values
 from finfer.pipelines.validation import Upload
 from finfer.runtime.python_model import BatchedPythonModel
 
@@ -68,17 +68,12 @@ def _as_tensor(datatype: str, shape: Sequence[int], values: object) -> np.ndarra
     return as_array(datatype, shape, values)
 
 
-def _flat(array: np.ndarray) -> list:
-    values = array.ravel().tolist()
-    return [v.decode() if isinstance(v, bytes) else v for v in values]
-
-
 def answer_rows(pipeline: Pipeline, codec: Any, model: BatchedPythonModel, rows: Sequence[object]) -> list[Any]:
     """Encode `rows` with the codec, run the steps once over them, decode: the pipeline's results."""
     encoded = codec.encode(rows)
     arrays = {t.name: _as_tensor(t.datatype, *encoded[t.name]) for t in pipeline.inputs if t.name in encoded}
     outputs = model.compute(arrays)
-    return codec.decode({t.name: _flat(np.asarray(outputs[t.name])) for t in pipeline.outputs}, rows)
+    return codec.decode({t.name: as_values(np.asarray(outputs[t.name])) for t in pipeline.outputs}, rows)
 
 
 def create_app(repository: Path, pipeline: Pipeline):

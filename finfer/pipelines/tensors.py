@@ -67,5 +67,14 @@ def as_array(datatype: str, shape: Sequence[int], values: object) -> np.ndarray:
     return np.asarray(values, dtype=_NUMPY_TYPES[datatype]).reshape(tuple(shape))
 
 
+def as_values(array: np.ndarray) -> list:
+    """An output array as the flat, row-major list a codec decodes (BYTES as text): what a BLS step or an
+    in-process caller hands `Codec.decode`, as the front does from raw outputs."""
+    values = array.ravel().tolist()
+    if array.dtype == object:
+        return [v.decode() if isinstance(v, bytes) else v for v in values]
+    return values
+
+
 def unpack_numbers(raw: bytes, datatype: str, shape: Sequence[int]) -> np.ndarray:
     return np.frombuffer(raw, dtype=_NUMPY_TYPES[datatype]).reshape(tuple(shape))

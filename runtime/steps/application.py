@@ -17,14 +17,7 @@ from finfer.application.fanout import BranchError, evaluate
 from finfer.application.policy import Outcome
 from finfer.errors import InvalidArgument
 from finfer.pipelines.application import PIPELINE
-from finfer.pipelines.tensors import as_array
-
-
-def _flat(array):
-    values = array.ravel().tolist()
-    if array.dtype == object:
-        return [v.decode() if isinstance(v, bytes) else v for v in values]
-    return values
+from finfer.pipelines.tensors import as_array, as_values
 
 
 def _bytes(request, name):
@@ -75,7 +68,7 @@ class LoanApplication:
         if response.has_error():
             raise BranchError(response.error().message())
         return {
-            t.name: _flat(pb_utils.get_output_tensor_by_name(response, t.name).as_numpy()) for t in pipeline.outputs
+            t.name: as_values(pb_utils.get_output_tensor_by_name(response, t.name).as_numpy()) for t in pipeline.outputs
         }
 
     async def answer(self, request):
