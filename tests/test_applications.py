@@ -130,6 +130,21 @@ def _documents(seed: int, id_number: str, vin: str, plate: str, amount: int) -> 
     ]
 
 
+def read_in_time(evaluate, body):
+    """The decision once the documents branch read every page within its deadline: three pages take most of
+    the 2 s deadline on two cores shared with the suite, and a busy moment tips them over (this test failed so
+    at random, before pipelines were fused too). The same application is sent again, within a bounded wait."""
+    decision = None
+
+    def read() -> bool:
+        nonlocal decision
+        decision = evaluate(body)
+        return decision.branches["documents"] == "ok"
+
+    wait_until(read, 60, "the documents branch within its deadline")
+    return decision
+
+
 def test_cross_checks_stay_silent_on_documents_that_agree_and_fire_on_ones_that_contradict(clients):
     http, grpc_ = clients
     rng = random.Random(31)
@@ -146,15 +161,7 @@ def test_cross_checks_stay_silent_on_documents_that_agree_and_fire_on_ones_that_
         declared=declared,
         documents=_documents(40, declared["id_number"], declared["vin"], declared["plate"], 180_000),
     )
-    # A fresh OCR instance's first pages (onnxruntime's first runs) can outlast the branch deadline: warm them.
-    decision = None
-
-    def read_in_time() -> bool:
-        nonlocal decision
-        decision = http.evaluate_application(agreeing)
-        return decision.branches["documents"] == "ok"
-
-    wait_until(read_in_time, 60, "the documents branch within its deadline")
+    decision = read_in_time(http.evaluate_application, agreeing)
     assert decision.branches["documents"] == "ok" and len(decision.documents) == 3
     read = decision.documents
     assert read[0].fields.id_number.value == declared["id_number"] and read[0].fields.id_number.valid
@@ -164,7 +171,7 @@ def test_cross_checks_stay_silent_on_documents_that_agree_and_fire_on_ones_that_
     other = _documents(50, random_id_number(rng), random_vin(rng), random_plate(rng), 240_000)
     contradicting = {**agreeing, "application_id": fresh()["application_id"]}
     contradicting["documents"] = [{"kind": kind, "image_base64": b64(data)} for kind, data in other]
-    decision = grpc_.evaluate_application(contradicting)
+    decision = read_in_time(grpc_.evaluate_application, contradicting)
     found = codes(decision, "documents")
     # Declines first (an ID number that differs, on the ID card and on the contract), then reviews in document order.
     assert found == ["ID_MISMATCH", "ID_MISMATCH", "VIN_MISMATCH", "PLATE_MISMATCH", "VIN_MISMATCH", "AMOUNT_MISMATCH"]
