@@ -23,6 +23,7 @@ import numpy as np
 from finfer.runtime import in_process
 from finfer.runtime.batching import Arrays
 from finfer.runtime.python_model import BatchedPythonModel, pb_utils
+from finfer.runtime.tally import Tally
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def load_steps(version_dir: Path, kind: str = "CPU") -> list[Step]:
 class TritonPythonModel(BatchedPythonModel):
     def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
         self.steps = load_steps(version_dir, args.get("model_instance_kind", "CPU"))
-        self.step_seconds: dict[str, Any] = {}
+        self.step_seconds: Tally | None = None
         if pb_utils is not None:
             # Triton times the fused model as a whole; these say where inside it the time went, step by step
             # (`finfer bench --profile` reads them from Triton's /metrics).
@@ -97,12 +98,14 @@ class TritonPythonModel(BatchedPythonModel):
                 kind=pb_utils.MetricFamily.COUNTER,
             )
             model = args.get("model_name", version_dir.parent.name)
-            self.step_seconds = {
-                s.name: self.step_family.Metric(labels={"model": model, "step": s.name}) for s in self.steps
-            }
-
-    def timed(self, step: str, seconds: float) -> None:
-        self.step_seconds[step].increment(seconds)
+            self.step_seconds = Tally(
+                {s.name: self.step_family.Metric(labels={"model": model, "step": s.name}) for s in self.steps}
+            )
 
     def compute(self, inputs: Arrays) -> Mapping[str, np.ndarray]:
-        return run_steps(self.steps, inputs, self.output_names, self.timed if self.step_seconds else None)
+        timed = self.step_seconds.add if self.step_seconds is not None else None
+        return run_steps(self.steps, inputs, self.output_names, timed)
+
+    def finalize(self) -> None:
+        if self.step_seconds is not None:
+            self.step_seconds.close()

@@ -16,6 +16,7 @@ import pytest
 from finfer.loadtest import stack
 from finfer.pipelines.application import PIPELINE
 from finfer.triton_server import TritonServer
+from tests.conftest import wait_until
 
 from .helpers import metric, post
 from .test_applications import b64, fresh, page, panel
@@ -94,6 +95,8 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
     ]
     assert "fraud_score" in next(r["text"] for r in answer["reasons"] if r["code"] == "BRANCH_FAILED")
     triton_metrics = urls.triton_metrics
+    # The stub hands its counts to Triton every half second (runtime/tally.py).
+    wait_until(lambda: metric(triton_metrics, "finfer_application_decisions_total") == 2, 5, "the decisions counted")
     assert metric(triton_metrics, "finfer_application_branches_total", branch="fraud", status="failed") == 2
     assert metric(triton_metrics, "finfer_application_branches_total", branch="documents", status="timeout") == 1
     assert metric(triton_metrics, "finfer_application_decisions_total", decision="approve") == 0

@@ -18,6 +18,7 @@ from finfer.application.policy import Outcome
 from finfer.errors import InvalidArgument
 from finfer.pipelines.application import PIPELINE
 from finfer.pipelines.tensors import as_array, as_values
+from finfer.runtime.tally import Tally
 
 
 def _bytes(request, name):
@@ -49,14 +50,15 @@ class LoanApplication:
             kind=pb_utils.MetricFamily.COUNTER,
         )
         # Every series from the start, so that rates and alerts see zeros rather than nothing.
-        self.branch_counters = {
+        branch_series = {
             (b.name, status.value): self.branch_counts.Metric(labels={"branch": b.name, "status": status.value})
             for b in BRANCHES
             for status in Status
         }
-        self.decision_counters = {
+        decision_series = {
             outcome.value: self.decision_counts.Metric(labels={"decision": outcome.value}) for outcome in Outcome
         }
+        self.counts = Tally({**branch_series, **decision_series})
 
     async def infer(self, pipeline, encoded):
         request = pb_utils.InferenceRequest(
@@ -83,11 +85,14 @@ class LoanApplication:
             decision = await evaluate(self.codec, row, self.infer)
         except Exception as error:  # a bug here must answer this request, not take the model's others with it
             return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"loan_application: {error}"))
-        self.decision_counters[decision.decision].increment(1)
+        self.counts.add(decision.decision)
         for branch, status in decision.branches.items():
-            self.branch_counters[branch, status].increment(1)
+            self.counts.add((branch, status))
         answer = np.array([orjson.dumps(decision)], dtype=object)
         return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("answer", answer)])
+
+    def finalize(self):
+        self.counts.close()
 
     async def execute(self, requests):
         if self.pool is None:
