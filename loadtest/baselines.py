@@ -61,17 +61,10 @@ def _row_payload(pipeline: Pipeline, body: dict[str, Any]) -> object:
     return body
 
 
-def _as_tensor(datatype: str, shape: Sequence[int], values: object) -> np.ndarray:
-    """What a step receives from Triton: BYTES as bytes (a codec gives text as str)."""
-    if datatype == "BYTES":
-        values = [v.encode() if isinstance(v, str) else v for v in values]  # type: ignore[union-attr]
-    return as_array(datatype, shape, values)
-
-
 def answer_rows(pipeline: Pipeline, codec: Any, model: BatchedPythonModel, rows: Sequence[object]) -> list[Any]:
     """Encode `rows` with the codec, run the steps once over them, decode: the pipeline's results."""
     encoded = codec.encode(rows)
-    arrays = {t.name: _as_tensor(t.datatype, *encoded[t.name]) for t in pipeline.inputs if t.name in encoded}
+    arrays = {t.name: as_array(t.datatype, *encoded[t.name]) for t in pipeline.inputs if t.name in encoded}
     outputs = model.compute(arrays)
     return codec.decode({t.name: as_values(np.asarray(outputs[t.name])) for t in pipeline.outputs}, rows)
 

@@ -18,12 +18,13 @@ from finfer.pipelines.application import PIPELINE
 from finfer.triton_server import TritonServer
 from tests.conftest import wait_until
 
-from .helpers import metric, post
+from .helpers import metric, model_prediction, post
 from .test_applications import b64, fresh, page, panel
 
 # A second Triton on the same built models, with a policy whose OCR deadline is far below what OCR
 # takes, that counts every damage as severe and every intent as a contradiction, and with the fraud model
-# the fraud branch calls unloaded once started: one branch late, one down, two checks that must fire.
+# the fraud branch calls unloaded once started: one branch late, one down, two checks that must fire. Risk's
+# and intent's models are unloaded too: those branches run in the application's process and still answer.
 STRICT_POLICY = """version = "strict-test"
 [checks]
 severe_damage = ["none", "minor", "moderate", "severe"]
@@ -50,8 +51,10 @@ def strict_front(repository: Path, settings, tmp_path_factory):
     server.start()
     try:
         server.wait_ready(timeout=120)
-        unload = f"{strict.triton_http_url}/v2/repository/models/fraud_score/unload"
-        urllib.request.urlopen(urllib.request.Request(unload, data=b"{}", method="POST"), timeout=30).close()
+        # Risk's and intent's own models too: the application runs those branches' steps in its own process.
+        for model in ("fraud_score", "risk_score", "customer_intent"):
+            unload = f"{strict.triton_http_url}/v2/repository/models/{model}/unload"
+            urllib.request.urlopen(urllib.request.Request(unload, data=b"{}", method="POST"), timeout=30).close()
         url = f"http://127.0.0.1:{strict.http_port}"
         # /healthz, not /readyz: the front only checks the pipelines' own models, so it is ready anyway.
         command = [sys.executable, "-m", "finfer.server"]
@@ -61,7 +64,7 @@ def strict_front(repository: Path, settings, tmp_path_factory):
         server.stop()
 
 
-def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(strict_front):
+def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(strict_front, repository: Path):
     urls = strict_front
     warm = fresh()
     status, answer = post(f"{urls.url}{PIPELINE.http_path}", warm)
@@ -84,6 +87,8 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
         "intent": "ok",
     }, answer["reasons"]
     assert answer["degraded"] is True and answer["fraud"] is None and answer["documents"] == []
+    # In process, the same steps as risk_score: the booster's own probability.
+    assert abs(answer["risk"]["probability_of_default"] - model_prediction(repository, body["applicant"])) < 1e-5
     assert answer["decision"] != "approve" and answer["policy_version"] == "strict-test"
     reasons = [(r["code"], r["source"]) for r in answer["reasons"]]
     assert {("BRANCH_TIMEOUT", "documents"), ("BRANCH_FAILED", "fraud"), ("INTENT_CONTRADICTS", "intent")} <= set(

@@ -28,6 +28,7 @@ def test_values_go_to_the_wire_packed_and_to_a_branch_as_arrays():
     assert raw_contents("BYTES", strings) == pack_strings(strings)
     array = as_array("BYTES", (3, 1), strings)
     assert array.dtype == object and array.shape == (3, 1) and array[1, 0] == b"\x00\xff"
+    assert array[0, 0] == b"a" and array[2, 0] == "申请".encode()  # as a step receives them from Triton
     rows = [(1.5, 2.0), (3.0, -4.25)]
     assert raw_contents("FP32", rows) == pack_floats(rows)
     assert as_array("FP32", (2, 2), rows).tolist() == [[1.5, 2.0], [3.0, -4.25]]

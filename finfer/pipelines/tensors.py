@@ -58,11 +58,11 @@ def raw_contents(datatype: str, values: object) -> bytes:
 
 
 def as_array(datatype: str, shape: Sequence[int], values: object) -> np.ndarray:
-    """An input's values as the array a Python-backend tensor takes: what a BLS step passes a branch, with no
-    raw layout in between."""
+    """An input's values as the array a Python-backend step receives from Triton (BYTES as bytes; a codec gives
+    text as str): what a BLS step passes a branch, or runs the branch's steps on, with no raw layout in between."""
     if datatype == "BYTES":
         array = np.empty(len(values), dtype=object)  # type: ignore[arg-type]
-        array[:] = values
+        array[:] = [v.encode() if isinstance(v, str) else v for v in values]  # type: ignore[union-attr]
         return array.reshape(tuple(shape))
     return np.asarray(values, dtype=_NUMPY_TYPES[datatype]).reshape(tuple(shape))
 

@@ -18,6 +18,8 @@ from finfer.application.policy import Outcome
 from finfer.errors import InvalidArgument
 from finfer.pipelines.application import PIPELINE
 from finfer.pipelines.tensors import as_array, as_values
+from finfer.runtime import in_process
+from finfer.runtime.fused import Step, load_steps, run_steps
 from finfer.runtime.tally import Tally
 
 
@@ -38,6 +40,11 @@ class LoanApplication:
         # Validates the policy: a bad one fails the model's load, naming the key.
         self.codec = PIPELINE.load(repository)
         self.pool = None
+        self.local: dict[str, list[Step]] = {}  # triton model → its steps, for the branches run here
+        for branch in BRANCHES:
+            version_dir = repository / branch.pipeline.triton_model / "1"
+            if branch.in_process and (version_dir / in_process.PIPELINE_FILE).exists():
+                self.local[branch.pipeline.triton_model] = load_steps(version_dir)
         # On Triton's own /metrics (port 8002), beside its per-model counters.
         self.branch_counts = pb_utils.MetricFamily(
             name="finfer_application_branches_total",
@@ -61,17 +68,22 @@ class LoanApplication:
         self.counts = Tally({**branch_series, **decision_series})
 
     async def infer(self, pipeline, encoded):
+        arrays = {t.name: as_array(t.datatype, *encoded[t.name]) for t in pipeline.inputs}
+        names = [t.name for t in pipeline.outputs]
+        steps = self.local.get(pipeline.triton_model)
+        if steps is not None:
+            # In a thread, as a BLS call waits in one: the other branches go on meanwhile.
+            found = await asyncio.get_running_loop().run_in_executor(None, run_steps, steps, arrays, names)
+            return {name: as_values(found[name]) for name in names}
         request = pb_utils.InferenceRequest(
             model_name=pipeline.triton_model,
-            requested_output_names=[t.name for t in pipeline.outputs],
-            inputs=[pb_utils.Tensor(t.name, as_array(t.datatype, *encoded[t.name])) for t in pipeline.inputs],
+            requested_output_names=names,
+            inputs=[pb_utils.Tensor(name, array) for name, array in arrays.items()],
         )
         response = await request.async_exec()
         if response.has_error():
             raise BranchError(response.error().message())
-        return {
-            t.name: as_values(pb_utils.get_output_tensor_by_name(response, t.name).as_numpy()) for t in pipeline.outputs
-        }
+        return {name: as_values(pb_utils.get_output_tensor_by_name(response, name).as_numpy()) for name in names}
 
     async def answer(self, request):
         try:
