@@ -2,7 +2,8 @@
 
 No timer: a call goes out at once when a slot is free; while calls are in flight, new rows
 wait and leave together in the next one. Idle traffic sees no added delay, busy traffic pays
-one RPC and one ensemble pass per batch instead of per request.
+one RPC and one ensemble pass per batch instead of per request. A merged call that the model refuses
+(one request's corrupt photo, say) is sent again a request at a time, so that only the bad one fails.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
+
+from finfer.errors import InvalidArgument
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")
@@ -63,10 +66,14 @@ class Coalescer(Generic[Row, Result]):
                 results = await self._call(rows)
                 if len(results) != len(rows):
                     raise ValueError(f"upstream answered {len(results)} rows for {len(rows)}")
+            except InvalidArgument as exc:
+                if len(batch) > 1:
+                    await self._alone(batch)
+                else:
+                    _fail(batch, exc)
+                return
             except BaseException as exc:  # every waiter must hear about the failure, then it propagates
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                _fail(batch, exc)
                 if not isinstance(exc, Exception):
                     raise
                 return
@@ -78,3 +85,22 @@ class Coalescer(Generic[Row, Result]):
         finally:
             self._inflight -= 1
             self._dispatch()
+
+    async def _alone(self, batch: list[tuple[Sequence[Row], asyncio.Future[list[Result]]]]) -> None:
+        """Each request of a refused merged call on its own: its results, or its own error."""
+        answers = await asyncio.gather(*(self._call(list(part)) for part, _ in batch), return_exceptions=True)
+        for (part, future), answer in zip(batch, answers, strict=True):
+            if future.done():
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            elif len(answer) != len(part):
+                future.set_exception(ValueError(f"upstream answered {len(answer)} rows for {len(part)}"))
+            else:
+                future.set_result(answer)
+
+
+def _fail(batch: Sequence[tuple[object, asyncio.Future]], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

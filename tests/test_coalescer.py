@@ -74,3 +74,29 @@ def test_rejects_nothing_silently():
 
     with pytest.raises(ValueError, match="answered 1 rows for 2"):
         run(main())
+
+
+def test_a_refused_merged_call_is_sent_again_a_request_at_a_time_and_only_the_bad_one_fails():
+    from finfer.errors import InvalidArgument
+
+    calls: list[list[int]] = []
+
+    async def call(rows):
+        calls.append(list(rows))
+        await asyncio.sleep(0.01)
+        if any(r < 0 for r in rows):
+            raise InvalidArgument("image: corrupt", "image")
+        return [r * 10 for r in rows]
+
+    async def main():
+        coalescer = Coalescer(call, max_rows=10, max_inflight=1)
+        first = asyncio.ensure_future(coalescer.submit([0]))  # goes out alone, the others wait for it
+        await asyncio.sleep(0)
+        rest = await asyncio.gather(*(coalescer.submit([r]) for r in (1, -1, 2)), return_exceptions=True)
+        return [await first, *rest]
+
+    results = run(main())
+    assert results[0] == [0] and results[1] == [10] and results[3] == [20]
+    assert isinstance(results[2], InvalidArgument) and results[2].field == "image"
+    # The merged call [1, -1, 2] was refused, then each request went alone.
+    assert calls[1] == [1, -1, 2] and sorted(calls[2:]) == [[-1], [1], [2]]

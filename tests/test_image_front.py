@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import httpx
@@ -133,6 +134,23 @@ def test_a_corrupt_body_is_refused_by_the_pipeline(front):
         response = upload(front, route, bytes(corrupt))
         assert response.status_code == 400 and response.json()["error"]["field"] == "file", response.text
         assert "corrupt" in response.json()["error"]["message"]
+
+
+def test_a_corrupt_photo_among_concurrent_ones_fails_alone(front):
+    """The front merges concurrent photos into one Triton call; the model refuses the merged call for the
+    corrupt one, and the front sends them again a photo at a time (front/coalescer.py)."""
+    corrupt = bytearray(PANELS[0].image)
+    corrupt[600:-2] = bytes(len(corrupt) - 602)
+    bodies = [p.image for p in PANELS] + [bytes(corrupt)] * 2
+    for _ in range(3):
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            responses = list(pool.map(lambda body: upload(front, "/v1/vehicles/damage", body), bodies))
+        assert [r.status_code for r in responses] == [200] * len(PANELS) + [400, 400], [r.text for r in responses]
+        for panel, response in zip(PANELS, responses, strict=False):
+            assert (
+                response.json()["damage_type"]
+                == upload(front, "/v1/vehicles/damage", panel.image).json()["damage_type"]
+            )
 
 
 def test_bad_requests(front):

@@ -1,7 +1,8 @@
 """Vehicle damage: one JPEG/PNG photo of a car panel → damage type (none, scratch, dent, crack) and severity.
 
-Served by the `vehicle_damage` ensemble. Not coalesced in the front: in a merged request one corrupt
-photo would fail every photo with it; Triton's dynamic batcher merges photos and isolates failures.
+Served by the `vehicle_damage` ensemble. Coalesced in the front: concurrent photos leave in one Triton call
+(front CPU a photo −30%, Triton's −20% at 16 clients). A call refused for one corrupt photo is sent again a
+photo at a time, so only that photo fails (front/coalescer.py).
 """
 
 from __future__ import annotations
@@ -101,4 +102,5 @@ PIPELINE = Pipeline(
     proto_body=lambda body: {"image": body["image_base64"]},
     body="image",
     tag="images",
+    coalesced=True,
 )
