@@ -11,7 +11,7 @@ setup: $(STAMP)
 # System tools the tests run for real: promtool (Prometheus rules), redis-server (the shared cache),
 # PostgreSQL (the shared decision store; its programs live in /usr/lib/postgresql/*/bin) and chromium
 # (the review page, driven by Playwright). kubectl (with kustomize) comes with the machine image.
-TOOLS := promtool:prometheus redis-server:redis-server initdb:postgresql chromium:chromium
+TOOLS := promtool:prometheus redis-server:redis-server initdb:postgresql chromium:chromium curl:curl
 tools:
 	@missing=""; for t in $(TOOLS); do \
 		tool=$${t%%:*}; package=$${t##*:}; \
