@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     rollback_min_answers: int = Field(50, ge=1)
     rollback_error_rate: float = Field(0.05, ge=0, le=1)
     rollback_disagreement_rate: float = Field(0.3, ge=0, le=1)
+    # ... or its p95 latency over those answers exceeds both this many times the baseline's and the baseline's
+    # plus the margin (so that a fraction of a millisecond is never a reason): a hung candidate made every one
+    # of its rows wait the full upstream deadline, and counted as an outage, never rolled back.
+    rollback_latency_ratio: float = Field(3.0, gt=1)
+    rollback_latency_margin_ms: float = Field(250.0, ge=0)
 
     # Decision store and access control
     # PostgreSQL shared by front replicas (postgresql://user:password@host:5432/finfer); unset: SQLite in

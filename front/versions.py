@@ -97,6 +97,8 @@ class Bounds:
     min_answers: int
     error_rate: float
     disagreement_rate: float
+    latency_ratio: float = 3.0
+    latency_margin_s: float = 0.25
 
     @classmethod
     def of(cls, settings: Settings) -> Bounds:
@@ -105,33 +107,63 @@ class Bounds:
             settings.rollback_min_answers,
             settings.rollback_error_rate,
             settings.rollback_disagreement_rate,
+            settings.rollback_latency_ratio,
+            settings.rollback_latency_margin_ms / 1000,
         )
 
 
+COLD_ANSWERS = 10  # not timed: a version's first answers
+
+
 class Health:
-    """A candidate's recent errors and disagreements with the baseline."""
+    """A version's recent errors, disagreements with the baseline and answer times (seconds, one an answer)."""
 
     def __init__(self, bounds: Bounds) -> None:
         self.bounds = bounds
         self.errors = Window(bounds.window)
         self.disagreements = Window(bounds.window)
+        self.seconds: deque[float] = deque(maxlen=bounds.window)
+        self.timed_answers = 0
 
-    def breach(self) -> str | None:
-        """Why the candidate must be rolled back, or None."""
+    def timed(self, seconds: float, answers: int) -> None:
+        # A version's first answers carry its cold start (the front warms only version 1's models).
+        cold = min(answers, max(0, COLD_ANSWERS - self.timed_answers))
+        self.timed_answers += answers
+        self.seconds.extend([seconds] * (answers - cold))
+
+    def p95_s(self) -> float | None:
+        """The 95th percentile answer time, once there are enough answers to judge."""
+        if len(self.seconds) < self.bounds.min_answers:
+            return None
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+    def breach(self, baseline: Health | None = None) -> str | None:
+        """Why the candidate must be rolled back, or None; `baseline`: the baseline's health, for latency."""
         for what, window, bound in (
             ("error rate", self.errors, self.bounds.error_rate),
             ("disagreement with the baseline", self.disagreements, self.bounds.disagreement_rate),
         ):
             if window.count >= self.bounds.min_answers and window.rate() > bound:
                 return f"{what} {window.rate():.2f} over its last {window.count} answers is above {bound:g}"
+        mine, theirs = self.p95_s(), baseline.p95_s() if baseline is not None else None
+        if mine is not None and theirs is not None:
+            limit = max(self.bounds.latency_ratio * theirs, theirs + self.bounds.latency_margin_s)
+            if mine > limit:
+                return (
+                    f"p95 latency {mine * 1000:.0f} ms over its last {len(self.seconds)} answers is above "
+                    f"{self.bounds.latency_ratio:g}x the baseline's {theirs * 1000:.0f} ms"
+                )
         return None
 
     def snapshot(self) -> dict[str, Any]:
+        p95 = self.p95_s()
         return {
             "answers": self.errors.count,
             "error_rate": self.errors.rate(),
             "compared": self.disagreements.count,
             "disagreement_rate": self.disagreements.rate(),
+            "p95_ms": None if p95 is None else round(p95 * 1000, 2),
         }
 
 
@@ -203,6 +235,7 @@ class Versions:
         async def answer(version: int, indexes: list[int]) -> None:
             subset = [rows[i] for i in indexes]
             served, first = self.served[version], self.baseline
+            started = time.perf_counter()
             try:
                 results = await served.results(subset)
             except InvalidArgument:
@@ -210,11 +243,12 @@ class Versions:
             except FrontError as error:
                 if version == first:
                     raise
+                waited = time.perf_counter() - started
                 served = self.served[first]
                 results = await served.results(subset)
-                self._answered(version, len(indexes), error)
+                self._answered(version, len(indexes), waited, error)
             else:
-                self._answered(version, len(indexes))
+                self._answered(version, len(indexes), time.perf_counter() - started)
             for i, (stored, cached) in zip(indexes, results, strict=True):
                 routed[i] = (served, stored, cached)
 
@@ -223,21 +257,26 @@ class Versions:
         self._compare_later(rows, done)
         return done
 
-    def _answered(self, version: int, count: int, error: FrontError | None = None) -> None:
+    def _answered(self, version: int, count: int, seconds: float, error: FrontError | None = None) -> None:
         name = self.pipeline.name
         metrics.VERSION_ANSWERS.labels(name, str(version), "ok" if error is None else "error").inc(count)
+        health = self.health[version]
         if version == self.baseline:
+            if error is None:
+                health.timed(seconds, count)
             return
         if error is not None:
             log.warning("%s version %d failed %d answers (the baseline answered): %s", name, version, count, error)
-        if isinstance(error, Unavailable):
-            return  # an outage says nothing of the candidate either way
-        for _ in range(count):
-            self.health[version].errors.add(error is not None)
+        # Timed even when it fails: a hung candidate's calls end at the upstream deadline as an outage, and that
+        # wait is what its rows paid before the baseline answered them.
+        health.timed(seconds, count)
+        if not isinstance(error, Unavailable):  # an outage says nothing of the candidate's answers
+            for _ in range(count):
+                health.errors.add(error is not None)
         self._check(version)
 
     def _check(self, version: int) -> None:
-        reason = self.health[version].breach()
+        reason = self.health[version].breach(self.health[self.baseline])
         if reason is None or self.weights[version] == 0 or version == self.baseline:
             return
         self.weights[version] = 0
@@ -336,6 +375,7 @@ class Versions:
             "weights": {str(v): w for v, w in self.weights.items()},
             "shadow": self.shadow,
             "baseline": self.baseline,
+            "baseline_p95_ms": self.health[self.baseline].snapshot()["p95_ms"],
             "candidates": {
                 str(v): self.health[v].snapshot() for v in self.built if v != self.baseline and self.weights[v]
             },

@@ -218,3 +218,41 @@ def test_a_candidate_is_judged_on_its_models_errors_not_on_an_outage() -> None:
     assert health["answers"] == 0 and rollbacks == []
     health, rollbacks = asyncio.run(judge(UpstreamError("the model server failed: NOT_FOUND")))
     assert health["error_rate"] == 1.0 and rollbacks[0]["reason"].startswith("error rate 1.00")
+
+
+def test_a_slow_or_hung_candidate_is_rolled_back_on_latency_and_one_as_fast_is_not() -> None:
+    """Answer times count per answer; a candidate that hangs until the deadline (Unavailable) is timed too."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from finfer.errors import Unavailable
+    from finfer.front.versions import Versions
+    from finfer.pipelines.declaration import Stored
+    from finfer.settings import Settings
+
+    class Version:
+        def __init__(self, version: int, seconds: float, error: Exception | None = None) -> None:
+            self.version, self.seconds, self.error, self.model_version = version, seconds, error, f"v{version}"
+            self.codec = SimpleNamespace(split_key=lambda row: row)
+
+        async def results(self, rows):
+            await asyncio.sleep(self.seconds)
+            if self.error is not None:
+                raise self.error
+            return [(Stored(b"{}"), None) for _ in rows]
+
+    async def judge(candidate: Version) -> tuple[dict, list]:
+        settings = Settings(rollback_window=20, rollback_min_answers=10, rollback_latency_margin_ms=20)
+        versions = Versions(
+            risk.PIPELINE, {1: Version(1, 0.001), 2: candidate}, Split(weights={"1": 1, "2": 1}), settings
+        )
+        for i in range(60):
+            await versions.results([f"applicant-{i}".encode()])
+        return versions.health[2].snapshot(), versions.rollbacks
+
+    health, rollbacks = asyncio.run(judge(Version(2, 0.001)))
+    assert rollbacks == [] and health["p95_ms"] is not None
+    health, rollbacks = asyncio.run(judge(Version(2, 0.08)))
+    assert rollbacks[0]["reason"].startswith("p95 latency") and "the baseline's" in rollbacks[0]["reason"]
+    health, rollbacks = asyncio.run(judge(Version(2, 0.08, Unavailable("deadline exceeded"))))
+    assert health["error_rate"] == 0 and rollbacks[0]["reason"].startswith("p95 latency")
