@@ -8,6 +8,7 @@ or `finfer loadtest`, which runs it headless and summarises the CSV.
 from __future__ import annotations
 
 import contextlib
+import csv
 import itertools
 import random
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import grpc
 import grpc.experimental.gevent as grpc_gevent
 from locust import FastHttpUser, User, events, task
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from finfer.clients.grpc_client import Calls
 from finfer.loadtest.mix import DEFAULT_MIX, parse_mix
@@ -26,6 +28,25 @@ grpc_gevent.init_gevent()
 BATCH_ROWS = 16
 CHUNK = 2_000
 HOT = 20
+
+
+FINAL_STATS = "_final_stats.csv"  # beside Locust's own --csv files
+
+
+@events.init.add_listener
+def _final_stats_at_quit(environment: Any, **_: Any) -> None:
+    """Locust's `<prefix>_stats.csv` holds its last periodic write, not the run's end: a route whose first
+    answers came after it was missing from a short run (a test failed on it). The run's final numbers,
+    as Locust prints them, go to `<prefix>_final_stats.csv` when it quits."""
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if not prefix:
+        return
+
+    def write(**_: Any) -> None:
+        with open(f"{prefix}{FINAL_STATS}", "w", newline="") as handle:
+            StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(handle))
+
+    environment.events.quit.add_listener(write)
 
 
 @events.init_command_line_parser.add_listener

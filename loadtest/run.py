@@ -56,7 +56,7 @@ def run_locust(args: argparse.Namespace) -> int:
         flush=True,
     )
     code = subprocess.call(locust_command(args, prefix))
-    stats = prefix.with_name("locust_stats.csv")
+    stats = prefix.with_name("locust_final_stats.csv")  # written at quit by the locustfile (FINAL_STATS)
     if not stats.exists():
         print("error: Locust wrote no statistics; see its output above", file=sys.stderr)
         return code or 1

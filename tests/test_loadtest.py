@@ -17,7 +17,7 @@ def test_locust_headless_http_and_grpc(front, tmp_path):
         out=tmp_path,
     )
     assert run_locust(args) == 0
-    rows = {row["Name"]: row for row in summarise(tmp_path / "locust_stats.csv")}
+    rows = {row["Name"]: row for row in summarise(tmp_path / "locust_final_stats.csv")}
     assert int(rows["/v1/risk/score"]["Request Count"]) > 0
     assert int(rows["/finfer.v1.RiskScoring/Score"]["Request Count"]) > 0
     assert int(rows["/v1/fraud/score"]["Request Count"]) > 0
