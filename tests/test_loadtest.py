@@ -13,7 +13,7 @@ def test_locust_headless_http_and_grpc(front, tmp_path):
         mix="risk=4,risk:batch=1,fraud=2,intent=2,damage=1",
         users=6,
         spawn_rate=6,
-        duration="4s",
+        duration="10s",
         out=tmp_path,
     )
     assert run_locust(args) == 0
