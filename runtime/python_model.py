@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from finfer.runtime.batching import Arrays, run_batched, run_each
+from finfer.runtime.cpu_priority import to_background
 
 try:
     import triton_python_backend_utils as pb_utils
@@ -30,6 +31,9 @@ class BatchedPythonModel:
         self.run = run_batched if config.get("max_batch_size", 0) > 0 else run_each
         self.version_dir = Path(args["model_repository"]) / args["model_version"]
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        if parameters.get("cpu_priority") == "background":
+            # Before setup: the threads onnxruntime starts there inherit the background class.
+            to_background()
         self.setup(self.version_dir, parameters, args)
 
     def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
