@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -59,47 +60,55 @@ def test_a_burst_of_pages_past_the_bound_gets_503_with_retry_after_and_light_req
 ):
     bound = AdmissionBound(in_flight=1, queue=1, wait_s=60)
     own = settings.model_copy(update={"admission": {"documents": bound}, "retry_after_s": 2})
-    (page,) = BY_NAME["documents"].examples(1, 5)
+    pages = BY_NAME["documents"].examples(8, 5)
     (applicant,) = BY_NAME["risk"].examples(1, 5)
     url = f"http://127.0.0.1:{own.http_port}"
-    burst = 8
-    start = threading.Barrier(burst)
     answers: list[httpx.Response] = []
 
-    def post_page() -> None:
+    def post_page(page: dict) -> None:
         with httpx.Client(timeout=120) as client:
-            start.wait()
             answers.append(client.post(f"{url}/v1/documents/ocr", json=page))
 
+    # The OCR stubs are stopped while the burst arrives, so that the first page stays in flight whatever this
+    # machine's speed: the burst meets a full bound every time (a fast page let all eight through one by one).
+    stubs = stub_pids(settings.model_repository, "document_ocr")
+    assert stubs
     with own_front(own, tmp_path / "front.log"), httpx.Client(timeout=30) as client:
-        threads = [threading.Thread(target=post_page) for _ in range(burst)]
-        for t in threads:
-            t.start()
 
-        # While a page is read, a credit score still answers.
-        def pages_in_flight() -> float:
-            return metric(client.get(f"{url}/metrics").text, "finfer_admission_in_flight", pipeline="documents")
+        def gauges() -> tuple[float, float, float]:
+            text = client.get(f"{url}/metrics").text
+            return (
+                metric(text, "finfer_admission_in_flight", pipeline="documents"),
+                metric(text, "finfer_admission_queued", pipeline="documents"),
+                metric(text, "finfer_admission_refused_total", pipeline="documents", reason="queue_full"),
+            )
 
-        wait_until(lambda: pages_in_flight() == 1, 30, "a page in flight")
-        assert client.post(f"{url}/v1/risk/score", json=applicant).status_code == 200
+        threads = [threading.Thread(target=post_page, args=(page,)) for page in pages]
+        try:
+            for pid in stubs:
+                os.kill(pid, signal.SIGSTOP)
+            for t in threads:
+                t.start()
+            # One page in Triton, one waiting its turn, six refused at once.
+            wait_until(lambda: gauges() == (1, 1, 6), 30, "the bound full")
+            # A credit score still answers while the pages wait.
+            assert client.post(f"{url}/v1/risk/score", json=applicant).status_code == 200
+        finally:
+            for pid in stubs:
+                os.kill(pid, signal.SIGCONT)
         for t in threads:
             t.join(timeout=180)
         statuses = sorted(a.status_code for a in answers)
-        assert len(statuses) == burst and set(statuses) <= {200, 503}, statuses
-        # One runs, one waits its turn: at least those two are read; every other one is refused at once.
-        assert statuses.count(200) >= 2, statuses
-        refused = [a for a in answers if a.status_code == 503]
-        assert refused, statuses
-        for answer in refused:
+        assert statuses == [200, 200, *[503] * 6], statuses
+        for answer in (a for a in answers if a.status_code == 503):
             assert answer.headers["retry-after"] == "2"
             error = answer.json()["error"]
             assert error["code"] == "unavailable" and error["message"].startswith("documents:"), error
         text = client.get(f"{url}/metrics").text
-        assert metric(text, "finfer_admission_refused_total", pipeline="documents", reason="queue_full") == len(refused)
         assert metric(text, "finfer_admission_in_flight", pipeline="documents") == 0
         assert metric(text, "finfer_admission_limit", pipeline="documents") == 1
         # A refused burst leaves nothing behind: the next page is read.
-        assert client.post(f"{url}/v1/documents/ocr", json=page, timeout=60).status_code == 200
+        assert client.post(f"{url}/v1/documents/ocr", json=pages[0], timeout=60).status_code == 200
 
 
 def test_only_applications_carrying_images_count_against_the_bound(repository):
