@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from finfer.loadtest import stack
 from finfer.pipelines.declaration import AdmissionBound
 from finfer.pipelines.registry import BY_NAME
 from finfer.runtime.cpu_priority import in_background
@@ -59,7 +60,16 @@ def test_a_burst_of_pages_past_the_bound_gets_503_with_retry_after_and_light_req
     settings, triton, tmp_path
 ):
     bound = AdmissionBound(in_flight=1, queue=1, wait_s=60)
-    own = settings.model_copy(update={"admission": {"documents": bound}, "retry_after_s": 2})
+    http, grpc_port = stack.free_ports(2)
+    own = settings.model_copy(
+        update={
+            "http_port": http,
+            "grpc_port": grpc_port,  # beside the session's front, which may be up
+            "state_dir": tmp_path,
+            "admission": {"documents": bound},
+            "retry_after_s": 2,
+        }
+    )
     pages = BY_NAME["documents"].examples(8, 5)
     (applicant,) = BY_NAME["risk"].examples(1, 5)
     url = f"http://127.0.0.1:{own.http_port}"
