@@ -28,8 +28,8 @@ def cpu_list(text: str) -> set[int]:
 
 def to_background() -> None:
     """Every thread of this process to SCHED_IDLE at nice 19, on the cores FINFER_HEAVY_CPUS names if set. Linux
-    keeps all three per thread and a thread started later inherits them from its creator, so onnxruntime's pools
-    started after this call are covered too."""
+    keeps all three per thread: called once the model is loaded, it covers the pools onnxruntime started, and
+    a thread started later inherits them from its creator."""
     cores = os.environ.get(HEAVY_CPUS_VARIABLE)
     allowed = cpu_list(cores) & os.sched_getaffinity(0) if cores else set()
     for task in os.listdir("/proc/self/task"):

@@ -22,6 +22,10 @@ except ImportError:  # outside Triton: the bench's in-process baselines run the 
     pb_utils = None
 
 
+# Set in `args` when a step is loaded into a fused pipeline's process rather than by Triton.
+IN_PIPELINE = "finfer_in_pipeline"
+
+
 class BatchedPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
@@ -31,10 +35,13 @@ class BatchedPythonModel:
         self.run = run_batched if config.get("max_batch_size", 0) > 0 else run_each
         self.version_dir = Path(args["model_repository"]) / args["model_version"]
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-        if parameters.get("cpu_priority") == "background":
-            # Before setup: the threads onnxruntime starts there inherit the background class.
-            to_background()
         self.setup(self.version_dir, parameters, args)
+        self.background = parameters.get("cpu_priority") == "background"
+        # After loading, not before: a stub loading in the background class under load never finished (a
+        # replica restarted in the chaos drill was not ready after 180 s). A fused pipeline's steps leave the
+        # switch to the pipeline's model, once all of them are loaded (runtime/fused.py).
+        if self.background and IN_PIPELINE not in args:
+            to_background()
 
     def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
         raise NotImplementedError

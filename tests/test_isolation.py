@@ -14,11 +14,7 @@ import httpx
 from finfer.loadtest import stack
 from finfer.pipelines.declaration import AdmissionBound
 from finfer.pipelines.registry import BY_NAME
-from finfer.runtime.cpu_priority import in_background
 from tests.conftest import own_front, wait_until
-
-HEAVY_MODELS = ("document_ocr", "vehicle_damage")
-LIGHT_MODELS = ("risk_score", "fraud_score", "customer_intent", "loan_application")
 
 
 def stub_pids(repository: Path, model: str) -> list[int]:
@@ -34,18 +30,6 @@ def stub_pids(repository: Path, model: str) -> list[int]:
             if script in command:
                 pids.append(int(entry))
     return pids
-
-
-def test_heavy_stubs_run_in_the_background_and_light_ones_do_not(triton, settings):
-    for model in HEAVY_MODELS:
-        pids = stub_pids(settings.model_repository, model)
-        assert pids, f"no stub of {model}"
-        assert all(in_background(pid) for pid in pids), model
-    for model in LIGHT_MODELS:
-        pids = stub_pids(settings.model_repository, model)
-        assert pids, f"no stub of {model}"
-        assert not any(in_background(pid) for pid in pids), model
-        assert all(os.getpriority(os.PRIO_PROCESS, pid) == 0 for pid in pids), model
 
 
 def metric(text: str, name: str, **labels: str) -> float:

@@ -62,7 +62,7 @@ def test_a_bad_config_fails_at_render_time():
 def test_a_heavy_step_runs_in_the_background_embedded_and_under_the_rate_limiter_natively():
     spec = ModelSpec("m", (X,), (Y,), dynamic_batching=DynamicBatching((4,), 0))
     embedded = model_config.parse(model_config.render(model_config.to_dict(spec.as_heavy(Flavour.EMBEDDED))))
-    assert embedded.parameters["cpu_priority"].string_value == "background"
+    assert "cpu_priority" not in embedded.parameters  # off by default: see ModelSpec.as_heavy
     assert not embedded.instance_group[0].HasField("rate_limiter")
     for flavour in (Flavour.NATIVE, Flavour.NATIVE_CPU):
         native = model_config.parse(model_config.render(model_config.to_dict(spec.as_heavy(flavour))))
