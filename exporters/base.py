@@ -89,6 +89,9 @@ class Exporter(ABC):
     # Embedded flavour: a Python model → the step models it runs in its own process instead of over BLS.
     runs_in_process: ClassVar[dict[str, tuple[str, ...]]] = {}
     parity_tolerance: float = 1e-5
+    # Seconds of CPU a request (pages, photos): every step is built `ModelSpec.as_heavy`, so that the light
+    # pipelines keep their latency while it runs (docs/isolation.md).
+    heavy: ClassVar[bool] = False
 
     @abstractmethod
     def train(self, profile: Profile, progress: Progress) -> Trained: ...
@@ -362,6 +365,8 @@ def export(exporter: Exporter, options: BuildOptions, progress: Progress = print
     specs = exporter.model_specs(trained, options.flavour)
     if not options.dynamic_batching:
         specs = [s.without_dynamic_batching() for s in specs]
+    if exporter.heavy:
+        specs = [s.as_heavy(options.flavour) for s in specs]
     if options.version > 1:
         try:
             check_same_contract(out, specs, options.version)

@@ -80,6 +80,7 @@ class DamageExporter(Exporter):
     onnx_model = "damage_classifier"
     ensembles = ("vehicle_damage",)
     parity_tolerance = 1e-4
+    heavy = True  # a photo is a CNN over 224x224 pixels: ms of CPU where a credit file takes µs
 
     def __init__(self, checkpoint: Path | None = None) -> None:
         self.checkpoint = checkpoint

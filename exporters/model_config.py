@@ -46,12 +46,33 @@ class DynamicBatching:
 
     preferred_batch_size: tuple[int, ...] = ()
     max_queue_delay_microseconds: int = 0
+    queue_policy: QueuePolicy | None = None
+
+
+@dataclass(frozen=True)
+class RateLimiter:
+    """Triton's rate limiter for an instance group (served with `--rate-limit=execution_count`): an instance runs
+    only while it holds `count` of each named resource; the server says how many of each there are
+    (`--rate-limit-resource=NAME:COUNT`), so instances asking for the same one cannot all run at once."""
+
+    resources: tuple[tuple[str, int], ...] = ()
+    priority: int = 1  # among instances waiting for resources, priority 2 is given half the chances of 1
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """The dynamic batcher's bound on waiting requests: past `max_queue_size`, or after `timeout_us` in the queue,
+    a request is rejected (UNAVAILABLE, which the front answers with 503 and Retry-After)."""
+
+    max_queue_size: int = 0  # 0: no bound
+    timeout_us: int = 0  # 0: no timeout
 
 
 @dataclass(frozen=True)
 class InstanceGroup:
     count: int = 1
     kind: str = "KIND_CPU"
+    rate_limiter: RateLimiter | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +96,38 @@ class ModelSpec:
     def without_dynamic_batching(self) -> ModelSpec:
         return replace(self, dynamic_batching=None)
 
+    def as_heavy(self, flavour: Flavour) -> ModelSpec:
+        """A step of a heavy family (pages, photos: seconds of CPU a request), kept from taking the cores or the
+        device the light pipelines need. Embedded: its stub runs in the background CPU class
+        (runtime/cpu_priority.py), so the operating system runs a light request's process first. Native:
+        Triton's rate limiter lets at most `--rate-limit-resource=heavy:N` heavy instances run at once per
+        device, and a batching step rejects work that waited past HEAVY_QUEUE_POLICY instead of piling it up."""
+        if flavour is Flavour.EMBEDDED:
+            # The background class (runtime/cpu_priority.py, `cpu_priority: background`) is not set by default: a
+            # replica restarted under load in the chaos drill was not ready within 180 s with it (docs/isolation.md).
+            return self
+        group = replace(self.instance_group, rate_limiter=RateLimiter(resources=((HEAVY_RESOURCE, 1),), priority=2))
+        batching = self.dynamic_batching
+        if batching is not None:
+            batching = replace(batching, queue_policy=HEAVY_QUEUE_POLICY)
+        return replace(self, instance_group=group, dynamic_batching=batching)
+
     def as_tensorrt_plan(self) -> ModelSpec:
         """The config once a deploy-time `trtexec` has turned the ONNX model into `model.plan`."""
         return replace(self, backend=None, platform="tensorrt_plan", tensorrt_precision=None)
+
+
+# The rate limiter's resource every heavy instance holds while it runs (native flavours).
+HEAVY_RESOURCE = "heavy"
+HEAVY_QUEUE_POLICY = QueuePolicy(max_queue_size=64, timeout_us=5_000_000)
+
+
+def _instance_group(group: InstanceGroup) -> dict[str, Any]:
+    out: dict[str, Any] = {"count": group.count, "kind": group.kind}
+    if group.rate_limiter is not None:
+        resources = [{"name": name, "count": count} for name, count in group.rate_limiter.resources]
+        out["rate_limiter"] = {"resources": resources, "priority": group.rate_limiter.priority}
+    return out
 
 
 def _tensor(t: Tensor) -> dict[str, Any]:
@@ -91,7 +141,7 @@ def to_dict(spec: ModelSpec) -> dict[str, Any]:
         "max_batch_size": spec.max_batch_size,
         "input": [_tensor(t) for t in spec.inputs],
         "output": [_tensor(t) for t in spec.outputs],
-        "instance_group": [{"count": spec.instance_group.count, "kind": spec.instance_group.kind}],
+        "instance_group": [_instance_group(spec.instance_group)],
         # Every version folder is loaded: candidates (`finfer build --version N`) serve beside version 1,
         # which the ensembles pin (Triton's default loads only the latest).
         "version_policy": {"all": {}},
@@ -107,6 +157,13 @@ def to_dict(spec: ModelSpec) -> dict[str, Any]:
         config["dynamic_batching"] = {
             "max_queue_delay_microseconds": batching.max_queue_delay_microseconds,
         } | ({"preferred_batch_size": list(batching.preferred_batch_size)} if batching.preferred_batch_size else {})
+        if batching.queue_policy is not None:
+            policy = batching.queue_policy
+            config["dynamic_batching"]["default_queue_policy"] = {
+                "timeout_action": "REJECT",
+                "default_timeout_microseconds": policy.timeout_us,
+                "max_queue_size": policy.max_queue_size,
+            }
     if spec.response_cache:
         config["response_cache"] = {"enable": True}
     if spec.tensorrt_precision:

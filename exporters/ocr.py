@@ -128,6 +128,7 @@ class OcrExporter(Exporter):
     # side, as the ensemble's steps overlapped them (and its detector batched them) before.
     pipeline_instances = 3
     parity_tolerance = 1e-5
+    heavy = True  # 0.3-0.9 CPU-seconds a page
 
     def train(self, profile: Profile, progress: Progress) -> Trained:
         test_set = list(documents(TEST_DOCUMENTS[profile], TEST_SEED))

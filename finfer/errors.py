@@ -119,7 +119,8 @@ STATUS_TEXT = {
     413: "Body over the size limit",
     415: "Content type is not one the route reads",
     429: "The key is over its rate; retry after `Retry-After` seconds",
-    503: "Triton or the database is not ready; retry after `Retry-After` seconds",
+    503: "Triton or the database is not ready, or a heavy pipeline is at its admission bound; retry after "
+    "`Retry-After` seconds",
 }
 
 

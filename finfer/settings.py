@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finfer import paths
+from finfer.pipelines.declaration import AdmissionBound
 
 _ENDPOINT = re.compile(r"^(dns:///)?[\w.\-]+:\d{1,5}$")
 
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     # Unset: each Triton keeps its own graph, journaled under state_dir (one replica only).
     fraud_graph_url: str | None = Field(None, pattern=r"^rediss?://")
 
+    # Cores the heavy stubs (pages, photos) may run on, as Linux writes CPU lists ("1", "2-3"); unset: every core.
+    # They already run only when no light work wants a core (docs/isolation.md); pinning them also keeps one
+    # core's caches to the light pipelines, and halves what a page may use on two cores.
+    heavy_cpus: str | None = Field(None, pattern=r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+
     # Front
     # Triton replicas the front spreads requests over: comma-separated gRPC host:port, or dns:///name:port for
     # every address of a name (a Kubernetes headless Service), resolved again every replica_check_s.
@@ -89,6 +95,11 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(1, ge=1)
     # On SIGTERM the front reports not ready and keeps answering this long before it stops accepting.
     drain_s: float = Field(0.0, ge=0, le=300)
+
+    # Heavy pipelines (pages, photos, applications carrying them): each declares its bound on requests in flight
+    # per front (finfer.pipelines); these replace it by pipeline, as JSON such as
+    # {"documents": {"in_flight": 2, "queue": 4, "wait_s": 1}}.
+    admission: dict[str, AdmissionBound] = Field(default_factory=dict)
 
     # Cache of simple requests
     cache_entries: int = Field(100_000, ge=0)

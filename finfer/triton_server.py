@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from finfer.runtime.cpu_priority import HEAVY_CPUS_VARIABLE
 from finfer.runtime.in_process import models_to_load
 from finfer.settings import Settings
 from finfer.shared_memory import reclaim_shared_memory
@@ -204,6 +205,10 @@ class TritonServer:
         env.pop("FINFER_FRAUD_GRAPH_URL", None)
         if self.settings.fraud_graph_url:
             env["FINFER_FRAUD_GRAPH_URL"] = self.settings.fraud_graph_url
+        # Read by the heavy stubs as they move to the background (runtime/cpu_priority.py).
+        env.pop(HEAVY_CPUS_VARIABLE, None)
+        if self.settings.heavy_cpus:
+            env[HEAVY_CPUS_VARIABLE] = self.settings.heavy_cpus
         return env
 
     def wait_ready(self, timeout: float | None = None, progress: Callable[[str], None] = lambda _: None) -> None:

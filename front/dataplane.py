@@ -14,6 +14,7 @@ from typing import Any
 
 from finfer.errors import InvalidArgument, NotFound
 from finfer.front import metrics
+from finfer.front.admission import Gate
 from finfer.front.recorder import Recorder
 from finfer.front.served import Served
 from finfer.front.upstream import TritonUpstream
@@ -43,6 +44,11 @@ class DataPlane:
         self.versions = versions or {}  # pipelines with candidates built beside version 1
         self.recorder = recorder  # keeps the answers of pipelines that declare a record
         self.draining = False  # set on SIGTERM: not ready, still answering
+        self.gates = {
+            name: Gate(name, settings.admission.get(name, s.pipeline.admission), settings.retry_after_s)
+            for name, s in served.items()
+            if s.pipeline.admission is not None
+        }
         for s in served.values():
             # What the upstream sends each model to find a dead stub and to check a reloaded one. Version 1's
             # models only: a candidate's dead stub is not reloaded (front/repair.py says why).
@@ -73,6 +79,8 @@ class DataPlane:
             raise FileNotFoundError(f"{repository} holds no built pipeline: run `finfer build` first")
         for name in settings.splits.keys() - versions.keys():
             raise InvalidArgument(f"splits.{name}: no candidate version of {name!r} is built", "splits")
+        for name in settings.admission.keys() - {n for n, s in served.items() if s.pipeline.admission}:
+            raise InvalidArgument(f"admission.{name}: {name!r} is not a heavy pipeline served here", "admission")
         return cls(settings, upstream, served, recorder, versions)
 
     def every_version(self) -> list[Served]:
@@ -94,6 +102,13 @@ class DataPlane:
         return versions
 
     async def _results(self, name: str, rows: Sequence[Any]) -> list[Routed]:
+        gate = self.gates.get(name)
+        if gate is not None and any(self.served[name].codec.heavy(row) for row in rows):
+            async with gate.admitted():
+                return await self._routed(name, rows)
+        return await self._routed(name, rows)
+
+    async def _routed(self, name: str, rows: Sequence[Any]) -> list[Routed]:
         versions = self.versions.get(name)
         if versions is not None:
             return await versions.results(rows)

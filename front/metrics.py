@@ -142,3 +142,27 @@ COMPARISON_OVERLAP = Histogram(
     buckets=(0.0, 0.25, 0.5, 0.75, 1.0),
     registry=REGISTRY,
 )
+ADMISSION_IN_FLIGHT = Gauge(
+    "finfer_admission_in_flight",
+    "Heavy requests (pages, photos, applications carrying them) this front has let into Triton, by pipeline",
+    ["pipeline"],
+    registry=REGISTRY,
+)
+ADMISSION_QUEUED = Gauge(
+    "finfer_admission_queued",
+    "Heavy requests waiting for a place under their pipeline's bound",
+    ["pipeline"],
+    registry=REGISTRY,
+)
+ADMISSION_LIMIT = Gauge(
+    "finfer_admission_limit",
+    "A heavy pipeline's bound on requests in flight in this front",
+    ["pipeline"],
+    registry=REGISTRY,
+)
+ADMISSION_REFUSED = Counter(
+    "finfer_admission_refused",
+    "Heavy requests answered 503 by admission control, by reason: queue_full, or wait (no place in time)",
+    ["pipeline", "reason"],
+    registry=REGISTRY,
+)

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import itertools
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
 import grpc
 import grpc.experimental.gevent as grpc_gevent
-from locust import FastHttpUser, User, events, task
+from locust import FastHttpUser, User, constant_throughput, events, task
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from finfer.application.examples import APPLICATION_SHAPES, applications
 from finfer.clients.grpc_client import Calls
 from finfer.loadtest.mix import DEFAULT_MIX, parse_mix
 from finfer.pipelines.declaration import Pipeline
@@ -73,6 +76,19 @@ def _options(parser: Any) -> None:
         help="share of requests of cached pipelines that repeat a small hot set (cache hits)",
     )
     parser.add_argument(
+        "--user-rate",
+        type=float,
+        default=0.0,
+        help="requests a second each user sends, whatever the latency (0: the next as soon as one is answered)",
+    )
+    parser.add_argument(
+        "--application-shape",
+        choices=APPLICATION_SHAPES,
+        default="mix",
+        help="the applications sent: as dealers send them (mix), without images (plain), or each with a contract "
+        "page and a vehicle photo (images)",
+    )
+    parser.add_argument(
         "--persist-share",
         type=float,
         default=0.0,
@@ -80,26 +96,60 @@ def _options(parser: Any) -> None:
     )
 
 
+@functools.cache
+def _image_bodies(pipeline: Pipeline, application_shape: str) -> tuple[dict[str, Any], ...]:
+    """A few bodies carrying pages or photos, rendered once a process (100 ms or more each): rendering fresh
+    ones kept a heavy user's process at 100% of a core and sent a request a second. Nothing answers these
+    from a cache, so a repeat costs the server what a fresh body does."""
+    return tuple(_examples(pipeline, application_shape)(HOT, 0))
+
+
+def _examples(pipeline: Pipeline, application_shape: str) -> Callable[[int, int], list[dict[str, Any]]]:
+    if pipeline.name == "application":
+        return functools.partial(applications, shape=application_shape)
+    return pipeline.examples
+
+
+_application_ids = itertools.count()
+
+
 class Stream:
     """Endless distinct bodies of one pipeline, from its declaration's generator a chunk at a time."""
 
     _seeds = itertools.count(random.randrange(900))
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, application_shape: str = "mix", paced: bool = False) -> None:
         self.pipeline = pipeline
-        self.hot = pipeline.examples(HOT, next(self._seeds))
+        self.examples = _examples(pipeline, application_shape)
+        carries_images = pipeline.body == "image" or (pipeline.name == "application" and application_shape != "plain")
+        self.reused = itertools.cycle(_image_bodies(pipeline, application_shape)) if carries_images else None
+        self.hot = self.examples(HOT, next(self._seeds)) if pipeline.cached else []
         self.fresh: list[dict[str, Any]] = []
         # The first fresh chunk is small, so that a user sends its first request at once rather than after
-        # generating thousands of bodies (six users doing that at start sent nothing in a 4 s run).
-        self.chunk = HOT
+        # generating thousands of bodies (six users doing that at start sent nothing in a 4 s run). A paced user
+        # measures latency at a fixed rate instead: it makes them all before it starts (the statistics are reset
+        # once every user has), not in the middle of its run, where 200 ms of generating delayed the answers
+        # its other requests were waiting for.
+        self.chunk = CHUNK if paced and pipeline.body == "json" else HOT
+        if paced and self.reused is None:
+            self.fresh = self.examples(self.chunk, next(self._seeds))
+
+    def _fresh(self) -> dict[str, Any]:
+        if self.reused is not None:
+            body = dict(next(self.reused))
+            if "application_id" in body:  # recorded by its id: each send is a new application
+                body["application_id"] = f"load-{random.getrandbits(32):08x}-{next(_application_ids)}"
+                body["fraud"] = dict(body["fraud"])  # its `persist` is set per send below
+            return body
+        if not self.fresh:
+            self.fresh = self.examples(self.chunk, next(self._seeds))
+            self.chunk = CHUNK if self.pipeline.body == "json" else HOT
+        return self.fresh.pop()
 
     def next(self, hot_share: float, persist_share: float) -> dict[str, Any]:
         if self.pipeline.cached and random.random() < hot_share:
             return self.hot[random.randrange(HOT)]
-        if not self.fresh:
-            self.fresh = self.pipeline.examples(self.chunk, next(self._seeds))
-            self.chunk = CHUNK if self.pipeline.body == "json" else HOT
-        body = self.fresh.pop()
+        body = self._fresh()
         fraud_part = body["fraud"] if isinstance(body.get("fraud"), dict) else body  # an application's, or its own
         if "persist" in fraud_part:
             fraud_part["persist"] = random.random() < persist_share
@@ -116,7 +166,12 @@ class FinferUser(User):
         options = environment.parsed_options
         self.routes = parse_mix(options.mix)
         self.weights = [w for *_, w in self.routes]
-        self.streams = {p.name: Stream(p) for p, *_ in self.routes}
+        paced = options.user_rate > 0
+        self.streams = {p.name: Stream(p, options.application_shape, paced) for p, *_ in self.routes}
+        self.paced = constant_throughput(options.user_rate) if options.user_rate > 0 else None
+
+    def wait_time(self) -> float:
+        return self.paced(self) if self.paced is not None else 0.0
 
     def body(self, pipeline: Pipeline) -> dict[str, Any]:
         options = self.environment.parsed_options

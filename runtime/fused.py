@@ -22,7 +22,8 @@ import numpy as np
 
 from finfer.runtime import in_process
 from finfer.runtime.batching import Arrays
-from finfer.runtime.python_model import BatchedPythonModel, pb_utils
+from finfer.runtime.cpu_priority import to_background
+from finfer.runtime.python_model import IN_PIPELINE, BatchedPythonModel, pb_utils
 from finfer.runtime.tally import Tally
 
 
@@ -50,6 +51,7 @@ def load_step(repository: Path, name: str, version: int, config: dict, kind: str
             "model_version": str(version),
             "model_instance_kind": kind,
             "model_name": name,
+            IN_PIPELINE: "1",
         }
     )
     return model
@@ -87,6 +89,8 @@ def load_steps(version_dir: Path, kind: str = "CPU") -> list[Step]:
 class TritonPythonModel(BatchedPythonModel):
     def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
         self.steps = load_steps(version_dir, args.get("model_instance_kind", "CPU"))
+        if any(step.model.background for step in self.steps):
+            to_background()
         self.step_seconds: Tally | None = None
         if pb_utils is not None:
             # Triton times the fused model as a whole; these say where inside it the time went, step by step

@@ -14,11 +14,16 @@ from typing import Any
 import numpy as np
 
 from finfer.runtime.batching import Arrays, run_batched, run_each
+from finfer.runtime.cpu_priority import to_background
 
 try:
     import triton_python_backend_utils as pb_utils
 except ImportError:  # outside Triton: the bench's in-process baselines run the same steps, with no Triton types
     pb_utils = None
+
+
+# Set in `args` when a step is loaded into a fused pipeline's process rather than by Triton.
+IN_PIPELINE = "finfer_in_pipeline"
 
 
 class BatchedPythonModel:
@@ -31,6 +36,12 @@ class BatchedPythonModel:
         self.version_dir = Path(args["model_repository"]) / args["model_version"]
         parameters = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.setup(self.version_dir, parameters, args)
+        self.background = parameters.get("cpu_priority") == "background"
+        # After loading, not before: a stub loading in the background class under load never finished (a
+        # replica restarted in the chaos drill was not ready after 180 s). A fused pipeline's steps leave the
+        # switch to the pipeline's model, once all of them are loaded (runtime/fused.py).
+        if self.background and IN_PIPELINE not in args:
+            to_background()
 
     def setup(self, version_dir: Path, parameters: dict[str, str], args: dict[str, Any]) -> None:
         raise NotImplementedError

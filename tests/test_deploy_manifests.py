@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from finfer import paths
+from finfer.exporters.model_config import HEAVY_RESOURCE
+from finfer.front import metrics
 
 K8S = paths.PROJECT_ROOT / "deploy" / "k8s"
 OVERLAYS = ["cpu", "gpu", "gpu-keda"]
@@ -81,6 +83,9 @@ def test_triton_has_probes_shm_ports_and_a_disruption_budget(rendered):
     assert shm["emptyDir"]["medium"] == "Memory"
     assert {"name": "dshm", "mountPath": "/dev/shm"} in server["volumeMounts"]
     assert "--metrics-config=summary_latencies=true" in server["args"]
+    # The heavy steps' instance groups ask for the `heavy` resource (ModelSpec.as_heavy): only a rate-limited
+    # server counts it.
+    assert {"--rate-limit=execution_count", f"--rate-limit-resource={HEAVY_RESOURCE}:2"} <= set(server["args"])
     # The front reloads a model whose stub died: refused unless Triton runs in explicit model control.
     assert {"--model-control-mode=explicit", "--load-model=*"} <= set(server["args"])
     assert "podAntiAffinity" in spec["affinity"]
@@ -171,17 +176,21 @@ def test_triton_autoscales_on_its_queue(rendered):
     if overlay == "gpu-keda":
         scaled = find(objects, "ScaledObject", "triton")
         assert scaled["spec"]["scaleTargetRef"]["name"] in deployments
-        (trigger,) = scaled["spec"]["triggers"]
-        assert trigger["type"] == "prometheus"
-        assert "nv_inference_pending_request_count" in trigger["metadata"]["query"]
+        pending, heavy = scaled["spec"]["triggers"]
+        assert pending["type"] == heavy["type"] == "prometheus"
+        assert "nv_inference_pending_request_count" in pending["metadata"]["query"]
+        assert "finfer_admission_in_flight" in heavy["metadata"]["query"]
         assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == "triton"]
         return
     hpa = find(objects, "HorizontalPodAutoscaler", "triton")["spec"]
     assert hpa["scaleTargetRef"]["name"] in deployments
-    (metric,) = hpa["metrics"]
-    assert metric["type"] == "Pods"
+    pending, heavy = hpa["metrics"]
+    assert pending["type"] == "Pods" and heavy["type"] == "External"
     assert {"scaleUp", "scaleDown"} <= set(hpa["behavior"])
-    # The metric the HPA asks for is one the prometheus-adapter rules serve.
+    # The metrics the HPA asks for are ones the prometheus-adapter rules serve, from metrics that exist.
     values = yaml.safe_load((K8S / "components" / "autoscaling-hpa" / "prometheus-adapter-values.yaml").read_text())
-    served = {rule["name"]["as"] for rule in values["rules"]["custom"]}
-    assert metric["pods"]["metric"]["name"] in served
+    assert pending["pods"]["metric"]["name"] in {rule["name"]["as"] for rule in values["rules"]["custom"]}
+    (external,) = [r for r in values["rules"]["external"] if r["name"]["as"] == heavy["external"]["metric"]["name"]]
+    exported = {m.name for m in metrics.REGISTRY.collect()}
+    assert {"finfer_admission_in_flight", "finfer_admission_queued"} <= exported
+    assert "finfer_admission_queued" in external["metricsQuery"]

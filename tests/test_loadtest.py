@@ -1,7 +1,9 @@
 """The Locust file really runs against the real front (short, bounded, loopback only)."""
 
 import argparse
+import json
 
+from finfer.loadtest.isolation import P95_BOUND, run_isolation
 from finfer.loadtest.run import run_locust, summarise
 
 
@@ -27,3 +29,30 @@ def test_locust_headless_http_and_grpc(front, tmp_path):
     )
     assert all(row["Failure Count"] == "0" for row in rows.values())
     assert (tmp_path / "report.html").stat().st_size > 0
+
+
+def test_the_isolation_scenario_reports_light_routes_alone_and_beside_heavy_traffic(front, tmp_path):
+    args = argparse.Namespace(
+        host=front.http_url,
+        grpc_host=front.grpc_target,
+        protocol="http",
+        mix="",
+        users=3,
+        spawn_rate=3,
+        duration="4s",
+        light_rate=15.0,
+        out=tmp_path,
+    )
+    assert run_isolation(args) == 0
+    report = json.loads((tmp_path / "isolation.json").read_text())
+    light = {row["pipeline"]: row for row in report["light"]}
+    assert set(light) == set(P95_BOUND)
+    for row in light.values():
+        assert row["requests"] > 0 and row["failures"] == 0, row
+        assert row["alone_p95_ms"] > 0 and row["beside_p95_ms"] > 0
+        assert row["ratio"] == row["beside_p95_ms"] / max(row["alone_p95_ms"], 1.0)
+    # The heavy users sent every heavy route, and none failed but by admission's 503.
+    assert {"/v1/applications", "/v1/documents/ocr", "/v1/vehicles/damage"} <= set(report["heavy"])
+    failures = (tmp_path / "heavy" / "locust_failures.csv").read_text()
+    assert all("code=503" in line for line in failures.splitlines()[1:]), failures
+    assert "| /v1/risk/score |" in (tmp_path / "isolation.md").read_text()

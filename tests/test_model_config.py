@@ -57,3 +57,20 @@ def test_a_bad_config_fails_at_render_time():
     spec = ModelSpec("m", (Tensor("x", "FLOAT128", (1,)),), (Y,))
     with pytest.raises(json_format.ParseError):
         model_config.render(model_config.to_dict(spec))
+
+
+def test_a_heavy_step_runs_in_the_background_embedded_and_under_the_rate_limiter_natively():
+    spec = ModelSpec("m", (X,), (Y,), dynamic_batching=DynamicBatching((4,), 0))
+    embedded = model_config.parse(model_config.render(model_config.to_dict(spec.as_heavy(Flavour.EMBEDDED))))
+    assert "cpu_priority" not in embedded.parameters  # off by default: see ModelSpec.as_heavy
+    assert not embedded.instance_group[0].HasField("rate_limiter")
+    for flavour in (Flavour.NATIVE, Flavour.NATIVE_CPU):
+        native = model_config.parse(model_config.render(model_config.to_dict(spec.as_heavy(flavour))))
+        limiter = native.instance_group[0].rate_limiter
+        assert [(r.name, r.count) for r in limiter.resources] == [(model_config.HEAVY_RESOURCE, 1)]
+        assert limiter.priority == 2
+        policy = native.dynamic_batching.default_queue_policy
+        assert policy.timeout_action == policy.REJECT
+        assert policy.max_queue_size == model_config.HEAVY_QUEUE_POLICY.max_queue_size
+        assert policy.default_timeout_microseconds == model_config.HEAVY_QUEUE_POLICY.timeout_us
+        assert "cpu_priority" not in native.parameters

@@ -35,4 +35,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
 ENTRYPOINT ["tritonserver"]
 CMD ["--model-repository=/opt/finfer/repository/native", "--strict-readiness=true", \
      "--metrics-config=summary_latencies=true", \
-     "--metrics-config=summary_quantiles=0.5:0.05,0.9:0.01,0.99:0.001"]
+     "--metrics-config=summary_quantiles=0.5:0.05,0.9:0.01,0.99:0.001", \
+     "--rate-limit=execution_count", "--rate-limit-resource=heavy:2"]

@@ -54,6 +54,10 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
+    if args.scenario == "isolation":
+        from finfer.loadtest.isolation import run_isolation
+
+        return run_isolation(args)
     from finfer.loadtest.run import run_locust
 
     return run_locust(args)
@@ -105,9 +109,30 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from finfer.loadtest.mix import DEFAULT_MIX
 
     loadtest.add_argument("--mix", default=DEFAULT_MIX, help="PIPELINE[:batch]=WEIGHT,... (registry names)")
-    loadtest.add_argument("--users", type=int, default=32)
+    loadtest.add_argument("--users", type=int, default=32, help="users (with --scenario isolation: heavy users)")
     loadtest.add_argument("--spawn-rate", type=float, default=16)
-    loadtest.add_argument("--duration", default="30s", help="e.g. 30s, 2m")
+    loadtest.add_argument("--duration", default="30s", help="e.g. 30s, 2m (isolation: each of its two runs)")
+    loadtest.add_argument(
+        "--user-rate", type=float, default=0.0, help="requests/s per user (default 0: as fast as answers come)"
+    )
+    from finfer.application.examples import APPLICATION_SHAPES
+
+    loadtest.add_argument(
+        "--application-shape",
+        choices=APPLICATION_SHAPES,
+        default="mix",
+        help="applications as dealers send them (mix), without images (plain), or each with a page and a photo",
+    )
+    loadtest.add_argument(
+        "--scenario",
+        choices=["mix", "isolation"],
+        default="mix",
+        help="mix: the --mix; isolation: the light pipelines at --light-rate alone, then beside --users heavy "
+        "users (pages, photos), their p50/p95 compared (docs/isolation.md)",
+    )
+    loadtest.add_argument(
+        "--light-rate", type=float, default=30.0, help="isolation: light requests a second, in all (default 30)"
+    )
     loadtest.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS / "locust")
     loadtest.set_defaults(func=cmd_loadtest)
 

@@ -21,7 +21,7 @@ from finfer.application.branches import BRANCH_NAMES, BRANCHES
 from finfer.application.policy import Policy, load_policy
 from finfer.application.request import ApplicationRow, parse, request_schema
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import Codec, Encoded, Outputs, Pipeline, Stored, Tensor
+from finfer.pipelines.declaration import AdmissionBound, Codec, Encoded, Outputs, Pipeline, Stored, Tensor
 
 
 class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
@@ -45,6 +45,10 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
 
     def row(self, payload: object) -> ApplicationRow:
         return parse(self.branches, payload)
+
+    def heavy(self, row: ApplicationRow) -> bool:
+        # Pages and photos are read by the OCR and damage models: seconds of CPU, where a credit file takes ms.
+        return bool(row.documents or row.photos)
 
     def from_tensors(self, wire: bytes, images: Sequence[bytes], photos: Sequence[bytes]) -> ApplicationRow:
         """The row again inside Triton, from what `encode` sent: the same checks, so a client calling
@@ -108,6 +112,9 @@ PIPELINE = Pipeline(
     body_limit=lambda settings: settings.max_application_bytes,
     probe=examples.probe,
     tag="applications",
+    # Only applications carrying pages or photos count (ApplicationCodec.heavy). Two of the step's four
+    # instances (APPLICATIONS_IN_FLIGHT) are then always left to applications without images.
+    admission=AdmissionBound(in_flight=2, queue=8, wait_s=5),
     scope="applications",
     record="finfer.store.application_record:record",
 )

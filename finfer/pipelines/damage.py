@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import AdmissionBound, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 from finfer.wire import finfer_pb2
 
@@ -103,4 +103,6 @@ PIPELINE = Pipeline(
     body="image",
     tag="images",
     coalesced=True,
+    # A photo is a few ms of CPU, and concurrent ones leave in one call: the bound only stops a flood.
+    admission=AdmissionBound(in_flight=16, queue=32),
 )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from finfer.errors import InvalidArgument
 from finfer.pipelines.tensors import raw_contents
@@ -108,6 +108,10 @@ class Codec(ABC, Generic[Row, Result]):
         key = self.key(row)
         return key[0] if len(key) == 1 and isinstance(key[0], bytes) else repr(key).encode()
 
+    def heavy(self, row: Row) -> bool:
+        """Whether the row counts against its pipeline's admission bound (default: every row of a heavy pipeline)."""
+        return True
+
     def compare(self, served: Result, other: Result) -> Comparison:
         """`served` against another version's answer to the same row (default: the same answer)."""
         return Comparison(agree=served == other)
@@ -161,6 +165,17 @@ class Batch:
     summary: str
 
 
+class AdmissionBound(BaseModel):
+    """How many of a heavy pipeline's requests one front lets into Triton at once, how many more wait in
+    order behind them, and how long each may wait; past that, 503 with Retry-After (front/admission.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    in_flight: int = Field(ge=1, le=10_000)
+    queue: int = Field(0, ge=0, le=100_000)
+    wait_s: float = Field(2.0, gt=0, le=600)
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """One served pipeline: everything the front, the build, the SDK, the bench and the tests need."""
@@ -194,6 +209,10 @@ class Pipeline:
     probe: Callable[[], object] | None = None
     cached: bool = False
     coalesced: bool = False
+    # A heavy pipeline (seconds of CPU a request: pages, photos): how many of its requests one front lets into
+    # Triton at once, and the queue behind them (front/admission.py; FINFER_ADMISSION replaces it). Which of its
+    # requests are heavy is the codec's `heavy`. None: a light pipeline, never held back.
+    admission: AdmissionBound | None = None
     tag: str = ""
     # The API key scope its routes need (default: the pipeline's name).
     scope: str | None = None
