@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -91,20 +92,30 @@ def pipeline_handler(served: Served, plane: DataPlane, guard: Guard) -> grpc.Gen
 async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[Any]) -> Any:
     """Await one call and count it; a FrontError becomes its gRPC status, the field in trailing metadata."""
     started = time.perf_counter()
-    status = "OK"
+
+    def count(status: str) -> None:
+        metrics.REQUESTS.labels(method, "grpc", status).inc()
+        metrics.REQUEST_LATENCY.labels(method, "grpc").observe(time.perf_counter() - started)
+
     try:
-        return await call
+        answer = await call
     except FrontError as error:
-        status = error.grpc_code.name
         trailing = [(ERROR_FIELD_KEY, error.field)] if error.field else []
         if error.retry_after_s:
             trailing.append(("retry-after", str(error.retry_after_s)))
         if trailing:
             context.set_trailing_metadata(tuple(trailing))
+        # Counted before `abort` sends the status: a client that reads /metrics once answered finds it there.
+        count(error.grpc_code.name)
         await context.abort(error.grpc_code, error.message)
-    finally:
-        metrics.REQUESTS.labels(method, "grpc", status).inc()
-        metrics.REQUEST_LATENCY.labels(method, "grpc").observe(time.perf_counter() - started)
+    except asyncio.CancelledError:
+        count("CANCELLED")
+        raise
+    except Exception:
+        count("UNKNOWN")
+        raise
+    count("OK")
+    return answer
 
 
 def service_name(served: Served) -> str:
