@@ -114,7 +114,7 @@ PIPELINE = Pipeline(
     tag="applications",
     # Only applications carrying pages or photos count (ApplicationCodec.heavy). Two of the step's four
     # instances (APPLICATIONS_IN_FLIGHT) are then always left to applications without images.
-    admission=AdmissionBound(in_flight=2, queue=8, wait_s=5),
+    admission=AdmissionBound(in_flight=2, queue=8),
     scope="applications",
     record="finfer.store.application_record:record",
 )

@@ -173,7 +173,10 @@ class AdmissionBound(BaseModel):
 
     in_flight: int = Field(ge=1, le=10_000)
     queue: int = Field(0, ge=0, le=100_000)
-    wait_s: float = Field(2.0, gt=0, le=600)
+    # As long as Triton is given a call (upstream_timeout_s' default): while a replica restarts, a queued
+    # request waits its turn as it would have waited in Triton; a wait of 5 s refused applications in the
+    # chaos drill's replica kill, which a client sees as an outage.
+    wait_s: float = Field(10.0, gt=0, le=600)
 
 
 @dataclass(frozen=True)

@@ -170,5 +170,5 @@ PIPELINE = Pipeline(
     probe=blank_page,
     tag="images",
     # Three OCR instances read pages side by side (exporters/ocr.py); more in flight would only queue in Triton.
-    admission=AdmissionBound(in_flight=3, queue=6, wait_s=5),
+    admission=AdmissionBound(in_flight=3, queue=6),
 )
