@@ -6,6 +6,7 @@ Triton's `loan_application` model stop at start instead of deciding with it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,15 @@ else:  # pragma: no cover - exercised by the 3.10 compile check and the image
 
 
 DEFAULT_POLICY = Path(__file__).with_name("default_policy.toml")
+# A policy file that replaces the one built into the repository, for the front and Triton's application step
+# alike: on Kubernetes, the ConfigMap both pods mount, so a new policy rolls out without a new image.
+POLICY_FILE_VARIABLE = "FINFER_POLICY_FILE"
+
+
+def policy_in_force(built: Path) -> Path:
+    """The policy file to serve: FINFER_POLICY_FILE where set, else `built` (the repository's)."""
+    override = os.environ.get(POLICY_FILE_VARIABLE)
+    return Path(override) if override else built
 
 
 class Outcome(StrEnum):

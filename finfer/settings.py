@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FilePath, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finfer import paths
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # The fraud graph shared by Triton replicas: a Redis stream of persisted applications (redis://host/1).
     # Unset: each Triton keeps its own graph, journaled under state_dir (one replica only).
     fraud_graph_url: str | None = Field(None, pattern=r"^rediss?://")
+
+    # A decision policy (TOML) that replaces the one built into the repository, for the front and Triton's
+    # application step alike (`finfer serve --policy` installs one into the repository instead). On Kubernetes
+    # the ConfigMap both pods mount (deploy/k8s/base/decision-policy.toml).
+    policy_file: FilePath | None = None
 
     # Cores the heavy stubs (pages, photos) may run on, as Linux writes CPU lists ("1", "2-3"); unset: every core.
     # They already run only when no light work wants a core (docs/isolation.md); pinning them also keeps one

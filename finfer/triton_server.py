@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from finfer.application.policy import POLICY_FILE_VARIABLE
 from finfer.runtime.cpu_priority import HEAVY_CPUS_VARIABLE
 from finfer.runtime.in_process import models_to_load
 from finfer.settings import Settings
@@ -202,13 +203,17 @@ class TritonServer:
         env = server_environment(self.install)
         # The fraud graph logs persisted applications: in a shared Redis stream if set, else under the state dir.
         env["FINFER_STATE_DIR"] = str(self.settings.state_dir.resolve())
-        env.pop("FINFER_FRAUD_GRAPH_URL", None)
-        if self.settings.fraud_graph_url:
-            env["FINFER_FRAUD_GRAPH_URL"] = self.settings.fraud_graph_url
-        # Read by the heavy stubs as they move to the background (runtime/cpu_priority.py).
-        env.pop(HEAVY_CPUS_VARIABLE, None)
-        if self.settings.heavy_cpus:
-            env[HEAVY_CPUS_VARIABLE] = self.settings.heavy_cpus
+        # Settings Triton's steps read from the environment (the fraud graph's Redis, the cores of heavy stubs, the
+        # decision policy in force): this server's own, never ones inherited from the caller.
+        policy = self.settings.policy_file
+        for variable, value in (
+            ("FINFER_FRAUD_GRAPH_URL", self.settings.fraud_graph_url),
+            (HEAVY_CPUS_VARIABLE, self.settings.heavy_cpus),
+            (POLICY_FILE_VARIABLE, policy and policy.resolve()),
+        ):
+            env.pop(variable, None)
+            if value:
+                env[variable] = str(value)
         return env
 
     def wait_ready(self, timeout: float | None = None, progress: Callable[[str], None] = lambda _: None) -> None:

@@ -38,15 +38,13 @@ deadline_ms = 60
 
 @pytest.fixture(scope="module")
 def strict_front(repository: Path, settings, tmp_path_factory):
-    copy_root = tmp_path_factory.mktemp("strict_repository")
-    for folder in repository.iterdir():
-        if folder.name == PIPELINE.triton_model:
-            shutil.copytree(folder, copy_root / folder.name)
-            (copy_root / folder.name / "1" / "policy.toml").write_text(STRICT_POLICY)
-        else:
-            (copy_root / folder.name).symlink_to(folder)
-    strict = stack.bench_settings(copy_root, tmp_path_factory.mktemp("strict_state"))
-    strict = strict.model_copy(update={"triton_exit_timeout_s": 1})
+    # The policy comes from FINFER_POLICY_FILE (as a Kubernetes ConfigMap gives it), not from the repository:
+    # the answers' "strict-test" shows that Triton's step read it.
+    state = tmp_path_factory.mktemp("strict_state")
+    policy = state / "policy.toml"
+    policy.write_text(STRICT_POLICY)
+    strict = stack.bench_settings(repository, state)
+    strict = strict.model_copy(update={"triton_exit_timeout_s": 1, "policy_file": policy})
     server = TritonServer(strict)
     server.start()
     try:
@@ -135,3 +133,12 @@ def test_a_bad_policy_stops_the_start_naming_the_key(repository: Path, tmp_path:
     assert "branches.documents.deadline_ms: " in capsys.readouterr().err
     with pytest.raises(PolicyError, match=r"^branches\.documents\.deadline_ms: "):
         PIPELINE.load(copy_root)  # what the front's start and the step's load do
+    # A policy file in force (a mounted ConfigMap) is checked the same way, over the repository's good one.
+    monkeypatch.setenv("FINFER_MODEL_REPOSITORY", str(repository))
+    monkeypatch.setenv("FINFER_POLICY_FILE", str(bad))
+    assert main(["serve", "--no-build"]) == 2
+    assert "branches.documents.deadline_ms: " in capsys.readouterr().err
+    with pytest.raises(PolicyError, match=r"^branches\.documents\.deadline_ms: "):
+        PIPELINE.load(repository)
+    assert main(["serve", "--no-build", "--policy", str(bad)]) == 2
+    assert "--policy and FINFER_POLICY_FILE" in capsys.readouterr().err

@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from finfer import paths
+from finfer.application.branches import BRANCH_NAMES
+from finfer.application.policy import DEFAULT_POLICY, POLICY_FILE_VARIABLE, parse_policy
 from finfer.exporters.model_config import HEAVY_RESOURCE
 from finfer.front import metrics
 
@@ -22,11 +24,11 @@ KUBERNETES_VERSION = "1.37.0"
 CUSTOM_KINDS = {"ScaledObject"}
 
 
-def render(overlay: str) -> list[dict]:
+def render(overlay: str, k8s: Path = K8S) -> list[dict]:
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl (with kustomize) is not installed")
     result = subprocess.run(
-        ["kubectl", "kustomize", str(K8S / "overlays" / overlay)], capture_output=True, text=True, check=False
+        ["kubectl", "kustomize", str(k8s / "overlays" / overlay)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -168,6 +170,44 @@ def test_the_front_talks_to_the_services_that_exist(rendered):
     assert env["FINFER_REDIS_URL"].startswith("redis://redis:")
     assert "FINFER_CACHE_SALT" in env
     assert find(objects, "HorizontalPodAutoscaler", "front")["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def mounted_policy(objects: list[dict], deployment: str) -> tuple[str, str]:
+    """The ConfigMap a Deployment's pods read their decision policy from, and the file they are told to read."""
+    spec = find(objects, "Deployment", deployment)["spec"]["template"]["spec"]
+    (server,) = spec["containers"]
+    env = {e["name"]: e.get("value") for e in server.get("env", [])}
+    path = Path(env[POLICY_FILE_VARIABLE])
+    (mount,) = [m for m in server["volumeMounts"] if m["mountPath"] == str(path.parent)]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    return volume["configMap"]["name"], path.name
+
+
+def test_both_pods_serve_the_decision_policy_of_one_configmap(rendered):
+    _, objects, _ = rendered
+    (triton_map, key), front_map = mounted_policy(objects, "triton"), mounted_policy(objects, "front")
+    assert front_map == (triton_map, key)
+    text = find(objects, "ConfigMap", triton_map)["data"][key]
+    assert parse_policy(text, BRANCH_NAMES, "the ConfigMap").version
+    # Until an operator replaces it, the cluster decides as the image and `finfer serve` do.
+    assert text == DEFAULT_POLICY.read_text(encoding="utf-8")
+
+
+def test_a_changed_policy_rolls_both_deployments_without_a_new_image(tmp_path):
+    deploy = tmp_path / "deploy"
+    shutil.copytree(K8S.parent, deploy)
+    before = render("cpu", deploy / "k8s")
+    policy = deploy / "k8s" / "base" / "decision-policy.toml"
+    policy.write_text(policy.read_text().replace('version = "2026.11-default"', 'version = "2026.12-tighter"'))
+    after = render("cpu", deploy / "k8s")
+    for deployment in ("triton", "front"):
+        old, new = mounted_policy(before, deployment)[0], mounted_policy(after, deployment)[0]
+        assert old != new, "the pod template must change for the Deployment to roll"
+        assert "2026.12-tighter" in find(after, "ConfigMap", new)["data"]["policy.toml"]
+        images = [c["image"] for c in find(after, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]]
+        assert images == [
+            c["image"] for c in find(before, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+        ]
 
 
 def test_triton_autoscales_on_its_queue(rendered):

@@ -86,7 +86,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from finfer.application.policy import PolicyError
+    from finfer.application.policy import PolicyError, policy_in_force
     from finfer.exporters.application import install_policy, read_policy
     from finfer.exporters.base import BuildOptions, Profile
     from finfer.front import metrics
@@ -113,7 +113,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_build:
         options = BuildOptions(out=settings.model_repository, profile=Profile(args.profile))
         build(options, [pipeline.make_exporter() for pipeline in REGISTRY])
-    served = settings.model_repository / application.PIPELINE.meta
+    if args.policy and settings.policy_file:
+        print(f"error: --policy and FINFER_POLICY_FILE ({settings.policy_file}) both name a policy", file=sys.stderr)
+        return 2
+    served = policy_in_force(settings.model_repository / application.PIPELINE.meta)
     try:
         policy = install_policy(settings.model_repository, args.policy) if args.policy else read_policy(served)[0]
     except (PolicyError, FileNotFoundError) as exc:

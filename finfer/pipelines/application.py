@@ -18,7 +18,7 @@ import orjson
 from finfer.application import examples, proto
 from finfer.application.answer import ANSWER, ApplicationDecision
 from finfer.application.branches import BRANCH_NAMES, BRANCHES
-from finfer.application.policy import Policy, load_policy
+from finfer.application.policy import Policy, load_policy, policy_in_force
 from finfer.application.request import ApplicationRow, parse, request_schema
 from finfer.errors import InvalidArgument
 from finfer.pipelines.declaration import AdmissionBound, Codec, Encoded, Outputs, Pipeline, Stored, Tensor
@@ -34,13 +34,13 @@ class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
 
     @classmethod
     def load(cls, repository: Path, meta: Path) -> ApplicationCodec:
-        """The policy (validated: a bad one stops the start, naming its key) and every branch's codec."""
+        """The policy in force (validated: a bad one stops the start, naming its key) and every branch's codec."""
         missing = [b.name for b in BRANCHES if not b.pipeline.is_built(repository)]
         if missing:
             raise FileNotFoundError(
                 f"loan applications need every branch built; missing in {repository}: {', '.join(missing)}"
             )
-        policy = load_policy(meta, BRANCH_NAMES)
+        policy = load_policy(policy_in_force(meta), BRANCH_NAMES)
         return cls(policy, {b.name: b.pipeline.load(repository) for b in BRANCHES})
 
     def row(self, payload: object) -> ApplicationRow:
