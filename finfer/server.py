@@ -23,6 +23,7 @@ from finfer.front.dataplane import DataPlane
 from finfer.front.grpc_server import create_server, report_health
 from finfer.front.http_app import create_app, json_response
 from finfer.front.recorder import Recorder
+from finfer.front.split_sync import SplitSync
 from finfer.front.upstream import TritonUpstream
 from finfer.office.admin_api import admin_router
 from finfer.office.records_api import RECORDS_SERVICE, Records, records_handler, records_router
@@ -62,9 +63,11 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: 
         plane = DataPlane.from_repository(settings, upstream, recorder)
     except InvalidArgument as exc:
         raise StartupError(f"FINFER_SPLITS: {exc.message}") from None
+    shared_splits = SplitSync(plane.versions, engine, settings.splits_refresh_s, settings.retry_after_s)
+    await shared_splits.start()
     records = Records(store)
     office = [records_router(records, guard, json_response), review_pages(records, guard)]
-    app = create_app(plane, settings, guard, [*office, admin_router(plane, guard, json_response)])
+    app = create_app(plane, settings, guard, [*office, admin_router(plane, shared_splits, guard, json_response)])
     http = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -111,6 +114,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: 
     http.should_exit = True
     await grpc_server.stop(grace=5)
     await http_task
+    await shared_splits.close()
     await plane.close()
     await upstream.close()
     if recorder is not None:

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # {"risk": {"weights": {"1": 90, "2": 10}, "shadow": 3}} (unset: version 1 takes every request); changed
     # at run time by PUT /v1/admin/splits/{pipeline}.
     splits: dict[str, Split] = Field(default_factory=dict)
+    # Fronts sharing a database serve one split: a PUT or a rollback through one reaches the others within this
+    # (front/split_sync.py). A split in the store, once one is written, wins over FINFER_SPLITS.
+    splits_refresh_s: float = Field(1.0, gt=0, le=60)
     # Copies for comparison (a shadow's, the baseline's for a candidate) go out in batches, each given up after
     # shadow_timeout_s; at most shadow_max_queued rows wait or are in flight (more are dropped, counted).
     shadow_timeout_s: float = Field(2.0, gt=0)

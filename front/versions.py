@@ -16,8 +16,9 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -189,6 +190,8 @@ class Versions:
         self.weights: dict[int, int] = {}
         self.shadow: int | None = None
         self.health: dict[int, Health] = {}
+        # Told of each rollback this front decides (front/split_sync.py shares it with the other fronts).
+        self.on_rollback: Callable[[int, str], None] = lambda version, reason: None
         self.apply(split)
 
     @property
@@ -203,6 +206,20 @@ class Versions:
         self.shadow = split.shadow
         self.health = {v: Health(self.bounds) for v in self.built}
         self._publish()
+
+    @property
+    def split(self) -> Split:
+        """The split as served now (a rollback may have changed it since the last `apply`)."""
+        return Split(weights={str(v): w for v, w in self.weights.items()}, shadow=self.shadow)
+
+    def apply_shared(self, split: Split, cause: dict[str, Any], changed_at: str) -> None:
+        """A split another front wrote to the shared store; its rollback is listed here as well."""
+        self.apply(split)
+        if cause.get("kind") == "rollback":
+            at = datetime.fromisoformat(changed_at).timestamp()
+            version, reason = cause["version"], cause["reason"]
+            self.rollbacks.append({"time": at, "version": version, "reason": reason, "decided_by": "another front"})
+            log.warning("rollback: %s version %d (another front's): %s", self.pipeline.name, version, reason)
 
     @property
     def baseline(self) -> int:
@@ -281,11 +298,12 @@ class Versions:
             return
         self.weights[version] = 0
         name = self.pipeline.name
-        event = {"time": time.time(), "version": version, "reason": reason}
+        event = {"time": time.time(), "version": version, "reason": reason, "decided_by": "this front"}
         self.rollbacks.append(event)
         metrics.ROLLBACKS.labels(name, str(version)).inc()
         self._publish()
         log.warning("rollback: %s version %d: %s; its weight is now 0", name, version, reason)
+        self.on_rollback(version, reason)
 
     def _publish(self) -> None:
         for version, weight in self.weights.items():

@@ -1,8 +1,8 @@
 """HTTP routes of model operations (scope `admin`): the drift windows, the versions with their split, shadow,
 candidates' health, rollbacks and disagreements, and changing a split without a restart.
 
-A split lives in the front's memory: each front replica takes its own PUT (FINFER_SPLITS sets them all at
-start). (No `from __future__ import annotations`: FastAPI reads the routes' annotations.)
+A split is shared by every front through the database (front/split_sync.py): a PUT to one is served by all
+within FINFER_SPLITS_REFRESH_S. (No `from __future__ import annotations`: FastAPI reads the routes' annotations.)
 """
 
 from collections.abc import Callable
@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from finfer.access.guard import Guard
 from finfer.errors import openapi_errors
 from finfer.front.dataplane import DataPlane
+from finfer.front.split_sync import SplitSync
 from finfer.settings import Split
 
-ERRORS = openapi_errors(400, 401, 403, 404, 429)
+ERRORS = openapi_errors(400, 401, 403, 404, 429, 503)
 
 
 class CandidateHealth(BaseModel):
@@ -36,7 +37,7 @@ class VersionsState(BaseModel):
     disagreements: Annotated[list[dict[str, Any]], Field(description="the latest answers that disagreed, kept bounded")]
 
 
-def admin_router(plane: DataPlane, guard: Guard, json: Callable[[Any], Response]) -> APIRouter:
+def admin_router(plane: DataPlane, splits: SplitSync, guard: Guard, json: Callable[[Any], Response]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     def admin(request: Request) -> None:
@@ -59,10 +60,11 @@ def admin_router(plane: DataPlane, guard: Guard, json: Callable[[Any], Response]
     async def set_split(
         request: Request, pipeline: Annotated[str, Path(pattern=r"^[a-z_]{1,40}$")], split: Split
     ) -> Response:
-        """New weights and shadow for a pipeline's next requests; the candidates' windows start again."""
+        """New weights and shadow for a pipeline's next requests, on every front sharing this one's database
+        (503 when it does not answer: nothing changes); the candidates' windows start again."""
         admin(request)
         versions = plane.of(pipeline)
-        versions.apply(split)
+        await splits.put(pipeline, split)
         return json(versions.snapshot())
 
     return router

@@ -74,6 +74,18 @@ API_KEYS = sa.Table(
     sa.Column("revoked_at", sa.String(32)),
 )
 
+# Each pipeline's traffic split between its versions, shared by every front (front/split_sync.py). `revision`
+# is new at every change: a front applies a row whose revision is not the one it applied last.
+SPLITS = sa.Table(
+    "splits",
+    METADATA,
+    sa.Column("pipeline", sa.String(64), primary_key=True),
+    sa.Column("split", sa.Text, nullable=False),  # the Split's JSON: weights, shadow
+    sa.Column("revision", sa.String(32), nullable=False),
+    sa.Column("changed_at", sa.String(32), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),  # JSON: {"kind": "put"} or {"kind": "rollback", "version", "reason"}
+)
+
 
 GENESIS = "0" * 64  # the "digest before the first record"
 
@@ -88,6 +100,10 @@ def _api_keys(connection: sa.Connection) -> None:
     API_KEYS.create(connection)
 
 
+def _splits(connection: sa.Connection) -> None:
+    SPLITS.create(connection)
+
+
 # Version n is MIGRATIONS[n - 1]; 0 is the empty database.
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_decision_store, _api_keys)
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_decision_store, _api_keys, _splits)
 LATEST = len(MIGRATIONS)

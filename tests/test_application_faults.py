@@ -98,8 +98,16 @@ def test_a_late_branch_and_a_down_branch_are_named_and_the_answer_still_comes(st
     ]
     assert "fraud_score" in next(r["text"] for r in answer["reasons"] if r["code"] == "BRANCH_FAILED")
     triton_metrics = urls.triton_metrics
-    # The stub hands its counts to Triton every half second (runtime/tally.py).
-    wait_until(lambda: metric(triton_metrics, "finfer_application_decisions_total") == 2, 5, "the decisions counted")
+
+    # Each application instance hands its counts to Triton every half second, one series at a time
+    # (runtime/tally.py): wait for every count, not only the decisions (a read once saw those before the branches).
+    def counted() -> bool:
+        return metric(triton_metrics, "finfer_application_decisions_total") == 2 and (
+            metric(triton_metrics, "finfer_application_branches_total", branch="fraud", status="failed") == 2
+            and metric(triton_metrics, "finfer_application_branches_total", branch="documents", status="timeout") == 1
+        )
+
+    wait_until(counted, 5, "the decisions and branches counted")
     assert metric(triton_metrics, "finfer_application_branches_total", branch="fraud", status="failed") == 2
     assert metric(triton_metrics, "finfer_application_branches_total", branch="documents", status="timeout") == 1
     assert metric(triton_metrics, "finfer_application_decisions_total", decision="approve") == 0

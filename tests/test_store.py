@@ -16,8 +16,8 @@ from finfer import paths
 from finfer.access import keys
 from finfer.errors import Conflict, InvalidArgument, NotFound
 from finfer.loadtest import stack
-from finfer.settings import Settings
-from finfer.store import schema
+from finfer.settings import Settings, Split
+from finfer.store import schema, splits
 from finfer.store.database import connect, migrate, schema_version
 from finfer.store.decisions import DecisionStore, Entry
 from finfer.store.labels import POSITIVE, TARGET, export_labels
@@ -58,18 +58,37 @@ def test_migrations_from_empty_reach_the_latest_version_once(engine: sa.Engine) 
     assert migrate(engine) == schema.LATEST
     assert migrate(engine) == schema.LATEST  # a second start changes nothing
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"records", "chain_head", "cases", "api_keys", "schema_version"} <= tables
+    assert {"records", "chain_head", "cases", "api_keys", "splits", "schema_version"} <= tables
 
 
 def test_migration_from_the_previous_version_keeps_the_records(engine: sa.Engine) -> None:
     assert migrate(engine, target=schema.LATEST - 1) == schema.LATEST - 1
-    assert "api_keys" not in sa.inspect(engine).get_table_names()
+    assert "splits" not in sa.inspect(engine).get_table_names()
     DecisionStore(engine).append([decision("A-1")])
+    keys.create(engine, "before-upgrade", ["risk"])
     assert migrate(engine) == schema.LATEST
     store = DecisionStore(engine)
     assert store.application("A-1")["decision"]["decision"] == "review"
-    keys.create(engine, "after-upgrade", ["risk"])
+    assert [k.name for k in keys.listed(engine)] == ["before-upgrade"]
+    splits.write(engine, "risk", Split(weights={"1": 9, "2": 1}))
+    assert splits.read_all(engine)["risk"].split.by_version == {1: 9, 2: 1}
     assert store.verify() == (1, None)
+
+
+def test_a_rollback_sets_only_the_candidate_to_zero_in_the_split_as_stored(engine: sa.Engine) -> None:
+    migrate(engine)
+    served = Split(weights={"1": 50, "2": 50})
+    first = splits.roll_back(engine, "risk", 2, "error rate", served)  # nothing stored yet: this front's split
+    assert first is not None and first.split.by_version == {1: 50, 2: 0}
+    assert first.cause == {"kind": "rollback", "version": 2, "reason": "error rate"}
+    assert splits.roll_back(engine, "risk", 2, "again", served) is None  # already at 0: nothing written
+    put = splits.write(engine, "risk", Split(weights={"1": 10, "2": 10, "3": 80}))
+    assert put.revision != first.revision and put.cause == {"kind": "put"}
+    later = splits.roll_back(engine, "risk", 3, "slow", served)  # over the PUT, not over this front's split
+    assert later is not None and later.split.by_version == {1: 10, 2: 10, 3: 0}
+    only = splits.write(engine, "risk", Split(weights={"2": 1}))
+    assert splits.roll_back(engine, "risk", 2, "stale", served) is None  # now the only version: not a candidate
+    assert splits.read_all(engine)["risk"].revision == only.revision
 
 
 def test_a_newer_schema_is_refused(engine: sa.Engine) -> None:

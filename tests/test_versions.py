@@ -302,3 +302,65 @@ def test_versions_are_built_beside_the_served_one_or_refused(versioned: Settings
     assert refused.returncode == 2 and "risk_features's config differs from the served version's" in refused.stderr
     assert not (repository / "risk_model" / "4").exists()
     assert risk.PIPELINE.versions(repository) == [1, 2, 3]
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[stack.PostgresServer]:
+    with stack.PostgresServer() as server:
+        yield server
+
+
+def test_fronts_sharing_a_database_serve_one_split_and_one_rollback(
+    versioned: Settings, postgres: stack.PostgresServer, tmp_path: Path
+) -> None:
+    names = model_versions(versioned)
+    shared = {
+        "database_url": postgres.create_database("shared_splits"),
+        "database_timeout_s": 1.0,
+        "rollback_window": 40,
+        "rollback_min_answers": 20,
+        "rollback_disagreement_rate": 1.0,
+    }
+
+    def weights(own: Settings) -> dict[str, int]:
+        return get(at(own, "/v1/admin/versions"))[1]["risk"]["weights"]
+
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    bodies = risk.PIPELINE.examples(200, 21)
+    with front(versioned, tmp_path / "a", **shared) as a, front(versioned, tmp_path / "b", **shared) as b:
+        assert weights(a) == weights(b) == {"1": 1, "2": 0, "3": 0}
+        status, _ = put(at(a, "/v1/admin/splits/risk"), {"weights": {"1": 50, "2": 50}})
+        assert status == 200
+        wait_until(lambda: weights(b) == {"1": 50, "2": 50, "3": 0}, 5, "the split put to A served by B")
+        answered = {post(at(b, "/v1/risk/score"), body)[1]["model_version"] for body in bodies[:60]}
+        assert answered == {names[1], names[2]}
+
+        # A decides the rollback (only A's requests meet the failing candidate); B stops sending to it too.
+        with unloaded(versioned, "risk_score_v2"):
+            answers = [post(at(a, "/v1/risk/score"), body) for body in bodies]
+            assert [status for status, _ in answers] == [200] * len(bodies)
+            assert weights(a)["2"] == 0
+            wait_until(lambda: weights(b)["2"] == 0, 5, "A's rollback served by B")
+            (rollback,) = get(at(b, "/v1/admin/versions"))[1]["risk"]["rollbacks"]
+            assert rollback["version"] == 2 and rollback["decided_by"] == "another front"
+            assert rollback["reason"].startswith("error rate 1.00")
+            answered = [post(at(b, "/v1/risk/score"), body) for body in bodies[:60]]
+            assert {answer["model_version"] for _, answer in answered} == {names[1]}
+
+        # A front started later serves the current split from its first request.
+        with front(versioned, tmp_path / "c", **shared) as c:
+            assert weights(c) == {"1": 50, "2": 0, "3": 0}
+
+        # The store away: a change is refused, with nothing changed anywhere, and answers go on.
+        postgres.stop("immediate")
+        try:
+            status, error = put(at(a, "/v1/admin/splits/risk"), {"weights": {"3": 1}})
+            assert status == 503 and "the split of risk is unchanged" in error["error"]["message"]
+            assert weights(a) == weights(b) == {"1": 50, "2": 0, "3": 0}
+            assert post(at(b, "/v1/risk/score"), bodies[0])[0] == 200
+        finally:
+            postgres.start()
+        status, _ = put(at(b, "/v1/admin/splits/risk"), {"weights": {"3": 1}})
+        assert status == 200
+        wait_until(lambda: weights(a) == {"1": 0, "2": 0, "3": 1}, 10, "B's split served by A after the outage")
