@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # The fraud graph shared by Triton replicas: a Redis stream of persisted applications (redis://host/1).
     # Unset: each Triton keeps its own graph, journaled under state_dir (one replica only).
     fraud_graph_url: str | None = Field(None, pattern=r"^rediss?://")
+    # How often each Triton folds the shared graph's stream into a snapshot and trims it (0: never; by hand:
+    # `finfer graph compact`), once the stream holds 1,000 entries.
+    fraud_graph_compact_s: float = Field(3600.0, ge=0)
 
     # A decision policy (TOML) that replaces the one built into the repository, for the front and Triton's
     # application step alike (`finfer serve --policy` installs one into the repository instead). On Kubernetes

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finfer.application.policy import POLICY_FILE_VARIABLE
+from finfer.models.fraud.graph_redis import COMPACT_EVERY_VARIABLE
 from finfer.runtime.cpu_priority import HEAVY_CPUS_VARIABLE
 from finfer.runtime.in_process import models_to_load
 from finfer.settings import Settings
@@ -208,6 +209,7 @@ class TritonServer:
         policy = self.settings.policy_file
         for variable, value in (
             ("FINFER_FRAUD_GRAPH_URL", self.settings.fraud_graph_url),
+            (COMPACT_EVERY_VARIABLE, repr(self.settings.fraud_graph_compact_s)),
             (HEAVY_CPUS_VARIABLE, self.settings.heavy_cpus),
             (POLICY_FILE_VARIABLE, policy and policy.resolve()),
         ):

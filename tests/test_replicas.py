@@ -7,13 +7,18 @@ the module; the drill runs last because it kills and restarts everything in turn
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
+import time
 
 import pytest
 
 from finfer.front.replicas import Replica, ReplicaPool
 from finfer.front.upstream import TritonUpstream
-from finfer.loadtest import chaos
+from finfer.loadtest import chaos, stack
 from finfer.loadtest.cluster import cluster
+from finfer.loadtest.traffic import Traffic, missing
 from finfer.pipelines.fraud import FraudScore
 from finfer.pipelines.registry import BY_NAME
 from finfer.settings import Settings
@@ -50,6 +55,39 @@ def test_an_application_persisted_through_one_replica_is_evidence_on_the_other(r
     later = {"application_id": "asked-replica-1", "features": FEATURES_OK, "links": device, "persist": False}
     answer = asyncio.run(_fraud_on(running.settings, 1, later))
     assert answer.evidence.suspicious_neighbours == ["via-replica-0"]
+
+
+def test_a_compaction_under_fraud_load_loses_no_acknowledged_application(running):
+    """`finfer graph compact` while fraud applications are persisted through both replicas; then a replica
+    restarted from the snapshot and the trimmed stream still finds every one of them."""
+
+    async def drill() -> tuple[Traffic, subprocess.CompletedProcess, list[str]]:
+        traffic = Traffic(running.url, clients=4, mix={"fraud": 1.0}, seed=77)
+        stop = asyncio.Event()
+        load = asyncio.create_task(traffic.run(stop))
+
+        async def persisted(count: int) -> None:
+            deadline = time.monotonic() + 60
+            while len(traffic.persisted) < count and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert len(traffic.persisted) >= count, f"only {len(traffic.persisted)} persisted within 60 s"
+
+        await persisted(50)
+        command = [sys.executable, "-m", "finfer.cli", "graph", "compact"]
+        environment = stack.environment(running.settings)
+        compacted = await asyncio.to_thread(subprocess.run, command, env=environment, capture_output=True, text=True)
+        await persisted(len(traffic.persisted) + 50)  # insertions go on past the snapshot
+        stop.set()
+        await load
+        await asyncio.to_thread(running.restart_replica, 1)
+        return traffic, compacted, await missing(running.url, traffic.persisted)
+
+    traffic, compacted, lost = asyncio.run(drill())
+    print(compacted.stdout, f"persisted: {len(traffic.persisted)}, missing afterwards: {len(lost)}")
+    assert compacted.returncode == 0, compacted.stderr
+    assert re.search(r"entries trimmed from the stream", compacted.stdout), compacted.stdout
+    assert {o.status for o in traffic.outcomes} == {200}
+    assert len(traffic.persisted) >= 100 and lost == []
 
 
 def test_the_bounded_chaos_drill_loses_nothing(running):

@@ -1,4 +1,4 @@
-"""`finfer keys`, `audit verify`, `labels export` and `drift report`: the back office's commands."""
+"""`finfer keys`, `audit verify`, `labels export`, `drift report` and `graph compact`: the back office's commands."""
 
 from __future__ import annotations
 
@@ -128,6 +128,43 @@ def cmd_drift_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_graph_compact(args: argparse.Namespace) -> int:
+    import time
+
+    from finfer.models.fraud.graph import InMemoryGraph
+    from finfer.models.fraud.graph_redis import GraphUnavailable, RedisLog
+    from finfer.models.fraud.scoring import FraudConfig
+    from finfer.pipelines import fraud
+    from finfer.settings import Settings
+
+    settings = Settings()
+    url = args.url or settings.fraud_graph_url
+    if not url:
+        return _fail("no shared fraud graph: set FINFER_FRAUD_GRAPH_URL (or --url redis://host:6379/0)")
+    version_dir = settings.model_repository / fraud.PIPELINE.triton_model / "1"
+    if not (version_dir / "graph.npz").exists():
+        return _fail(f"{version_dir / 'graph.npz'} is missing: run `finfer build --family fraud` first")
+    started = time.perf_counter()
+    config = FraudConfig.load(version_dir / "meta.json")
+    store = InMemoryGraph.load(version_dir / "graph.npz")
+    log = RedisLog.connect(url, config.model_version, timeout_s=args.timeout_s)
+    try:
+        folded = store.attach_log(log)
+        print(f"fraud graph {config.model_version}: {store.size:,} applications after folding {folded:,} entries")
+        done = log.compact(store)
+    except GraphUnavailable as exc:
+        return _fail(str(exc))
+    if done is None:
+        print("nothing to compact: the stream is empty, or another compaction is as recent")
+        return 0
+    print(
+        f"snapshot through entry {done.through} ({done.entries:,} entries since the shipped graph, "
+        f"{done.snapshot_bytes / 1e6:.1f} MB); {done.trimmed:,} entries trimmed from the stream "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     from finfer.access.keys import SCOPES
 
@@ -156,6 +193,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--since", required=True, help="cases resolved on or after this date (YYYY-MM-DD, UTC)")
     export.add_argument("--out", type=Path, default=Path("labels.csv"))
     export.set_defaults(func=cmd_labels_export)
+
+    graph = sub.add_parser("graph", help="the fraud graph shared by Triton replicas")
+    graph_sub = graph.add_subparsers(dest="graph_command", required=True)
+    compact = graph_sub.add_parser(
+        "compact", help="fold the graph's Redis stream into a snapshot every replica loads, then trim the stream"
+    )
+    compact.add_argument("--url", help="the graph's Redis (default: FINFER_FRAUD_GRAPH_URL)")
+    compact.add_argument("--timeout-s", type=float, default=10.0, help="for each Redis call (a snapshot is MBs)")
+    compact.set_defaults(func=cmd_graph_compact)
 
     drift = sub.add_parser("drift", help="input and output drift against the training data")
     drift_sub = drift.add_subparsers(dest="drift_command", required=True)

@@ -110,6 +110,12 @@ class _Adjacency:
     def add(self, source: int, target: int) -> None:
         self.added[source].append(target)
 
+    def by_node(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs grouped by source, each source's neighbours in their order: equal for equal lists."""
+        sources, targets = self.pairs()
+        order = np.argsort(sources, kind="stable")
+        return sources[order], targets[order]
+
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         sources = np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
         extra = [(s, t) for s, targets in self.added.items() for t in targets]
@@ -207,7 +213,11 @@ class InMemoryGraph:
         known_fraud: np.ndarray,
         entity_keys: dict[str, Sequence[bytes]],
         links: dict[str, tuple[np.ndarray, np.ndarray]],
+        entity_order: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
+        """`links`: per kind, (applications, entities) pairs. `entity_order`: the same pairs as (entities,
+        applications) in the order each entity's applications are listed, where it differs from `links`' (a
+        saved graph whose applications gained links after others had: sampling follows that order)."""
         self.lock = threading.RLock()
         self.log: InsertionLog | None = None
         n = len(application_keys)
@@ -227,7 +237,10 @@ class InMemoryGraph:
         self._by_application: dict[str, _Adjacency] = {}
         for kind in KINDS:
             apps, entities = (np.asarray(a, dtype=np.int64) for a in links[kind])
-            self._by_entity[kind] = _Adjacency(entities, apps, len(self._entity_keys[kind]))
+            by_entity = entity_order[kind] if entity_order else (entities, apps)
+            self._by_entity[kind] = _Adjacency(
+                *(np.asarray(a, dtype=np.int64) for a in by_entity), len(self._entity_keys[kind])
+            )
             self._by_application[kind] = _Adjacency(apps, entities, n)
             self._links[:n] += np.bincount(apps, minlength=n)
 
@@ -338,6 +351,7 @@ class InMemoryGraph:
                 arrays[f"{kind}_keys"] = _key_matrix(self._entity_keys[kind])
                 arrays[f"{kind}_applications"] = apps
                 arrays[f"{kind}_entities"] = entities
+                arrays[f"{kind}_entity_order"] = np.stack(self._by_entity[kind].pairs())
         np.savez(target, **arrays)
 
     @classmethod
@@ -349,7 +363,34 @@ class InMemoryGraph:
                 known_fraud=data["known_fraud"],
                 entity_keys={kind: [row.tobytes() for row in data[f"{kind}_keys"]] for kind in KINDS},
                 links={kind: (data[f"{kind}_applications"], data[f"{kind}_entities"]) for kind in KINDS},
+                # Graphs saved before the order was kept (a shipped base: no application gained links late).
+                entity_order={kind: tuple(data[f"{kind}_entity_order"]) for kind in KINDS}
+                if f"{KINDS[0]}_entity_order" in data
+                else None,
             )
+
+    def adopt(self, other: InMemoryGraph) -> None:
+        """Become `other` (a compacted snapshot this replica had not folded yet), keeping this one's log."""
+        with self.lock:
+            self.__dict__.update({k: v for k, v in other.__dict__.items() if k not in ("lock", "log")})
+
+    def same_as(self, other: InMemoryGraph) -> bool:
+        """Whether two graphs hold the same nodes, numbered alike, with the same features and neighbour order."""
+        n = self.size
+        if self._keys != other._keys or any(self._entity_keys[k] != other._entity_keys[k] for k in KINDS):
+            return False
+        if not (
+            np.array_equal(self._features[:n], other._features[:n])
+            and np.array_equal(self._fraud[:n], other._fraud[:n])
+        ):
+            return False
+        for kind in KINDS:
+            for mine, theirs in ((self._by_entity, other._by_entity), (self._by_application, other._by_application)):
+                if any(
+                    not np.array_equal(a, b) for a, b in zip(mine[kind].by_node(), theirs[kind].by_node(), strict=True)
+                ):
+                    return False
+        return bool(np.array_equal(self._links[:n], other._links[:n]))
 
     def memory_bytes(self) -> int:
         """Bytes held by the arrays (the dicts and key lists add to this; the server's RSS says how much)."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from finfer.models.fraud import scoring as fraud_scoring
 from finfer.models.fraud.graph import InMemoryGraph, Journal
-from finfer.models.fraud.graph_redis import RedisLog
+from finfer.models.fraud.graph_redis import COMPACT_EVERY_S, COMPACT_EVERY_VARIABLE, RedisLog, compact_on_schedule
 from finfer.runtime import in_process
 from finfer.runtime.fused import load_steps
 from finfer.runtime.python_model import BatchedPythonModel
@@ -23,7 +23,8 @@ class FraudScore(BatchedPythonModel):
 
     One instance only (config.pbtxt): the graph lives in this process, and a second instance would
     hold a second, diverging copy. Persisted applications are logged per model version and replayed at
-    start: in a Redis stream shared by every replica when FINFER_FRAUD_GRAPH_URL is set, else in a
+    start: in a Redis stream shared by every replica when FINFER_FRAUD_GRAPH_URL is set (compacted on a
+    schedule, FINFER_FRAUD_GRAPH_COMPACT_S), else in a
     journal file under FINFER_STATE_DIR (finfer's Triton sets it).
     """
 
@@ -38,7 +39,11 @@ class FraudScore(BatchedPythonModel):
         shared = os.environ.get("FINFER_FRAUD_GRAPH_URL")
         state_dir = os.environ.get("FINFER_STATE_DIR")
         if shared:
-            self.store.attach_log(RedisLog.connect(shared, self.config.model_version))
+            log = RedisLog.connect(shared, self.config.model_version)
+            self.store.attach_log(log)
+            every_s = float(os.environ.get(COMPACT_EVERY_VARIABLE) or COMPACT_EVERY_S)
+            if every_s > 0:
+                compact_on_schedule(self.store, log, every_s)
         elif state_dir:
             self.store.attach_log(Journal(Path(state_dir) / "fraud_graph" / f"{self.config.model_version}.jsonl"))
 
