@@ -25,6 +25,7 @@ from finfer.models.drift import psi as drift
 from finfer.models.intent.decode import IntentAnswer
 from finfer.models.intent.labels import INTENTS
 from finfer.models.intent.tokenizer import MAX_CHARS, TAGS, Batch, encode, train_tokenizer
+from finfer.models.intent.training.colloquial import COLLOQUIAL
 from finfer.models.intent.training.corpus import CorpusSpec, generate
 from finfer.models.intent.training.evaluation import Runner, answer_all, evaluate
 from finfer.runtime.onnx_session import session_for
@@ -52,6 +53,13 @@ PARAMS = {
         CorpusSpec(per_template_train=8, per_template_eval=4), width=64, layers=1, heads=2, feed_forward=128, epochs=6
     ),
 }
+
+
+def colloquial_accuracy(tokenizer: Tokenizer, run: Runner) -> dict[str, float | int]:
+    """Intent accuracy on the hand-written colloquial messages (models/intent/training/colloquial.py)."""
+    answers = answer_all(tokenizer, run, [text for text, _ in COLLOQUIAL], THRESHOLD)
+    correct = [answer.intent == intent for answer, (_, intent) in zip(answers, COLLOQUIAL, strict=True)]
+    return {"messages": len(correct), "intent_accuracy": sum(correct) / len(correct)}
 
 
 def onnx_runner(path: Path, threads: int = 1) -> Runner:
@@ -140,9 +148,11 @@ class IntentExporter(Exporter):
         quality = {
             split: evaluate(answers[split], part) for split, part in (("dev", corpus.dev), ("test", corpus.test))
         }
+        quality["colloquial"] = colloquial_accuracy(tokenizer, run)
         progress(
             f"[intent] test: intent accuracy {quality['test']['intent_accuracy']:.4f}, "
-            f"slot exact match {quality['test']['slot_exact_match']:.4f}"
+            f"slot exact match {quality['test']['slot_exact_match']:.4f}; colloquial (hand-written, "
+            f"{quality['colloquial']['messages']}): intent accuracy {quality['colloquial']['intent_accuracy']:.4f}"
         )
         sample = encode(tokenizer, [e.text for e in corpus.test[:64]])
         probabilities, slots = intent_model.predict(model, sample)

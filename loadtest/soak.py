@@ -20,6 +20,7 @@ from pathlib import Path
 from finfer import paths
 from finfer.loadtest import stack
 from finfer.loadtest.cluster import Cluster, cluster
+from finfer.loadtest.mix import DEFAULT_MIX, pipeline_weights
 from finfer.loadtest.traffic import Traffic, percentile
 
 GROWTH_LIMIT = 0.05
@@ -89,14 +90,16 @@ def _rss_mib(processes: dict[str, int]) -> dict[str, float]:
     return out
 
 
-async def measure_capacity(url: str, seconds: float, clients: int = 32) -> float:
-    traffic = Traffic(url, clients, persist=False, seed=1)
+async def measure_capacity(url: str, seconds: float, mix: dict[str, float], clients: int = 32) -> float:
+    traffic = Traffic(url, clients, mix=mix, persist=False, seed=1)
     await traffic.run_for(seconds)
     return sum(1 for o in traffic.outcomes if o.status == 200) / seconds
 
 
-async def soak(running: Cluster, rate: float, duration_s: float, warm_s: float, sample_s: float) -> tuple:
-    traffic = Traffic(running.url, clients=64, rate=rate, persist=False, seed=2)
+async def soak(
+    running: Cluster, mix: dict[str, float], rate: float, duration_s: float, warm_s: float, sample_s: float
+) -> tuple:
+    traffic = Traffic(running.url, clients=64, mix=mix, rate=rate, persist=False, seed=2)
     stop = asyncio.Event()
     load = asyncio.create_task(traffic.run(stop))
     samples: list[tuple[float, dict[str, float]]] = []
@@ -131,6 +134,7 @@ def run(
     rate: float | None = None,
     capacity_s: float = 20.0,
     sample_s: float = 5.0,
+    mix: str = DEFAULT_MIX,
     out: Path | None = paths.LOADTEST_RESULTS,
     progress: Callable[[str], None] = print,
 ) -> SoakReport:
@@ -138,10 +142,11 @@ def run(
     progress("starting Redis, Triton and the front ...")
     # Both answer caches small, so that they are full (at their bound) before the warm-up ends.
     with cluster(repository, workdir, replicas=1, cache_entries=1000, triton_cache_bytes=2**20) as running:
-        capacity = asyncio.run(measure_capacity(running.url, capacity_s))
+        weights = pipeline_weights(mix)
+        capacity = asyncio.run(measure_capacity(running.url, capacity_s, weights))
         target = rate or capacity / 2
-        progress(f"capacity {capacity:.0f} requests/s; soaking {duration_s:g}s at {target:.0f}/s")
-        traffic, samples = asyncio.run(soak(running, target, duration_s, warm_s, sample_s))
+        progress(f"capacity {capacity:.0f} requests/s; soaking {duration_s:g}s at {target:.0f}/s, mix {mix}")
+        traffic, samples = asyncio.run(soak(running, weights, target, duration_s, warm_s, sample_s))
     seconds = [o.seconds * 1000 for o in traffic.outcomes]
     report = SoakReport(
         capacity_rps=capacity,

@@ -44,11 +44,18 @@ def cmd_chaos(args: argparse.Namespace) -> int:
 
 def cmd_soak(args: argparse.Namespace) -> int:
     from finfer.loadtest import soak
+    from finfer.loadtest.mix import pipeline_weights
+
+    try:
+        pipeline_weights(args.mix)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     return _drill(
         "soak",
         lambda repository, workdir: soak.run(
-            repository, workdir, args.duration, args.rate, out=args.out, progress=progress
+            repository, workdir, args.duration, args.rate, mix=args.mix, out=args.out, progress=progress
         ),
     )
 
@@ -185,6 +192,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     soak.add_argument("--duration", type=float, default=600.0, help="seconds of soak after the capacity run")
     soak.add_argument("--rate", type=float, help="requests a second (default: half the measured capacity)")
+    soak.add_argument(
+        "--mix",
+        default=DEFAULT_MIX,
+        help="pipelines and weights (batch routes are left out), e.g. with documents and photos: "
+        f"'{DEFAULT_MIX},documents=1,damage=1' (default: {DEFAULT_MIX})",
+    )
     soak.add_argument("--out", type=Path, default=paths.LOADTEST_RESULTS)
     soak.set_defaults(func=cmd_soak)
 
