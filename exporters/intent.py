@@ -45,10 +45,16 @@ class IntentParams:
     heads: int
     feed_forward: int
     epochs: int
+    group_by_length: bool = False
 
 
 PARAMS = {
-    Profile.FULL: IntentParams(CorpusSpec(), width=192, layers=3, heads=4, feed_forward=384, epochs=12),
+    # 8 epochs of batches grouped by length, not 12 of mixed ones: 251 s against 477 s of training here, test
+    # intent accuracy 0.931 against 0.919, slot exact match 0.995 against 0.999, colloquial 34 of 48 against 35
+    # (docs/pipelines.md).
+    Profile.FULL: IntentParams(
+        CorpusSpec(), width=192, layers=3, heads=4, feed_forward=384, epochs=8, group_by_length=True
+    ),
     Profile.SMALL: IntentParams(
         CorpusSpec(per_template_train=8, per_template_eval=4), width=64, layers=1, heads=2, feed_forward=128, epochs=6
     ),
@@ -138,7 +144,11 @@ class IntentExporter(Exporter):
         model = intent_model.IntentEncoder(shape)
         torch.set_num_threads(2)
         history = intent_model.train(
-            model, tokenizer, corpus.train, intent_model.TrainParams(epochs=params.epochs), progress
+            model,
+            tokenizer,
+            corpus.train,
+            intent_model.TrainParams(epochs=params.epochs, group_by_length=params.group_by_length),
+            progress,
         )
         run = lambda batch: intent_model.predict(model, batch)  # noqa: E731
         answers = {

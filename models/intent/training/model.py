@@ -41,6 +41,9 @@ class TrainParams:
     # Share of tokens replaced by [UNK] while training, so that no single character decides.
     token_dropout: float = 0.1
     seed: int = 5
+    # Batches of similar length: a batch is padded to its longest message, so mixing a 6-character message
+    # with a 40-character one spends most of the batch's compute on padding.
+    group_by_length: bool = False
 
 
 class Block(nn.Module):
@@ -102,6 +105,22 @@ def _tensors(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask)
 
 
+def batches(
+    order: np.ndarray, lengths: np.ndarray, params: TrainParams, rng: np.random.Generator, pool: int = 50
+) -> list[np.ndarray]:
+    """The epoch's batches: `order` cut in turn, or (group_by_length) each run of `pool` batches' worth sorted by
+    length, cut, and all batches shuffled, so that a batch holds messages of about one length."""
+    size = params.batch_size
+    if not params.group_by_length:
+        return [order[first : first + size] for first in range(0, len(order), size)]
+    out = []
+    for start in range(0, len(order), size * pool):
+        chunk = order[start : start + size * pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        out += [chunk[first : first + size] for first in range(0, len(chunk), size)]
+    return [out[i] for i in rng.permutation(len(out))]
+
+
 def train(
     model: IntentEncoder,
     tokenizer,
@@ -115,13 +134,14 @@ def train(
     steps = params.epochs * math.ceil(len(examples) / params.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, params.learning_rate, total_steps=steps, pct_start=0.1)
     history = []
+    lengths = np.array([len(e.text) for e in examples])
     for epoch in range(1, params.epochs + 1):
         started = time.monotonic()
         model.train()
         order = rng.permutation(len(examples))
         total = 0.0
-        for first in range(0, len(order), params.batch_size):
-            chosen = [examples[i] for i in order[first : first + params.batch_size]]
+        for indexes in batches(order, lengths, params, rng):
+            chosen = [examples[i] for i in indexes]
             batch = encode(tokenizer, [e.text for e in chosen])
             ids, mask = _tensors(batch)
             tags = torch.from_numpy(tag_ids(batch, chosen))
