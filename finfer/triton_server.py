@@ -366,6 +366,9 @@ class Supervisor:
                 self.server.start(self.progress)
                 self.server.wait_ready(progress=self.progress)
             except TritonError as error:
-                self.progress(f"Triton did not come back: {error}")
+                # A start that hangs (a Python stub's instance that never finishes initialising, seen after a
+                # SIGKILL under load) keeps its process alive: stopped, it is restarted like one that exited.
+                self.progress(f"Triton did not come back: {error}; stopping it to start it again")
+                self.server.stop()
                 continue
             self.on_restart()

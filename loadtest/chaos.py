@@ -123,7 +123,9 @@ async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down
     async def kill_replica() -> None:
         running.kill_replica(0)
         await wait_for(lambda: not running.replicas[0].running, 10, "the killed replica to exit")
-        await wait_for(lambda: is_ready(running.replicas[0].settings.triton_http_url), 120, "its restart")
+        # Two starts' worth: a start that hangs is stopped and started again after triton_startup_timeout_s.
+        limit = 2 * running.replicas[0].settings.triton_startup_timeout_s + 30
+        await wait_for(lambda: is_ready(running.replicas[0].settings.triton_http_url), limit, "its restart")
 
     async def kill_stub() -> None:
         running.kill_stub(1, risk.PIPELINE.triton_model)
