@@ -27,10 +27,13 @@ from finfer.store.splits import StoredSplit
 log = logging.getLogger("finfer.splits")
 
 
+def _live(split: Split) -> dict[int, int]:
+    return {v: w for v, w in split.by_version.items() if w}
+
+
 def same(one: Split, other: Split) -> bool:
     """Whether two splits serve alike (a version left out and one at weight 0 are the same)."""
-    live = lambda split: {v: w for v, w in split.by_version.items() if w}  # noqa: E731
-    return live(one) == live(other) and one.shadow == other.shadow
+    return _live(one) == _live(other) and one.shadow == other.shadow
 
 
 class SplitSync:
