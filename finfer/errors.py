@@ -90,6 +90,12 @@ class Unavailable(FrontError):
     code = "unavailable"
 
 
+class NotBuilt(Unavailable):
+    """A registered pipeline that `finfer serve` is still building, or whose build failed."""
+
+    code = "not_built"
+
+
 class UpstreamError(FrontError):
     """Triton answered with an error the front did not expect: a bug or a model mismatch."""
 
@@ -119,8 +125,8 @@ STATUS_TEXT = {
     413: "Body over the size limit",
     415: "Content type is not one the route reads",
     429: "The key is over its rate; retry after `Retry-After` seconds",
-    503: "Triton or the database is not ready, or a heavy pipeline is at its admission bound; retry after "
-    "`Retry-After` seconds",
+    503: "Triton or the database is not ready, the pipeline is still being built (`not_built`), or a heavy "
+    "pipeline is at its admission bound; retry after `Retry-After` seconds",
 }
 
 

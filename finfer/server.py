@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import uvicorn
@@ -21,7 +22,7 @@ from finfer.access.keys import KeyRecord
 from finfer.errors import InvalidArgument
 from finfer.front.dataplane import DataPlane
 from finfer.front.grpc_server import create_server, report_health
-from finfer.front.http_app import create_app, json_response
+from finfer.front.http_app import create_app, json_response, publish
 from finfer.front.recorder import Recorder
 from finfer.front.split_sync import SplitSync
 from finfer.front.upstream import TritonUpstream
@@ -34,16 +35,25 @@ from finfer.store.decisions import DecisionStore
 from finfer.store.digests import Digester, record_key
 from finfer.store.spool import Spool
 
+if TYPE_CHECKING:
+    from finfer.background_build import BackgroundBuild
+
 log = logging.getLogger("finfer.front")
 
 Restart = Callable[[str], None]
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: Restart | None = None) -> None:
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    restart: Restart | None = None,
+    build: BackgroundBuild | None = None,
+) -> None:
     """Serve until `stop` is set or SIGINT/SIGTERM arrives; in-flight requests finish first.
 
     `restart(address)` restarts a Triton replica whose dead stub would not reload (by default nothing: the
-    next failure there starts another repair)."""
+    next failure there starts another repair). `build`: pipelines `finfer serve` builds while this serves the
+    others (their routes answer 503 `not_built` until each is built and loaded)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -60,7 +70,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: 
     upstream = TritonUpstream(settings, restart)
     await upstream.start()
     try:
-        plane = DataPlane.from_repository(settings, upstream, recorder)
+        pending = build.pipelines if build is not None else ()
+        plane = DataPlane.from_repository(settings, upstream, recorder, pending, build)
     except InvalidArgument as exc:
         raise StartupError(f"FINFER_SPLITS: {exc.message}") from None
     shared_splits = SplitSync(plane.versions, engine, settings.splits_refresh_s, settings.retry_after_s)
@@ -99,9 +110,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, restart: 
         f"finfer front: {access_line(settings, guard)}; decisions recorded in {describe(database_url(settings))}",
         flush=True,
     )
+    if build is not None:
+        print(f"finfer front: serving {', '.join(plane.served) or 'nothing yet'}; {build.left()}", flush=True)
+        build_task = asyncio.create_task(build.run(plane, lambda served: publish(app, served, plane, settings, guard)))
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({http_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     health_task.cancel()
+    if build is not None:
+        build_task.cancel()  # its child build is killed
+        with contextlib.suppress(asyncio.CancelledError):
+            await build_task
     if keys_task is not None:
         keys_task.cancel()
     # Drain: not ready first (HTTP /readyz 503, every gRPC service NOT_SERVING) while still answering,
@@ -171,11 +189,11 @@ async def keep_health(plane: DataPlane, checks: health.aio.HealthServicer, inter
         await asyncio.sleep(interval_s)
 
 
-def run(settings: Settings, restart: Restart | None = None) -> None:
+def run(settings: Settings, restart: Restart | None = None, build: BackgroundBuild | None = None) -> None:
     import uvloop
 
     try:
-        uvloop.run(serve(settings, restart=restart))
+        uvloop.run(serve(settings, restart=restart, build=build))
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None

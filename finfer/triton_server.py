@@ -106,7 +106,12 @@ def server_environment(install: TritonInstall) -> dict[str, str]:
 SUMMARY_QUANTILES = "0.5:0.05,0.9:0.01,0.99:0.001"
 
 
-def server_arguments(install: TritonInstall, settings: Settings, backends: Path) -> list[str]:
+def server_arguments(
+    install: TritonInstall, settings: Settings, backends: Path, models: Sequence[str] | None = None
+) -> list[str]:
+    """`models`: the models to load at start; None: every model the repository holds (but steps run in process)."""
+    if models is None:
+        models = models_to_load(settings.model_repository) or ["*"]
     args = [
         str(install.binary),
         f"--model-repository={settings.model_repository}",
@@ -123,9 +128,10 @@ def server_arguments(install: TritonInstall, settings: Settings, backends: Path)
         "--allow-gpu-metrics=false",
         "--strict-readiness=true",
         # Explicit model control, every served model loaded at start: the front reloads a model whose Python
-        # stub died (a plain `load` of a loaded model is a no-op; unload then load starts a fresh stub).
+        # stub died (a plain `load` of a loaded model is a no-op; unload then load starts a fresh stub), and
+        # `finfer serve` loads each family built while it serves.
         "--model-control-mode=explicit",
-        *(f"--load-model={name}" for name in models_to_load(settings.model_repository) or ["*"]),
+        *(f"--load-model={name}" for name in models),
         # Per-model p50/p99 for dashboards and alerts: Triton exports latency counters only unless asked.
         "--metrics-config=summary_latencies=true",
         f"--metrics-config=summary_quantiles={SUMMARY_QUANTILES}",
@@ -157,6 +163,9 @@ class TritonServer:
         self.settings = settings
         self.install = locate()
         self.log_path = log_path or settings.state_dir / "triton.log"
+        # The models to load at each start; None: every built model. `finfer serve` names them while it builds
+        # (a family being built is half written) and adds each family it loads, so a restart loads it too.
+        self.models: list[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -189,7 +198,7 @@ class TritonServer:
             progress(f"removed {len(freed)} shared-memory regions that stopped or killed Tritons left in /dev/shm")
         progress(f"starting Triton on {self.settings.triton_grpc_url} (log: {self.log_path})")
         self._process = subprocess.Popen(
-            server_arguments(self.install, self.settings, backends),
+            server_arguments(self.install, self.settings, backends, self.models),
             env=self._environment(),
             stdout=log,
             stderr=subprocess.STDOUT,

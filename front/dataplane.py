@@ -8,18 +8,20 @@ the flow, and the pipeline declarations (finfer.pipelines) are the only place th
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from finfer.errors import InvalidArgument, NotFound
+from finfer.build_progress import clock
+from finfer.errors import InvalidArgument, NotBuilt, NotFound
 from finfer.front import metrics
 from finfer.front.admission import Gate
 from finfer.front.recorder import Recorder
 from finfer.front.served import Served
 from finfer.front.upstream import TritonUpstream
 from finfer.front.versions import Routed, Versions
-from finfer.pipelines.declaration import Answer, BatchAnswer
+from finfer.pipelines.declaration import Answer, BatchAnswer, Pipeline
 from finfer.pipelines.registry import REGISTRY
 from finfer.pipelines.validation import batch_items
 from finfer.settings import Settings, Split
@@ -27,6 +29,19 @@ from finfer.settings import Settings, Split
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+class Builds(Protocol):
+    """What `finfer serve` says of the registered pipelines it is still building (finfer/background_build.py)."""
+
+    def failure(self, name: str) -> str | None:
+        """Why the pipeline's build failed; None while it is still being built."""
+
+    def eta_s(self, name: str) -> float:
+        """Seconds until the pipeline is built, an estimate."""
+
+    def step(self, name: str) -> str:
+        """What its build is doing now (`epoch 3/8: loss 0.19`)."""
 
 
 class DataPlane:
@@ -37,34 +52,59 @@ class DataPlane:
         served: dict[str, Served],
         recorder: Recorder | None = None,
         versions: dict[str, Versions] | None = None,
+        pending: dict[str, Pipeline] | None = None,
+        builds: Builds | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream
-        self.served = served  # each pipeline's version 1: its routes, schema and probe
+        self.served: dict[str, Served] = {}  # each pipeline's version 1: its routes, schema and probe
         self.versions = versions or {}  # pipelines with candidates built beside version 1
         self.recorder = recorder  # keeps the answers of pipelines that declare a record
         self.draining = False  # set on SIGTERM: not ready, still answering
-        self.gates = {
-            name: Gate(name, settings.admission.get(name, s.pipeline.admission), settings.retry_after_s)
-            for name, s in served.items()
-            if s.pipeline.admission is not None
-        }
+        # Registered pipelines not built yet: their routes answer 503 `not_built` until `add` serves them.
+        self.pending = pending or {}
+        self.builds = builds
+        self.gates: dict[str, Gate] = {}
         for s in served.values():
-            # What the upstream sends each model to find a dead stub and to check a reloaded one. Version 1's
-            # models only: a candidate's dead stub is not reloaded (front/repair.py says why).
-            probe = s.codec.encode([s.codec.row(s.pipeline.probe_payload())])
-            upstream.probes[s.pipeline.triton_model] = s.pipeline.infer_inputs(probe)
+            self._serve(s)
+
+    def _serve(self, s: Served) -> None:
+        name = s.pipeline.name
+        if s.pipeline.admission is not None:
+            bound = self.settings.admission.get(name, s.pipeline.admission)
+            self.gates[name] = Gate(name, bound, self.settings.retry_after_s)
+        # What the upstream sends each model to find a dead stub and to check a reloaded one. Version 1's
+        # models only: a candidate's dead stub is not reloaded (front/repair.py says why).
+        probe = s.codec.encode([s.codec.row(s.pipeline.probe_payload())])
+        self.upstream.probes[s.pipeline.triton_model] = s.pipeline.infer_inputs(probe)
+        self.served[name] = s
+        self.pending.pop(name, None)
+        # In the registry's order, whatever order builds ended in: /readyz lists them so, the first is its version.
+        ordered = {p.name: self.served[p.name] for p in REGISTRY if p.name in self.served}
+        self.served.clear()
+        self.served.update(ordered)
+
+    def add(self, pipeline: Pipeline) -> Served:
+        """Serve a pending pipeline whose build has finished and whose model Triton has loaded."""
+        served = Served(pipeline, pipeline.load(self.settings.model_repository), self.settings, self.upstream)
+        self._serve(served)
+        return served
 
     @classmethod
     def from_repository(
-        cls, settings: Settings, upstream: TritonUpstream, recorder: Recorder | None = None
+        cls,
+        settings: Settings,
+        upstream: TritonUpstream,
+        recorder: Recorder | None = None,
+        pending: Sequence[Pipeline] = (),
+        builds: Builds | None = None,
     ) -> DataPlane:
-        """Every registered pipeline whose models the repository holds."""
+        """Every registered pipeline whose models the repository holds, and `pending` ones being built."""
         repository = settings.model_repository
         served: dict[str, Served] = {}
         versions: dict[str, Versions] = {}
         for p in REGISTRY:
-            built = p.versions(repository)
+            built = [] if p in pending else p.versions(repository)
             if not built:
                 continue
             by_version = {v: Served(p, p.load(repository, v), settings, upstream, v) for v in built}
@@ -75,13 +115,45 @@ class DataPlane:
                     versions[p.name] = Versions(p, by_version, split, settings)
                 except InvalidArgument as error:
                     raise InvalidArgument(f"splits.{p.name}.{error.message}", error.field) from None
-        if not served:
+        if not served and not pending:
             raise FileNotFoundError(f"{repository} holds no built pipeline: run `finfer build` first")
         for name in settings.splits.keys() - versions.keys():
             raise InvalidArgument(f"splits.{name}: no candidate version of {name!r} is built", "splits")
-        for name in settings.admission.keys() - {n for n, s in served.items() if s.pipeline.admission}:
+        heavy = {p.name for p in [*pending, *(s.pipeline for s in served.values())] if p.admission}
+        for name in settings.admission.keys() - heavy:
             raise InvalidArgument(f"admission.{name}: {name!r} is not a heavy pipeline served here", "admission")
-        return cls(settings, upstream, served, recorder, versions)
+        return cls(settings, upstream, served, recorder, versions, {p.name: p for p in pending}, builds)
+
+    def pipelines(self) -> list[Pipeline]:
+        """Every pipeline this front has routes for, served or pending, in the registry's order."""
+        names = self.served.keys() | self.pending.keys()
+        return [p for p in REGISTRY if p.name in names]
+
+    def serving(self, name: str) -> Served:
+        """The pipeline's version 1; NotBuilt (503) while `finfer serve` is still building it."""
+        served = self.served.get(name)
+        if served is not None:
+            return served
+        failure = self.builds.failure(name) if self.builds is not None else "no build is running"
+        if failure is not None:
+            raise NotBuilt(f"{name} is not served: its build failed ({failure}); see `finfer serve`'s output")
+        eta = self.builds.eta_s(name)
+        raise NotBuilt(
+            f"{name} is still being built ({self.builds.step(name) or 'queued'}); ready in about {clock(eta)}",
+            retry_after_s=max(1, min(math.ceil(eta), 300)),
+        )
+
+    def build_states(self) -> dict[str, dict[str, object]]:
+        """Each pending pipeline's build as /readyz reports it: building (step, ETA) or failed (why)."""
+        out: dict[str, dict[str, object]] = {}
+        for name in self.pending:
+            failure = self.builds.failure(name) if self.builds is not None else "no build is running"
+            if failure is not None:
+                out[name] = {"state": "failed", "error": failure}
+            else:
+                eta = round(self.builds.eta_s(name))
+                out[name] = {"state": "building", "step": self.builds.step(name), "eta_s": eta}
+        return out
 
     def every_version(self) -> list[Served]:
         """Every served version of every pipeline, each once: version 1, then the candidates."""
@@ -103,7 +175,7 @@ class DataPlane:
 
     async def _results(self, name: str, rows: Sequence[Any]) -> list[Routed]:
         gate = self.gates.get(name)
-        if gate is not None and any(self.served[name].codec.heavy(row) for row in rows):
+        if gate is not None and any(self.serving(name).codec.heavy(row) for row in rows):
             async with gate.admitted():
                 return await self._routed(name, rows)
         return await self._routed(name, rows)
@@ -127,7 +199,7 @@ class DataPlane:
         byte-identical repeat skip parsing and validation."""
         versions = self.versions.get(name)
         # Byte-identical repeats skip parsing only while one version answers and nothing is compared.
-        fast = self.served[name] if versions is None else versions.sole
+        fast = self.serving(name) if versions is None else versions.sole
         request_id = request_id or new_request_id()
         if raw is not None and fast is not None and fast.answers is not None:
             hit = fast.answers.raw_get(protocol, raw)
@@ -146,7 +218,7 @@ class DataPlane:
         return answer
 
     async def answer_batch(self, name: str, payload: object, request_id: str | None = None) -> BatchAnswer:
-        served = self.served[name]
+        served = self.serving(name)
         batch = served.pipeline.batch
         if batch is None:
             raise NotFound(f"{name} has no batch route")
@@ -162,10 +234,11 @@ class DataPlane:
         return BatchAnswer(answers, ",".join(model_versions), request_id)
 
     async def pipelines_ready(self) -> dict[str, bool]:
-        """Each served pipeline: its Triton model ready on some replica that can take it."""
+        """Each pipeline: its Triton model ready on some replica that can take it (a pending one is not)."""
         baselines = {name: self.baseline(name).triton_model for name in self.served}
         models = await self.upstream.models_ready(tuple(baselines.values()))
         ready = {name: models[model] and not self.draining for name, model in baselines.items()}
+        ready |= dict.fromkeys(self.pending, False)
         for name, state in ready.items():
             metrics.PIPELINE_READY.labels(name).set(1 if state else 0)
         return ready

@@ -15,7 +15,7 @@ from finfer.access.guard import Guard
 from finfer.errors import FrontError
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane
-from finfer.front.served import Served
+from finfer.pipelines.declaration import Pipeline
 from finfer.wire import finfer_pb2
 
 ERROR_FIELD_KEY = "finfer-error-field"
@@ -57,9 +57,9 @@ def unary(
     )
 
 
-def pipeline_handler(served: Served, plane: DataPlane, guard: Guard) -> grpc.GenericRpcHandler:
-    """The gRPC service of one declared pipeline (wire/finfer.proto), with its batch method where it has one."""
-    pipeline = served.pipeline
+def pipeline_handler(pipeline: Pipeline, plane: DataPlane, guard: Guard) -> grpc.GenericRpcHandler:
+    """The gRPC service of one declared pipeline (wire/finfer.proto), with its batch method where it has one
+    (UNAVAILABLE while `finfer serve` is still building it: the data plane says so)."""
     scopes = (pipeline.access_scope,)
     service = finfer_pb2.DESCRIPTOR.services_by_name[pipeline.grpc_service]
 
@@ -118,8 +118,8 @@ async def timed(method: str, context: grpc.aio.ServicerContext, call: Awaitable[
     return answer
 
 
-def service_name(served: Served) -> str:
-    return finfer_pb2.DESCRIPTOR.services_by_name[served.pipeline.grpc_service].full_name
+def service_name(pipeline: Pipeline) -> str:
+    return finfer_pb2.DESCRIPTOR.services_by_name[pipeline.grpc_service].full_name
 
 
 def create_server(
@@ -138,11 +138,11 @@ def create_server(
             ("grpc.so_reuseport", 0),
         ]
     )
-    handlers = [pipeline_handler(served, plane, guard) for served in plane.served.values()]
+    handlers = [pipeline_handler(pipeline, plane, guard) for pipeline in plane.pipelines()]
     server.add_generic_rpc_handlers([*handlers, *(handler for _, handler in services)])
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
-    names = [service_name(served) for served in plane.served.values()]
+    names = [service_name(pipeline) for pipeline in plane.pipelines()]
     names += [name for name, _ in services]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     if server.add_insecure_port(address) == 0:
@@ -154,6 +154,6 @@ async def report_health(plane: DataPlane, checks: health.aio.HealthServicer) -> 
     """Each service SERVING while its pipeline is ready; the server as a whole ("") while all are."""
     ready = await plane.pipelines_ready()
     status = health_pb2.HealthCheckResponse
-    for name, served in plane.served.items():
-        await checks.set(service_name(served), status.SERVING if ready[name] else status.NOT_SERVING)
+    for pipeline in plane.pipelines():
+        await checks.set(service_name(pipeline), status.SERVING if ready[pipeline.name] else status.NOT_SERVING)
     await checks.set("", status.SERVING if all(ready.values()) else status.NOT_SERVING)

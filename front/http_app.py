@@ -28,7 +28,7 @@ from finfer.errors import (
 from finfer.front import metrics
 from finfer.front.dataplane import DataPlane
 from finfer.front.served import Served
-from finfer.pipelines.declaration import response_models
+from finfer.pipelines.declaration import Codec, Pipeline, response_models
 from finfer.pipelines.validation import BASE64, Upload, decoded_base64, object_with
 from finfer.settings import Settings
 
@@ -213,13 +213,17 @@ def add_post(
     router.add_api_route(path, route, methods=["POST"], responses=ERRORS, **openapi)
 
 
-def pipeline_router(served: Served, plane: DataPlane, settings: Settings, guard: Guard) -> APIRouter:
-    """The routes of one declared pipeline: its POST route, and its batch twin where it has one."""
-    pipeline, codec = served.pipeline, served.codec
+def pipeline_router(
+    pipeline: Pipeline, codec: Codec | None, plane: DataPlane, settings: Settings, guard: Guard
+) -> APIRouter:
+    """The routes of one declared pipeline: its POST route, and its batch twin where it has one. `codec`: the
+    built pipeline's, whose request schema OpenAPI shows; None while the pipeline is still being built (the
+    data plane answers 503 `not_built` until then, and `publish` puts the built routes in place)."""
     scopes = (pipeline.access_scope,)
     router = APIRouter(tags=[pipeline.tag or pipeline.name])
     single_model, batch_model = response_models(pipeline)
-    body = IMAGE_BODY if pipeline.body == "image" else json_body(codec.request_schema() or {})
+    schema = codec.request_schema() if codec is not None else None
+    body = IMAGE_BODY if pipeline.body == "image" else json_body(schema or {})
     summary, _, _ = pipeline.summary.partition("\n")
 
     async def answer(request: Request) -> bytes:
@@ -258,11 +262,16 @@ def pipeline_router(served: Served, plane: DataPlane, settings: Settings, guard:
             answer_batch,
             settings,
             response_model=batch_model,
-            openapi_extra=batch_body(batch.field, batch.item_schema(codec), settings.max_batch_rows),
+            openapi_extra=batch_body(
+                batch.field, batch.item_schema(codec) if codec is not None else {}, settings.max_batch_rows
+            ),
             summary=batch.summary,
             name=f"{pipeline.name}_batch",
         )
     return router
+
+
+READINESS = {True: "ready", False: "not ready"}
 
 
 def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
@@ -275,13 +284,20 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> Response:
-        """Ready only when Triton and every pipeline the front serves are ready; `ready` says which are."""
+        """Ready only when Triton and every pipeline of the front are ready; `ready` says which are, `state` each
+        one's state (ready, not ready, building, failed), `builds` each build's step and ETA, or why it failed."""
         versions = {name: plane.baseline(name).model_version for name in plane.served}
         ready = await plane.pipelines_ready()
+        builds = plane.build_states()
+        state = {name: builds[name]["state"] if name in builds else READINESS[ok] for name, ok in ready.items()}
         if all(ready.values()):
             first = next(iter(versions.values()))
-            return json_response({"status": "ready", "model_version": first, "pipelines": versions, "ready": ready})
-        body = {"status": "draining" if plane.draining else "not ready", "ready": ready}
+            body = {"status": "ready", "model_version": first, "pipelines": versions, "ready": ready, "state": state}
+            return json_response(body)
+        phases = {b["state"] for b in builds.values()}
+        status = "building" if "building" in phases else "failed" if phases else "not ready"
+        status = "draining" if plane.draining else status
+        body = {"status": status, "ready": ready, "state": state} | ({"builds": builds} if builds else {})
         return json_response(body, 503, {"Retry-After": str(settings.retry_after_s)})
 
     @router.get(
@@ -295,6 +311,16 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
     return router
 
 
+def publish(app: FastAPI, served: Served, plane: DataPlane, settings: Settings, guard: Guard) -> None:
+    """A pipeline built while the front ran: its routes again, with its request schema in OpenAPI (the
+    handlers are the same; the data plane now serves it)."""
+    router = pipeline_router(served.pipeline, served.codec, plane, settings, guard)
+    paths = {route.path for route in router.routes}
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in paths]
+    app.include_router(router)
+    app.openapi_schema = None  # rebuilt on the next /openapi.json
+
+
 def create_app(plane: DataPlane, settings: Settings, guard: Guard, routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The front's HTTP app: every pipeline's routes and health, then `routers` (the back office's)."""
     app = FastAPI(
@@ -304,8 +330,9 @@ def create_app(plane: DataPlane, settings: Settings, guard: Guard, routers: Sequ
             "Credit-risk, fraud-ring, customer-intent, document-OCR and vehicle-damage models served by NVIDIA Triton"
         ),
     )
-    for served in plane.served.values():
-        app.include_router(pipeline_router(served, plane, settings, guard))
+    for pipeline in plane.pipelines():
+        served = plane.served.get(pipeline.name)
+        app.include_router(pipeline_router(pipeline, served and served.codec, plane, settings, guard))
     app.include_router(health_router(plane, settings))
     for router in routers:
         app.include_router(router)

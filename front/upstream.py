@@ -94,6 +94,21 @@ class TritonUpstream:
             raise upstream_error(exc) from None
         self._ready_at = -math.inf  # what was ready has changed
 
+    async def load(self, models: Sequence[str], timeout_s: float = 300.0) -> None:
+        """Load `models` on every replica: a family `finfer serve` built while serving. A replica that is down is
+        skipped (started again, it loads them: `TritonServer.models`); a model a replica refuses raises."""
+        for replica in list(self.pool.replicas.values()):
+            for model in models:
+                try:
+                    await replica.stub.RepositoryModelLoad(
+                        service_pb2.RepositoryModelLoadRequest(model_name=model), timeout=timeout_s
+                    )
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() in _SERVER_GONE:
+                        break
+                    raise upstream_error(exc) from None
+        self._ready_at = -math.inf  # what was ready has changed
+
     async def probe(self, replica: Replica, model: str) -> None:
         """The model's known small request on one replica; raises what the call raised."""
         await self.infer(model, self.probes[model], 1, replica)

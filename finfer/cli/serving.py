@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finfer import paths
+from finfer.build_progress import Board, Display, Phase
 
 if TYPE_CHECKING:  # heavy imports stay out of `finfer --help`
     from finfer.exporters.base import BuildOptions, Exporter
@@ -21,28 +22,36 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def build(options: BuildOptions, exporters: list[Exporter]) -> None:
+def build(options: BuildOptions, exporters: list[Exporter], display: Display) -> None:
     """Export each family into `options.out`, skipping those already built unless forced."""
     from finfer.exporters.base import export, is_built
 
     for exporter in exporters:
+        family = exporter.family
         if is_built(exporter, options.out, options.version) and not options.force:
             what = "" if options.version == 1 else f"version {options.version} "
-            progress(f"[{exporter.family}] {what}already built in {options.out} (use --force to rebuild)")
+            display.board.set(family, Phase.DONE, "already built")
+            display.note(f"[{family}] {what}already built in {options.out} (use --force to rebuild)")
             continue
-        card = export(exporter, options, progress)
+        display.board.start(family)
+        try:
+            card = export(exporter, options, display.progress)
+        except BaseException:
+            display.board.set(family, Phase.FAILED, "failed")
+            raise
         quality = card.get("quality", {})
         if "ring_recall_gain" in quality:
-            progress(
-                f"[{exporter.family}] held-out rings: GNN PR AUC {quality['gnn']['pr_auc']:.3f} vs tabular "
+            display.progress(
+                f"[{family}] held-out rings: GNN PR AUC {quality['gnn']['pr_auc']:.3f} vs tabular "
                 f"{quality['baseline']['pr_auc']:.3f}; ring recall at the tabular model's precision "
                 f"×{quality['ring_recall_gain']:.2f}"
             )
         if "cv_roc_auc" in quality:
-            progress(
-                f"[{exporter.family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
+            display.progress(
+                f"[{family}] {quality['cv_folds']}-fold CV ROC AUC {quality['cv_roc_auc']:.3f}, "
                 f"Brier {quality['cv_brier']:.3f}"
             )
+        display.board.set(family, Phase.DONE, f"built in {card['build_seconds']:g} s")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -77,8 +86,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     }
     families = args.family or list(BY_FAMILY)
     exporters = [(custom.get(family) or BY_FAMILY[family].make_exporter)() for family in families]
+    board = Board({family: BY_FAMILY[family].build_time.of(args.profile) for family in families})
     try:
-        build(options, exporters)
+        with Display(board) as display:
+            build(options, exporters, display)
     except VersionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -86,9 +97,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from finfer.application.policy import PolicyError, policy_in_force
+    from finfer.application.policy import DEFAULT_POLICY, PolicyError, policy_in_force
+    from finfer.background_build import BackgroundBuild, served_models
     from finfer.exporters.application import install_policy, read_policy
-    from finfer.exporters.base import BuildOptions, Profile
     from finfer.front import metrics
     from finfer.pipelines import application
     from finfer.pipelines.registry import REGISTRY
@@ -110,47 +121,65 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if not args.no_build:
-        options = BuildOptions(out=settings.model_repository, profile=Profile(args.profile))
-        build(options, [pipeline.make_exporter() for pipeline in REGISTRY])
     if args.policy and settings.policy_file:
         print(f"error: --policy and FINFER_POLICY_FILE ({settings.policy_file}) both name a policy", file=sys.stderr)
         return 2
-    served = policy_in_force(settings.model_repository / application.PIPELINE.meta)
+    repository = settings.model_repository
+    # What is not built is built while the rest serves (finfer/background_build.py).
+    pending = [] if args.no_build else [p for p in REGISTRY if not p.is_built(repository)]
+    built_policy = DEFAULT_POLICY if application.PIPELINE in pending else repository / application.PIPELINE.meta
+    served = settings.policy_file or args.policy or policy_in_force(built_policy)
     try:
-        policy = install_policy(settings.model_repository, args.policy) if args.policy else read_policy(served)[0]
+        if application.PIPELINE in pending:
+            policy = read_policy(served)[0]  # checked now; the application's build installs it
+        else:
+            policy = install_policy(repository, args.policy) if args.policy else read_policy(served)[0]
     except (PolicyError, FileNotFoundError) as exc:
-        print(f"error: policy {args.policy or served}: {exc}", file=sys.stderr)
+        print(f"error: policy {served}: {exc}", file=sys.stderr)
         return 2
-    progress(f"decision policy {policy.version} ({args.policy or served})")
+    display = Display(BackgroundBuild.board_for(pending, args.profile))
+    display.open()
+    note = display.note
+    note(f"decision policy {policy.version} ({served})")
     budget = RestartBudget(
         settings.triton_max_restarts, settings.triton_restart_window_s, settings.triton_restart_backoff_s
     )
     started: list[tuple[TritonServer, Supervisor]] = []
     try:
+        if pending:
+            repository.mkdir(parents=True, exist_ok=True)
         for i, own in enumerate(replicas):
             log = own.state_dir / ("triton.log" if i == 0 else f"triton-{i}.log")
             triton = TritonServer(own, log_path=log)
-            triton.start(progress)
-            started.append((triton, Supervisor(triton, budget, metrics.TRITON_RESTARTS.inc, progress)))
+            if pending:
+                triton.models = served_models(repository, [p for p in REGISTRY if p not in pending])
+            triton.start(note)
+            started.append((triton, Supervisor(triton, budget, metrics.TRITON_RESTARTS.inc, note)))
         for triton, supervisor in started:
-            triton.wait_ready(progress=progress)
+            triton.wait_ready(progress=note)
             supervisor.start()
         if settings.triton_urls is None:
             settings = settings.model_copy(update={"triton_urls": ",".join(r.triton_grpc_url for r in replicas)})
         by_address = {triton.settings.triton_grpc_url: triton for triton, _ in started}
+        tritons = [triton for triton, _ in started]
+        background = (
+            BackgroundBuild(pending, args.profile, repository, display, tritons, args.policy) if pending else None
+        )
+        if background is None:
+            display.close()
 
         def restart(address: str) -> None:
             # A stub that will not reload: kill that Triton, and its supervisor starts a fresh one.
             if address in by_address and by_address[address].running:
-                progress(f"restarting Triton {address}: a dead stub would not reload")
+                note(f"restarting Triton {address}: a dead stub would not reload")
                 os.kill(by_address[address].pid, signal.SIGKILL)
 
-        run(settings, restart)
+        run(settings, restart, background)
     except TritonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        display.close()
         progress("stopping Triton")
         for triton, supervisor in started:
             supervisor.stop()

@@ -21,7 +21,7 @@ from finfer.application.branches import BRANCH_NAMES, BRANCHES
 from finfer.application.policy import Policy, load_policy, policy_in_force
 from finfer.application.request import ApplicationRow, parse, request_schema
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import AdmissionBound, Codec, Encoded, Outputs, Pipeline, Stored, Tensor
+from finfer.pipelines.declaration import AdmissionBound, BuildTime, Codec, Encoded, Outputs, Pipeline, Stored, Tensor
 
 
 class ApplicationCodec(Codec[ApplicationRow, ApplicationDecision]):
@@ -111,6 +111,8 @@ PIPELINE = Pipeline(
     proto_body=proto.proto_body,
     body_limit=lambda settings: settings.max_application_bytes,
     probe=examples.probe,
+    build_time=BuildTime(full=2, small=2),
+    composes=True,
     tag="applications",
     # Only applications carrying pages or photos count (ApplicationCodec.heavy). Two of the step's four
     # instances (APPLICATIONS_IN_FLIGHT) are then always left to applications without images.

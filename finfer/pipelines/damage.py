@@ -12,7 +12,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import AdmissionBound, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import (
+    AdmissionBound,
+    BuildTime,
+    Codec,
+    Comparison,
+    Encoded,
+    Outputs,
+    Pipeline,
+    Tensor,
+)
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 from finfer.wire import finfer_pb2
 
@@ -101,6 +110,7 @@ PIPELINE = Pipeline(
     examples=examples,
     proto_body=lambda body: {"image": body["image_base64"]},
     body="image",
+    build_time=BuildTime(full=90, small=10),
     tag="images",
     coalesced=True,
     # A photo is a few ms of CPU, and concurrent ones leave in one call: the bound only stops a flood.

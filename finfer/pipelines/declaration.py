@@ -180,6 +180,18 @@ class AdmissionBound(BaseModel):
 
 
 @dataclass(frozen=True)
+class BuildTime:
+    """Typical seconds to build a family on 2 cores (training, export, parity), by build profile: what the
+    progress display's ETA starts from before this machine has built anything."""
+
+    full: float
+    small: float
+
+    def of(self, profile: str) -> float:
+        return self.full if profile == "full" else self.small
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """One served pipeline: everything the front, the build, the SDK, the bench and the tests need."""
 
@@ -219,6 +231,9 @@ class Pipeline:
     tag: str = ""
     # The API key scope its routes need (default: the pipeline's name).
     scope: str | None = None
+    build_time: BuildTime = BuildTime(full=60.0, small=15.0)
+    # It calls the other pipelines: `finfer serve` builds and loads it after them.
+    composes: bool = False
     # What the decision store keeps of one answer: "module:function" of the store's builder, (codec, row, answer,
     # digest) → a JSON-able record body holding `application_id`, personal identifiers only as `digest(value)`.
     # Named, not imported: only the front records, and Triton's image carries no store. None: not recorded.

@@ -14,7 +14,17 @@ from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.errors import InvalidArgument
 from finfer.models.ocr.fields import field_state
-from finfer.pipelines.declaration import AdmissionBound, Answer, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import (
+    AdmissionBound,
+    Answer,
+    BuildTime,
+    Codec,
+    Comparison,
+    Encoded,
+    Outputs,
+    Pipeline,
+    Tensor,
+)
 from finfer.pipelines.validation import Upload, checked_image, name_image_field
 from finfer.wire import finfer_pb2
 
@@ -168,6 +178,7 @@ PIPELINE = Pipeline(
     body="image",
     one_per_request=True,
     probe=blank_page,
+    build_time=BuildTime(full=60, small=8),
     tag="images",
     # Three OCR instances read pages side by side (exporters/ocr.py); more in flight would only queue in Triton.
     admission=AdmissionBound(in_flight=3, queue=6),

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, V
 from finfer.errors import InvalidArgument
 from finfer.models.fraud.features import FEATURE_BOUNDS, FEATURES, KINDS
 from finfer.models.fraud.scoring import FraudConfig
-from finfer.pipelines.declaration import Answer, Codec, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import Answer, BuildTime, Codec, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import first_error
 from finfer.wire import finfer_pb2
 
@@ -280,5 +280,6 @@ PIPELINE = Pipeline(
     from_proto=from_proto,
     to_proto=to_proto,
     examples=examples,
+    build_time=BuildTime(full=48, small=15),
     tag="fraud",
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finfer.errors import InvalidArgument
-from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import Answer, Batch, BuildTime, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import object_with, valid_text
 from finfer.wire import finfer_pb2
 
@@ -143,5 +143,6 @@ PIPELINE = Pipeline(
     ),
     cached=True,
     coalesced=True,
+    build_time=BuildTime(full=285, small=27),
     tag="intent",
 )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from finfer.errors import InvalidArgument
 from finfer.models.risk.scoring import FeatureSchema
-from finfer.pipelines.declaration import Answer, Batch, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
+from finfer.pipelines.declaration import Answer, Batch, BuildTime, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.validation import first_error
 from finfer.wire import finfer_pb2
 
@@ -225,5 +225,6 @@ PIPELINE = Pipeline(
     ),
     cached=True,
     coalesced=True,
+    build_time=BuildTime(full=6, small=6),
     tag="risk",
 )
