@@ -21,6 +21,10 @@ _STAMP = re.compile(r"^\[\d\d:\d\d:\d\d\] ")
 _LINE = re.compile(r"^(?:\[\d\d:\d\d:\d\d\] )?\[(?P<family>[\w-]+)\] (?P<text>.*)$")
 
 
+# Seconds of build at the typical pace that the measured pace is averaged with.
+PRIOR_S = 60.0
+
+
 class Phase(StrEnum):
     QUEUED = "queued"
     BUILDING = "building"
@@ -91,12 +95,12 @@ class Board:
                 entry.finished = self.now()
 
     def pace(self) -> float:
-        """How much longer than typical this machine takes: built time over typical time of the families built."""
+        """How much longer than typical this machine takes: built time over typical time of the families built,
+        with a minute of typical pace mixed in, so that a family of a few seconds does not rescale a long one."""
         done = [f for f in self.families.values() if f.finished is not None and f.phase is not Phase.FAILED]
+        spent = sum(f.elapsed(self.now()) for f in done)
         expected = sum(f.expected_s for f in done)
-        if not done or expected <= 0:
-            return 1.0
-        return min(max(sum(f.elapsed(self.now()) for f in done) / expected, 0.25), 4.0)
+        return min(max((spent + PRIOR_S) / (expected + PRIOR_S), 0.25), 4.0)
 
     def _left_s(self, entry: FamilyProgress, pace: float, now: float) -> float:
         if entry.phase is Phase.QUEUED:

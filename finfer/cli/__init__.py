@@ -7,8 +7,13 @@ needs when it runs, so `finfer --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 
-from finfer.cli import load, office, serving
+# Before gRPC is first imported: no command uses gRPC in a forked child (each child execs at once), and with
+# fork support on, gRPC logs a line at every fork (one a family that `finfer serve` builds while serving).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
+from finfer.cli import load, office, serving  # noqa: E402
 
 GROUPS = (serving, load, office)
 

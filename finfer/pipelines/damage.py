@@ -110,7 +110,7 @@ PIPELINE = Pipeline(
     examples=examples,
     proto_body=lambda body: {"image": body["image_base64"]},
     body="image",
-    build_time=BuildTime(full=90, small=10),
+    build_time=BuildTime(full=100, small=10),
     tag="images",
     coalesced=True,
     # A photo is a few ms of CPU, and concurrent ones leave in one call: the bound only stops a flood.

@@ -178,7 +178,7 @@ PIPELINE = Pipeline(
     body="image",
     one_per_request=True,
     probe=blank_page,
-    build_time=BuildTime(full=60, small=8),
+    build_time=BuildTime(full=50, small=8),
     tag="images",
     # Three OCR instances read pages side by side (exporters/ocr.py); more in flight would only queue in Triton.
     admission=AdmissionBound(in_flight=3, queue=6),

@@ -280,6 +280,6 @@ PIPELINE = Pipeline(
     from_proto=from_proto,
     to_proto=to_proto,
     examples=examples,
-    build_time=BuildTime(full=48, small=15),
+    build_time=BuildTime(full=45, small=15),
     tag="fraud",
 )

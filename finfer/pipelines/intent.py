@@ -143,6 +143,6 @@ PIPELINE = Pipeline(
     ),
     cached=True,
     coalesced=True,
-    build_time=BuildTime(full=285, small=27),
+    build_time=BuildTime(full=275, small=27),
     tag="intent",
 )

@@ -225,6 +225,6 @@ PIPELINE = Pipeline(
     ),
     cached=True,
     coalesced=True,
-    build_time=BuildTime(full=6, small=6),
+    build_time=BuildTime(full=3, small=3),
     tag="risk",
 )
