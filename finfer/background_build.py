@@ -97,8 +97,10 @@ class BackgroundBuild:
                 await self._build(pipeline)
                 self.board.set(family, Phase.LOADING, "loading into Triton")
                 await self._load(plane, pipeline, publish)
-            except (BuildFailed, FrontError) as error:
-                reason = error.message if isinstance(error, FrontError) else str(error)
+            except Exception as error:
+                # Whatever failed (the build, Triton's load, the codec's), it is this pipeline's failure: shown,
+                # and its routes answer 503 with it; the next family is built all the same.
+                reason = error.message if isinstance(error, FrontError) else str(error) or type(error).__name__
                 self.failures[pipeline.name] = reason
                 self.board.set(family, Phase.FAILED, reason)
                 self.display.note(f"[{family}] failed: {reason}; {pipeline.name} answers 503 until it is built")
@@ -143,11 +145,18 @@ class BackgroundBuild:
         if not pipeline.is_built(self.repository):
             raise BuildFailed(f"the build ended without writing {pipeline.meta}")
         models = served_models(self.repository, [pipeline])
+        before = {id(triton): triton.models for triton in self.tritons}
         for triton in self.tritons:
             # Before the load: a replica that restarts from now on loads them too.
             triton.models = [*(triton.models or []), *models]
-        await plane.upstream.load(models)
-        publish(plane.add(pipeline))
+        try:
+            await plane.upstream.load(models)
+            publish(plane.add(pipeline))
+        except Exception:
+            # A model Triton refuses would stop every later start of it: not loaded at a restart either.
+            for triton in self.tritons:
+                triton.models = before[id(triton)]
+            raise
 
 
 class BuildFailed(Exception):

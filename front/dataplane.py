@@ -134,7 +134,9 @@ class DataPlane:
         served = self.served.get(name)
         if served is not None:
             return served
-        failure = self.builds.failure(name) if self.builds is not None else "no build is running"
+        if name not in self.pending or self.builds is None:
+            raise NotFound(f"pipeline: {name} is not served here", "pipeline")
+        failure = self.builds.failure(name)
         if failure is not None:
             raise NotBuilt(f"{name} is not served: its build failed ({failure}); see `finfer serve`'s output")
         eta = self.builds.eta_s(name)
@@ -147,7 +149,7 @@ class DataPlane:
         """Each pending pipeline's build as /readyz reports it: building (step, ETA) or failed (why)."""
         out: dict[str, dict[str, object]] = {}
         for name in self.pending:
-            failure = self.builds.failure(name) if self.builds is not None else "no build is running"
+            failure = self.builds.failure(name) if self.builds is not None else "nothing is building it"
             if failure is not None:
                 out[name] = {"state": "failed", "error": failure}
             else:
