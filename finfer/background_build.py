@@ -28,6 +28,9 @@ from finfer.triton_server import TritonServer
 
 # The build yields the cores to serving: nice 10 gets about a tenth of a core a busy one gets.
 BUILD_NICENESS = 10
+# A model whose Python stub cannot start can keep Triton's load call waiting for good (seen here with a
+# model.py missing): the pipeline is failed after this long instead of building for ever.
+LOAD_TIMEOUT_S = 120.0
 
 
 def build_order(pipelines: Sequence[Pipeline], profile: str) -> list[Pipeline]:
@@ -150,7 +153,7 @@ class BackgroundBuild:
             # Before the load: a replica that restarts from now on loads them too.
             triton.models = [*(triton.models or []), *models]
         try:
-            await plane.upstream.load(models)
+            await plane.upstream.load(models, LOAD_TIMEOUT_S)
             publish(plane.add(pipeline))
         except Exception:
             # A model Triton refuses would stop every later start of it: not loaded at a restart either.

@@ -24,6 +24,7 @@ from finfer.front.upstream import TritonUpstream
 from finfer.loadtest import stack
 from finfer.pipelines import application, intent, risk
 from finfer.pipelines.registry import REGISTRY
+from finfer.triton_server import TritonServer
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.conftest import http_status, wait_until
 from tests.helpers import fresh_applicant
@@ -119,6 +120,47 @@ def test_a_failed_build_is_reported_and_its_routes_say_why(settings, tmp_path):
     # The next family was tried all the same (it wrote nothing: a failure of its own).
     assert build.failure("application") == "the build ended without writing loan_application/1/policy.toml"
     assert "[risk] training" in out.getvalue() and "] [risk] failed: `finfer build" in out.getvalue()
+
+
+def test_a_model_triton_refuses_fails_its_pipeline_and_is_not_loaded_at_the_next_start(tmp_path):
+    """A build that writes a model Triton cannot load: the pipeline is `failed` with Triton's reason, and the
+    model is taken off what a restarted Triton loads (a refused `--load-model` would stop every later start)."""
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    own = stack.bench_settings(repository, tmp_path / "state")
+    triton = TritonServer(own)
+    triton.models = []  # as `finfer serve` starts it while everything is still to build
+    step = application.PIPELINE.triton_model
+    broken = (
+        "import pathlib, sys; root = pathlib.Path(sys.argv[1]); (root / 'STEP' / '1').mkdir(parents=True); "
+        "(root / 'STEP' / '1' / 'policy.toml').write_text('version = 1'); "
+        "(root / 'STEP' / 'config.pbtxt').write_text('not a model configuration')"
+    ).replace("STEP", step)
+
+    class Broken(BackgroundBuild):
+        def command(self, pipeline):
+            return [sys.executable, "-c", broken, str(repository)]
+
+    out = io.StringIO()
+    display = Display(BackgroundBuild.board_for([application.PIPELINE], "small"), out)
+    build = Broken([application.PIPELINE], "small", repository, display, [triton])
+
+    async def scenario() -> None:
+        upstream = TritonUpstream(own)
+        await upstream.start()
+        try:
+            plane = DataPlane(own, upstream, {}, pending={"application": application.PIPELINE}, builds=build)
+            await build.run(plane, lambda served: pytest.fail("a model Triton refused was served"))
+            with pytest.raises(NotBuilt, match=r"^application is not served: its build failed \(the model server"):
+                plane.serving("application")
+        finally:
+            await upstream.close()
+
+    with triton:
+        asyncio.run(scenario())
+    assert step in build.failure("application"), build.failure("application")
+    assert triton.models == []
+    assert "] [application] failed: the model server failed" in out.getvalue()
 
 
 def served_without(repository: Path, copy: Path, families: set[str]) -> None:
