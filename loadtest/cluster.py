@@ -13,7 +13,7 @@ from pathlib import Path
 
 from finfer.loadtest import stack
 from finfer.settings import Settings
-from finfer.triton_server import RestartBudget, Supervisor, TritonServer
+from finfer.triton_server import RestartBudget, Supervisor, TritonError, TritonServer
 
 
 @dataclass
@@ -39,12 +39,23 @@ class Cluster:
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def restart_replica(self, i: int) -> None:
-        """A rolling-restart step: stop one replica gracefully (SIGINT, in-flight calls finish), start it again."""
+    def restart_replica(self, i: int, starts: int = 3) -> None:
+        """A rolling-restart step: stop one replica gracefully (SIGINT, in-flight calls finish), start it again.
+
+        A start that dies is started again, up to `starts` times, as its supervisor would restart it: once in a
+        full run a restarted Triton aborted while its Python stubs initialised (boost::interprocess::
+        lock_exception, the Python backend's shared memory), which the supervisor is there for."""
         self.supervisors[i].stop()
         self.replicas[i].stop()
-        self.replicas[i].start()
-        self.replicas[i].wait_ready()
+        for start in range(1, starts + 1):
+            self.replicas[i].start()
+            try:
+                self.replicas[i].wait_ready()
+                break
+            except TritonError:
+                if start == starts:
+                    raise
+                self.replicas[i].stop()
         self.supervisors[i] = _supervised(self.replicas[i])
 
     def processes(self) -> dict[str, int]:
