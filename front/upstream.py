@@ -188,7 +188,14 @@ class TritonUpstream:
 
 
 async def _fetch_ready(replica: Replica, models: Sequence[str]) -> dict[str, bool]:
-    if not await replica.answers(timeout_s=2):
+    """Each model's own readiness on a live replica. Not the server's: under strict readiness it is false while
+    any model loads, and `finfer serve` loads families while the others serve (seen: risk reported not ready
+    for 4 s while the application loaded)."""
+    try:
+        live = await replica.stub.ServerLive(service_pb2.ServerLiveRequest(), timeout=2)
+    except grpc.aio.AioRpcError:
+        return dict.fromkeys(models, False)
+    if not live.live:
         return dict.fromkeys(models, False)
     try:
         states = {}
