@@ -148,7 +148,7 @@ class BackgroundBuild:
         if not pipeline.is_built(self.repository):
             raise BuildFailed(f"the build ended without writing {pipeline.meta}")
         models = served_models(self.repository, [pipeline])
-        before = {id(triton): triton.models for triton in self.tritons}
+        before = [triton.models for triton in self.tritons]
         for triton in self.tritons:
             # Before the load: a replica that restarts from now on loads them too.
             triton.models = [*(triton.models or []), *models]
@@ -157,8 +157,8 @@ class BackgroundBuild:
             publish(plane.add(pipeline))
         except Exception:
             # A model Triton refuses would stop every later start of it: not loaded at a restart either.
-            for triton in self.tritons:
-                triton.models = before[id(triton)]
+            for triton, models_before in zip(self.tritons, before, strict=True):
+                triton.models = models_before
             raise
 
 

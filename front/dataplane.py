@@ -8,7 +8,6 @@ the flow, and the pipeline declarations (finfer.pipelines) are the only place th
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -64,6 +63,8 @@ class DataPlane:
         # Registered pipelines not built yet: their routes answer 503 `not_built` until `add` serves them.
         self.pending = pending or {}
         self.builds = builds
+        if self.pending and builds is None:
+            raise ValueError("pending pipelines need the build that builds them")
         self.gates: dict[str, Gate] = {}
         for s in served.values():
             self._serve(s)
@@ -78,16 +79,16 @@ class DataPlane:
         probe = s.codec.encode([s.codec.row(s.pipeline.probe_payload())])
         self.upstream.probes[s.pipeline.triton_model] = s.pipeline.infer_inputs(probe)
         self.served[name] = s
-        self.pending.pop(name, None)
-        # In the registry's order, whatever order builds ended in: /readyz lists them so, the first is its version.
-        ordered = {p.name: self.served[p.name] for p in REGISTRY if p.name in self.served}
-        self.served.clear()
-        self.served.update(ordered)
 
     def add(self, pipeline: Pipeline) -> Served:
         """Serve a pending pipeline whose build has finished and whose model Triton has loaded."""
         served = Served(pipeline, pipeline.load(self.settings.model_repository), self.settings, self.upstream)
         self._serve(served)
+        del self.pending[pipeline.name]
+        # In the registry's order, whatever order builds ended in: /readyz lists them so, the first is its version.
+        ordered = {p.name: self.served[p.name] for p in REGISTRY if p.name in self.served}
+        self.served.clear()
+        self.served.update(ordered)
         return served
 
     @classmethod
@@ -134,28 +135,24 @@ class DataPlane:
         served = self.served.get(name)
         if served is not None:
             return served
-        if name not in self.pending or self.builds is None:
+        if name not in self.pending:
             raise NotFound(f"pipeline: {name} is not served here", "pipeline")
-        failure = self.builds.failure(name)
-        if failure is not None:
-            raise NotBuilt(f"{name} is not served: its build failed ({failure}); see `finfer serve`'s output")
-        eta = self.builds.eta_s(name)
+        state = self.build_state(name)
+        if state["state"] == "failed":
+            raise NotBuilt(f"{name} is not served: its build failed ({state['error']}); see `finfer serve`'s output")
+        eta = int(state["eta_s"])
         raise NotBuilt(
-            f"{name} is still being built ({self.builds.step(name) or 'queued'}); ready in about {clock(eta)}",
-            retry_after_s=max(1, min(math.ceil(eta), 300)),
+            f"{name} is still being built ({state['step'] or 'queued'}); ready in about {clock(eta)}",
+            retry_after_s=max(1, min(eta, 300)),
         )
 
-    def build_states(self) -> dict[str, dict[str, object]]:
-        """Each pending pipeline's build as /readyz reports it: building (step, ETA) or failed (why)."""
-        out: dict[str, dict[str, object]] = {}
-        for name in self.pending:
-            failure = self.builds.failure(name) if self.builds is not None else "nothing is building it"
-            if failure is not None:
-                out[name] = {"state": "failed", "error": failure}
-            else:
-                eta = round(self.builds.eta_s(name))
-                out[name] = {"state": "building", "step": self.builds.step(name), "eta_s": eta}
-        return out
+    def build_state(self, name: str) -> dict[str, object]:
+        """A pending pipeline's build as /readyz reports it: building (step, ETA in whole seconds) or failed (why)."""
+        assert self.builds is not None  # __init__: no pending pipeline without its build
+        failure = self.builds.failure(name)
+        if failure is not None:
+            return {"state": "failed", "error": failure}
+        return {"state": "building", "step": self.builds.step(name), "eta_s": round(self.builds.eta_s(name))}
 
     def every_version(self) -> list[Served]:
         """Every served version of every pipeline, each once: version 1, then the candidates."""

@@ -288,7 +288,7 @@ def health_router(plane: DataPlane, settings: Settings) -> APIRouter:
         one's state (ready, not ready, building, failed), `builds` each build's step and ETA, or why it failed."""
         versions = {name: plane.baseline(name).model_version for name in plane.served}
         ready = await plane.pipelines_ready()
-        builds = plane.build_states()
+        builds = {name: plane.build_state(name) for name in plane.pending}
         state = {name: builds[name]["state"] if name in builds else READINESS[ok] for name, ok in ready.items()}
         if all(ready.values()):
             first = next(iter(versions.values()))

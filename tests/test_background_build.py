@@ -116,7 +116,7 @@ def test_a_failed_build_is_reported_and_its_routes_say_why(settings, tmp_path):
     assert build.failure("risk") == "`finfer build --family risk` exited with 3: no rows in the data"
     with pytest.raises(NotBuilt, match=r"^risk is not served: its build failed \(`finfer build --family risk` exited"):
         plane.serving("risk")
-    assert plane.build_states()["risk"] == {"state": "failed", "error": build.failure("risk")}
+    assert plane.build_state("risk") == {"state": "failed", "error": build.failure("risk")}
     # The next family was tried all the same (it wrote nothing: a failure of its own).
     assert build.failure("application") == "the build ended without writing loan_application/1/policy.toml"
     assert "[risk] training" in out.getvalue() and "] [risk] failed: `finfer build" in out.getvalue()
