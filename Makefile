@@ -58,7 +58,7 @@ lint: setup
 
 # Regenerate the gRPC stubs after editing wire/finfer.proto (they import as finfer.wire).
 proto: setup
-	PATH=$(BIN):$$PATH bash wire/generate.sh
+	PATH=$(abspath $(BIN)):$$PATH bash wire/generate.sh
 
 bench: setup
 	$(BIN)/finfer bench

@@ -171,7 +171,7 @@ def parse_policy(text: str, branches: Sequence[str], source: str = "policy") -> 
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
-        raise _named(exc) from None
+        raise named(exc) from None
     for code in policy.outcomes:
         if code not in CHECK_CODES:
             raise PolicyError(f"outcomes.{code}", f"is not a known finding; known: {', '.join(CHECK_CODES)}")
@@ -190,7 +190,7 @@ def load_policy(path: Path, branches: Sequence[str]) -> Policy:
     return parse_policy(text, branches, str(path))
 
 
-def _named(exc: ValidationError) -> PolicyError:
+def named(exc: ValidationError) -> PolicyError:
     """pydantic's first complaint as `dotted.key: what is wrong`."""
     error = exc.errors(include_url=False)[0]
     key = ".".join(str(p) for p in error["loc"])

@@ -59,6 +59,25 @@ def keep_outputs(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
     return model
 
 
+def xgboost_classifier(model: object, n_features: int, output: str) -> onnx.ModelProto:
+    """A binary XGBoost classifier as ONNX reading `features` (N×n_features FP32) and answering the positive
+    class's probability as `output`, N×1 (the batch axis kept, as Triton's config states it)."""
+    import onnxmltools
+    from onnx import helper
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    graph = onnxmltools.convert_xgboost(
+        model, initial_types=[("features", FloatTensorType([None, n_features]))], target_opset=15
+    )
+    graph.graph.initializer.append(helper.make_tensor("positive_class", onnx.TensorProto.INT64, [1], [1]))
+    graph.graph.node.append(helper.make_node("Gather", ["probabilities", "positive_class"], [output], axis=1))
+    graph.graph.output.append(helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, [None, 1]))
+    keep_outputs(graph, [output])
+    if not any(d.domain in ("", "ai.onnx") for d in graph.opset_import):
+        graph.opset_import.append(helper.make_opsetid("", 17))
+    return graph
+
+
 def rename_io(model: onnx.ModelProto, names: dict[str, str]) -> onnx.ModelProto:
     """Give a pretrained graph's inputs and outputs finfer's snake_case tensor names."""
     for value in [*model.graph.input, *model.graph.output]:

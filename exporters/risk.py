@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper
 
 from finfer import paths
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import Flavour, ModelSpec, Tensor
-from finfer.exporters.onnx_tools import keep_outputs
+from finfer.exporters.onnx_tools import xgboost_classifier
 from finfer.models.drift import psi as drift
 from finfer.models.risk import scoring as risk
 
@@ -164,26 +163,8 @@ class RiskExporter(Exporter):
         )
 
     def to_onnx(self, trained: Trained) -> onnx.ModelProto:
-        import onnxmltools
-        from onnxmltools.convert.common.data_types import FloatTensorType
-
         n_features = trained.parity_inputs["features"].shape[1]
-        graph = onnxmltools.convert_xgboost(
-            trained.model, initial_types=[("features", FloatTensorType([None, n_features]))], target_opset=15
-        )
-        # Name the served output and keep the batch axis: probabilities[:, 1:2] → N×1.
-        index = helper.make_tensor("positive_class", onnx.TensorProto.INT64, [1], [1])
-        graph.graph.initializer.append(index)
-        graph.graph.node.append(
-            helper.make_node("Gather", ["probabilities", "positive_class"], ["probability_of_default"], axis=1)
-        )
-        graph.graph.output.append(
-            helper.make_tensor_value_info("probability_of_default", onnx.TensorProto.FLOAT, [None, 1])
-        )
-        keep_outputs(graph, ["probability_of_default"])
-        if not any(d.domain in ("", "ai.onnx") for d in graph.opset_import):
-            graph.opset_import.append(helper.make_opsetid("", 17))
-        return graph
+        return xgboost_classifier(trained.model, n_features, "probability_of_default")
 
     def model_specs(self, trained: Trained, flavour: Flavour) -> list[ModelSpec]:
         schema = risk.FeatureSchema.from_json(trained.files["risk_features"]["schema.json"].decode())

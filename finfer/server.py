@@ -19,6 +19,7 @@ from grpc_health.v1 import health
 from finfer.access import keys
 from finfer.access.guard import Guard
 from finfer.access.keys import KeyRecord
+from finfer.application.policy import PolicyError
 from finfer.errors import InvalidArgument
 from finfer.front.dataplane import DataPlane
 from finfer.front.grpc_server import create_server, report_health
@@ -26,6 +27,10 @@ from finfer.front.http_app import create_app, json_response, publish
 from finfer.front.recorder import Recorder
 from finfer.front.split_sync import SplitSync
 from finfer.front.upstream import TritonUpstream
+from finfer.loans.grpc_api import LOANS_SERVICE, loans_handler
+from finfer.loans.http_api import loans_router
+from finfer.loans.service import LoanService
+from finfer.loans.treatments import DEFAULT_TREATMENTS, load_treatments
 from finfer.office.admin_api import admin_router
 from finfer.office.records_api import RECORDS_SERVICE, Records, records_handler, records_router
 from finfer.office.review_pages import review_pages
@@ -33,6 +38,7 @@ from finfer.settings import Settings
 from finfer.store.database import DatabaseError, SchemaTooNew, connect, database_url, describe, failure, migrate
 from finfer.store.decisions import DecisionStore
 from finfer.store.digests import Digester, record_key
+from finfer.store.loans import Ledger
 from finfer.store.spool import Spool
 
 if TYPE_CHECKING:
@@ -77,8 +83,14 @@ async def serve(
     shared_splits = SplitSync(plane.versions, engine, settings.splits_refresh_s, settings.retry_after_s)
     await shared_splits.start()
     records = Records(store)
+    try:
+        treatments = load_treatments(settings.treatments_file or DEFAULT_TREATMENTS)
+    except PolicyError as exc:
+        raise StartupError(f"the treatments policy cannot be served: {exc}") from None
+    loans = LoanService(Ledger(engine), plane, treatments)
     office = [records_router(records, guard, json_response), review_pages(records, guard)]
-    app = create_app(plane, settings, guard, [*office, admin_router(plane, shared_splits, guard, json_response)])
+    routers = [loans_router(loans, guard, settings), *office, admin_router(plane, shared_splits, guard, json_response)]
+    app = create_app(plane, settings, guard, routers)
     http = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -95,7 +107,10 @@ async def serve(
     http.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     largest = max(settings.max_image_bytes + 64 * 1024, settings.max_application_bytes)
     address = f"{settings.front_host}:{settings.grpc_port}"
-    office_services = [(RECORDS_SERVICE.full_name, records_handler(records, guard))]
+    office_services = [
+        (RECORDS_SERVICE.full_name, records_handler(records, guard)),
+        (LOANS_SERVICE.full_name, loans_handler(loans, guard)),
+    ]
     grpc_server, checks = create_server(plane, address, largest, guard, office_services)
     await grpc_server.start()
     health_task = asyncio.create_task(keep_health(plane, checks, max(settings.readiness_cache_s, 0.5)))

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # application step alike (`finfer serve --policy` installs one into the repository instead). On Kubernetes
     # the ConfigMap both pods mount (deploy/k8s/base/decision-policy.toml).
     policy_file: FilePath | None = None
+    # The collections policy (TOML: bands, the warning bands, treatment rules) the loans service serves; unset:
+    # loans/default_treatments.toml.
+    treatments_file: FilePath | None = None
 
     # Cores the heavy stubs (pages, photos) may run on, as Linux writes CPU lists ("1", "2-3"); unset: every core.
     # They already run only when no light work wants a core (docs/isolation.md); pinning them also keeps one

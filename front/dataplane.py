@@ -224,13 +224,19 @@ class DataPlane:
         items = batch_items(payload, batch.field, batch.items, self.settings.max_batch_rows)
         rows = [served.codec.batch_row(item, f"{batch.field}[{i}]") for i, item in enumerate(items)]
         request_id = request_id or new_request_id()
-        results = await self._results(name, rows)
-        for row, (by, stored, _) in zip(rows, results, strict=True):
-            by.observe(row, stored)
-        answers = [Answer(stored, by.model_version, request_id, cached) for by, stored, cached in results]
+        answers = await self.answer_rows(name, rows, request_id)
         # Each item names the version that answered it; the batch names them all when the split divided it.
         model_versions = sorted({a.model_version for a in answers}) or [served.model_version]
         return BatchAnswer(answers, ",".join(model_versions), request_id)
+
+    async def answer_rows(self, name: str, rows: Sequence[Any], request_id: str) -> list[Answer]:
+        """Rows already validated by the pipeline's codec (the loans service builds them from its store), answered
+        as a batch's items are: cache, coalescer, versions and drift alike."""
+        self.serving(name)
+        results = await self._results(name, rows)
+        for row, (by, stored, _) in zip(rows, results, strict=True):
+            by.observe(row, stored)
+        return [Answer(stored, by.model_version, request_id, cached) for by, stored, cached in results]
 
     async def pipelines_ready(self) -> dict[str, bool]:
         """Each pipeline: its Triton model ready on some replica that can take it (a pending one is not)."""

@@ -86,6 +86,44 @@ SPLITS = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),  # JSON: {"kind": "put"} or {"kind": "rollback", "version", "reason"}
 )
 
+# Loans in servicing (loans/): each one's origination and its latest state, what the early-warning queue lists.
+# `revision` rises with every statement taken, so that scores computed before another statement arrived are
+# never written over the ones computed after it (store/loans.py).
+LOANS = sa.Table(
+    "loans",
+    METADATA,
+    sa.Column("loan_id", sa.String(64), primary_key=True),
+    sa.Column("origination", sa.Text, nullable=False),  # canonical JSON of the origination fields
+    sa.Column("opened_at", sa.String(32), nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("latest_period", sa.String(7)),
+    sa.Column("probability", sa.Float),  # after the latest statement
+    sa.Column("band", sa.String(32)),
+    sa.Column("action", sa.String(32)),
+    sa.Column("updated_at", sa.String(32)),
+    sa.Index("loans_band_updated", "band", "updated_at"),
+)
+
+# A loan's statements, one a period. `answer` is the JSON its first scoring answered, kept so that a repeat of
+# the statement is answered with it; `probability` is its score with every statement now known.
+STATEMENTS = sa.Table(
+    "statements",
+    METADATA,
+    sa.Column("loan_id", sa.String(64), primary_key=True),
+    sa.Column("statement_id", sa.String(64), primary_key=True),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("month", sa.Integer, nullable=False),  # months since year 0: the order of periods
+    sa.Column("balance", sa.Float, nullable=False),
+    sa.Column("paid", sa.Float, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("intent", sa.String(32)),
+    sa.Column("received_at", sa.String(32), nullable=False),
+    sa.Column("probability", sa.Float),
+    sa.Column("action", sa.String(32)),
+    sa.Column("answer", sa.Text),
+    sa.UniqueConstraint("loan_id", "period", name="statements_one_a_period"),
+)
+
 
 GENESIS = "0" * 64  # the "digest before the first record"
 
@@ -104,6 +142,11 @@ def _splits(connection: sa.Connection) -> None:
     SPLITS.create(connection)
 
 
+def _loans(connection: sa.Connection) -> None:
+    LOANS.create(connection)
+    STATEMENTS.create(connection)
+
+
 # Version n is MIGRATIONS[n - 1]; 0 is the empty database.
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_decision_store, _api_keys, _splits)
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_decision_store, _api_keys, _splits, _loans)
 LATEST = len(MIGRATIONS)

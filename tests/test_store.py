@@ -21,6 +21,7 @@ from finfer.store import schema, splits
 from finfer.store.database import connect, migrate, schema_version
 from finfer.store.decisions import DecisionStore, Entry
 from finfer.store.labels import POSITIVE, TARGET, export_labels
+from finfer.store.loans import Ledger
 from finfer.store.spool import Spool, SpoolFull
 
 
@@ -58,20 +59,23 @@ def test_migrations_from_empty_reach_the_latest_version_once(engine: sa.Engine) 
     assert migrate(engine) == schema.LATEST
     assert migrate(engine) == schema.LATEST  # a second start changes nothing
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"records", "chain_head", "cases", "api_keys", "splits", "schema_version"} <= tables
+    assert {"records", "chain_head", "cases", "api_keys", "splits", "loans", "statements", "schema_version"} <= tables
 
 
 def test_migration_from_the_previous_version_keeps_the_records(engine: sa.Engine) -> None:
     assert migrate(engine, target=schema.LATEST - 1) == schema.LATEST - 1
-    assert "splits" not in sa.inspect(engine).get_table_names()
+    assert "loans" not in sa.inspect(engine).get_table_names()
     DecisionStore(engine).append([decision("A-1")])
     keys.create(engine, "before-upgrade", ["risk"])
+    splits.write(engine, "fraud", Split(weights={"1": 1}))
     assert migrate(engine) == schema.LATEST
     store = DecisionStore(engine)
     assert store.application("A-1")["decision"]["decision"] == "review"
     assert [k.name for k in keys.listed(engine)] == ["before-upgrade"]
     splits.write(engine, "risk", Split(weights={"1": 9, "2": 1}))
     assert splits.read_all(engine)["risk"].split.by_version == {1: 9, 2: 1}
+    assert splits.read_all(engine)["fraud"].split.by_version == {1: 1}
+    assert Ledger(engine).open("L-1", {"limit": 1000.0, "age": 30, "education": 2})[0]
     assert store.verify() == (1, None)
 
 

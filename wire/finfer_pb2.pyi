@@ -377,6 +377,144 @@ class LoanApplicationResponse(_message.Message):
     request_id: str
     def __init__(self, decision: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., risk: _Optional[_Union[ScoreResponse, _Mapping]] = ..., fraud: _Optional[_Union[FraudScoreResponse, _Mapping]] = ..., documents: _Optional[_Iterable[_Union[DocumentResponse, _Mapping]]] = ..., damage: _Optional[_Iterable[_Union[DamageResponse, _Mapping]]] = ..., intent: _Optional[_Union[IntentResponse, _Mapping]] = ..., branches: _Optional[_Mapping[str, str]] = ..., degraded: _Optional[bool] = ..., model_versions: _Optional[_Mapping[str, str]] = ..., policy_version: _Optional[str] = ..., branch_ms: _Optional[_Mapping[str, float]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
+class LoanOrigination(_message.Message):
+    __slots__ = ("limit", "age", "education")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AGE_FIELD_NUMBER: _ClassVar[int]
+    EDUCATION_FIELD_NUMBER: _ClassVar[int]
+    limit: float
+    age: int
+    education: int
+    def __init__(self, limit: _Optional[float] = ..., age: _Optional[int] = ..., education: _Optional[int] = ...) -> None: ...
+
+class LoanStatement(_message.Message):
+    __slots__ = ("period", "balance", "paid", "status")
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    period: str
+    balance: float
+    paid: float
+    status: int
+    def __init__(self, period: _Optional[str] = ..., balance: _Optional[float] = ..., paid: _Optional[float] = ..., status: _Optional[int] = ...) -> None: ...
+
+class LoanScoreRequest(_message.Message):
+    __slots__ = ("origination", "statements")
+    ORIGINATION_FIELD_NUMBER: _ClassVar[int]
+    STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    origination: LoanOrigination
+    statements: _containers.RepeatedCompositeFieldContainer[LoanStatement]
+    def __init__(self, origination: _Optional[_Union[LoanOrigination, _Mapping]] = ..., statements: _Optional[_Iterable[_Union[LoanStatement, _Mapping]]] = ...) -> None: ...
+
+class LoanScoreResponse(_message.Message):
+    __slots__ = ("probability_of_default", "reasons", "model_version", "request_id", "cached")
+    PROBABILITY_OF_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    probability_of_default: float
+    reasons: _containers.RepeatedCompositeFieldContainer[Reason]
+    model_version: str
+    request_id: str
+    cached: bool
+    def __init__(self, probability_of_default: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...
+
+class LoanScoreBatchRequest(_message.Message):
+    __slots__ = ("loans",)
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    loans: _containers.RepeatedCompositeFieldContainer[LoanScoreRequest]
+    def __init__(self, loans: _Optional[_Iterable[_Union[LoanScoreRequest, _Mapping]]] = ...) -> None: ...
+
+class LoanScoreBatchResponse(_message.Message):
+    __slots__ = ("results", "model_version", "request_id")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[LoanScoreResponse]
+    model_version: str
+    request_id: str
+    def __init__(self, results: _Optional[_Iterable[_Union[LoanScoreResponse, _Mapping]]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class OpenLoanRequest(_message.Message):
+    __slots__ = ("loan_id", "origination")
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGINATION_FIELD_NUMBER: _ClassVar[int]
+    loan_id: str
+    origination: LoanOrigination
+    def __init__(self, loan_id: _Optional[str] = ..., origination: _Optional[_Union[LoanOrigination, _Mapping]] = ...) -> None: ...
+
+class OpenLoanResponse(_message.Message):
+    __slots__ = ("loan_id", "opened_at", "created")
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    OPENED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    loan_id: str
+    opened_at: str
+    created: bool
+    def __init__(self, loan_id: _Optional[str] = ..., opened_at: _Optional[str] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class StatementRequest(_message.Message):
+    __slots__ = ("loan_id", "statement_id", "statement", "message_intent")
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_INTENT_FIELD_NUMBER: _ClassVar[int]
+    loan_id: str
+    statement_id: str
+    statement: LoanStatement
+    message_intent: str
+    def __init__(self, loan_id: _Optional[str] = ..., statement_id: _Optional[str] = ..., statement: _Optional[_Union[LoanStatement, _Mapping]] = ..., message_intent: _Optional[str] = ...) -> None: ...
+
+class Treatment(_message.Message):
+    __slots__ = ("action", "band", "reason")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    BAND_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    band: str
+    reason: str
+    def __init__(self, action: _Optional[str] = ..., band: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class LoanUpdate(_message.Message):
+    __slots__ = ("loan_id", "statement_id", "period", "probability_of_default", "change", "reasons", "treatment", "model_version", "request_id", "repeated", "out_of_order", "error")
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_OF_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    TREATMENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPEATED_FIELD_NUMBER: _ClassVar[int]
+    OUT_OF_ORDER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    loan_id: str
+    statement_id: str
+    period: str
+    probability_of_default: float
+    change: float
+    reasons: _containers.RepeatedCompositeFieldContainer[Reason]
+    treatment: Treatment
+    model_version: str
+    request_id: str
+    repeated: bool
+    out_of_order: bool
+    error: StreamError
+    def __init__(self, loan_id: _Optional[str] = ..., statement_id: _Optional[str] = ..., period: _Optional[str] = ..., probability_of_default: _Optional[float] = ..., change: _Optional[float] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., treatment: _Optional[_Union[Treatment, _Mapping]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ..., repeated: _Optional[bool] = ..., out_of_order: _Optional[bool] = ..., error: _Optional[_Union[StreamError, _Mapping]] = ...) -> None: ...
+
+class StreamError(_message.Message):
+    __slots__ = ("code", "message", "field")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    field: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
 class GetApplicationRequest(_message.Message):
     __slots__ = ("application_id",)
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -561,6 +561,290 @@ class LoanApplications:
             _registered_method=True)
 
 
+class LoanScoringStub:
+    """A loan in servicing, scored statelessly: the whole window travels with the request.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Score = channel.unary_unary(
+                '/finfer.v1.LoanScoring/Score',
+                request_serializer=finfer__pb2.LoanScoreRequest.SerializeToString,
+                response_deserializer=finfer__pb2.LoanScoreResponse.FromString,
+                _registered_method=True)
+        self.ScoreBatch = channel.unary_unary(
+                '/finfer.v1.LoanScoring/ScoreBatch',
+                request_serializer=finfer__pb2.LoanScoreBatchRequest.SerializeToString,
+                response_deserializer=finfer__pb2.LoanScoreBatchResponse.FromString,
+                _registered_method=True)
+
+
+class LoanScoringServicer:
+    """A loan in servicing, scored statelessly: the whole window travels with the request.
+    """
+
+    def Score(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreBatch(self, request, context):
+        """Several loans (a portfolio's rescore), answered in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LoanScoringServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Score': grpc.unary_unary_rpc_method_handler(
+                    servicer.Score,
+                    request_deserializer=finfer__pb2.LoanScoreRequest.FromString,
+                    response_serializer=finfer__pb2.LoanScoreResponse.SerializeToString,
+            ),
+            'ScoreBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreBatch,
+                    request_deserializer=finfer__pb2.LoanScoreBatchRequest.FromString,
+                    response_serializer=finfer__pb2.LoanScoreBatchResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.LoanScoring', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.LoanScoring', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LoanScoring:
+    """A loan in servicing, scored statelessly: the whole window travels with the request.
+    """
+
+    @staticmethod
+    def Score(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.LoanScoring/Score',
+            finfer__pb2.LoanScoreRequest.SerializeToString,
+            finfer__pb2.LoanScoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.LoanScoring/ScoreBatch',
+            finfer__pb2.LoanScoreBatchRequest.SerializeToString,
+            finfer__pb2.LoanScoreBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class LoanMonitoringStub:
+    """Loans as a servicing system feeds them: opened once, then a statement a month; the history is kept in the
+    shared store, and every statement is answered with the loan's updated score and treatment.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Open = channel.unary_unary(
+                '/finfer.v1.LoanMonitoring/Open',
+                request_serializer=finfer__pb2.OpenLoanRequest.SerializeToString,
+                response_deserializer=finfer__pb2.OpenLoanResponse.FromString,
+                _registered_method=True)
+        self.Submit = channel.unary_unary(
+                '/finfer.v1.LoanMonitoring/Submit',
+                request_serializer=finfer__pb2.StatementRequest.SerializeToString,
+                response_deserializer=finfer__pb2.LoanUpdate.FromString,
+                _registered_method=True)
+        self.Stream = channel.stream_stream(
+                '/finfer.v1.LoanMonitoring/Stream',
+                request_serializer=finfer__pb2.StatementRequest.SerializeToString,
+                response_deserializer=finfer__pb2.LoanUpdate.FromString,
+                _registered_method=True)
+
+
+class LoanMonitoringServicer:
+    """Loans as a servicing system feeds them: opened once, then a statement a month; the history is kept in the
+    shared store, and every statement is answered with the loan's updated score and treatment.
+    """
+
+    def Open(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Submit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stream(self, request_iterator, context):
+        """Statements in, each loan's update out, in the order the statements came.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LoanMonitoringServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Open': grpc.unary_unary_rpc_method_handler(
+                    servicer.Open,
+                    request_deserializer=finfer__pb2.OpenLoanRequest.FromString,
+                    response_serializer=finfer__pb2.OpenLoanResponse.SerializeToString,
+            ),
+            'Submit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Submit,
+                    request_deserializer=finfer__pb2.StatementRequest.FromString,
+                    response_serializer=finfer__pb2.LoanUpdate.SerializeToString,
+            ),
+            'Stream': grpc.stream_stream_rpc_method_handler(
+                    servicer.Stream,
+                    request_deserializer=finfer__pb2.StatementRequest.FromString,
+                    response_serializer=finfer__pb2.LoanUpdate.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'finfer.v1.LoanMonitoring', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('finfer.v1.LoanMonitoring', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LoanMonitoring:
+    """Loans as a servicing system feeds them: opened once, then a statement a month; the history is kept in the
+    shared store, and every statement is answered with the loan's updated score and treatment.
+    """
+
+    @staticmethod
+    def Open(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.LoanMonitoring/Open',
+            finfer__pb2.OpenLoanRequest.SerializeToString,
+            finfer__pb2.OpenLoanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Submit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/finfer.v1.LoanMonitoring/Submit',
+            finfer__pb2.StatementRequest.SerializeToString,
+            finfer__pb2.LoanUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/finfer.v1.LoanMonitoring/Stream',
+            finfer__pb2.StatementRequest.SerializeToString,
+            finfer__pb2.LoanUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class RecordsStub:
     """The decision store: what was decided on an application, and what reviewers did with it.
     Needs the `applications` or `reviews:read` scope.

@@ -5,7 +5,7 @@ bench, Locust and the test fixtures iterate it; adding a pipeline is one declara
 line here.
 """
 
-from finfer.pipelines import application, damage, documents, fraud, intent, risk
+from finfer.pipelines import application, behaviour, damage, documents, fraud, intent, risk
 from finfer.pipelines.declaration import Pipeline
 
 REGISTRY: tuple[Pipeline, ...] = (
@@ -14,6 +14,7 @@ REGISTRY: tuple[Pipeline, ...] = (
     intent.PIPELINE,
     documents.PIPELINE,
     damage.PIPELINE,
+    behaviour.PIPELINE,
     # Composes the others, so it is built and loaded after them.
     application.PIPELINE,
 )

@@ -91,6 +91,27 @@ def encode_many(
     return np.column_stack(columns).astype(np.float32)
 
 
+Window = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]  # status, balance, paid by slot; NaN unknown
+
+
+def month_index(period: str) -> int:
+    """ "2026-07" → months since year 0 (periods are calendar months, YYYY-MM)."""
+    year, month = period.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def window(statements: Sequence[tuple[int, Statement]]) -> Window:
+    """The model's six slots from statements keyed by month index, in any order: slot 0 is the latest month, and a
+    month with no statement inside the window stays unknown (NaN), as a month the loan had not reached does."""
+    status, balance, paid = ([np.nan] * MONTHS for _ in range(3))
+    latest = max((month for month, _ in statements), default=0)
+    for month, statement in statements:
+        slot = latest - month
+        if slot < MONTHS:
+            status[slot], balance[slot], paid[slot] = statement.status, statement.balance, statement.paid
+    return tuple(status), tuple(balance), tuple(paid)
+
+
 def encode(origination: Origination, statements: Sequence[Statement]) -> np.ndarray:
     """One loan's row; `statements` oldest first (as they arrive), only the last six count."""
     recent = list(statements)[-MONTHS:][::-1]

@@ -61,3 +61,29 @@ def load(path: Path = paths.TAIWAN_CARDS_CSV) -> Cards:
         paid=months("paid"),
         defaulted=frame["default_next_month"].to_numpy(dtype=np.int64),
     )
+
+
+def example_loans(n: int, seed: int, last_period: str = "2026-09") -> list[dict]:
+    """`n` distinct loans as the scoring API takes them: card holders at random history lengths, their months
+    dated so that September is `last_period` (the bench's and tests' requests)."""
+    from finfer.models.behaviour.features import month_index
+
+    cards = load()
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(cards), size=min(n, len(cards)), replace=False)
+    end = month_index(last_period)
+    loans = []
+    for i in picked:
+        months = int(rng.integers(0, MONTHS + 1))
+        statements = [
+            {
+                "period": f"{(end - 5 + m) // 12:04d}-{(end - 5 + m) % 12 + 1:02d}",
+                "balance": max(float(cards.balance[i, m]), 0.0),
+                "paid": float(cards.paid[i, m]),
+                "status": int(cards.status[i, m]),
+            }
+            for m in range(months)
+        ]
+        origination = {"limit": float(cards.limit[i]), "age": int(cards.age[i]), "education": int(cards.education[i])}
+        loans.append({"origination": origination, "statements": statements})
+    return loans

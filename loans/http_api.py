@@ -1,0 +1,142 @@
+"""HTTP adapter of the loans service: open a loan, send its statements, read it, and work the early-warning queue.
+
+(No `from __future__ import annotations` here: FastAPI reads the routes' annotations, which name local aliases.)
+"""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from finfer.access.guard import Guard
+from finfer.errors import openapi_errors
+from finfer.front.dataplane import new_request_id
+from finfer.front.http_app import add_post, json_body, parse_json, read_body
+from finfer.loans.service import ID_PATTERN, LoanService, OpenLoan, StatementBody
+from finfer.office.records_api import caller
+from finfer.pipelines.risk import Reason
+from finfer.settings import Settings
+
+SCOPE = "loans"
+ERRORS = openapi_errors(400, 401, 403, 404, 409, 429, 503)
+
+
+class Opened(BaseModel):
+    loan_id: str
+    opened_at: str
+    created: Annotated[bool, Field(description="false: the loan was open already, with the same origination")]
+
+
+class TreatmentOut(BaseModel):
+    action: Annotated[str, Field(description="none, reminder, call, deferral_offer, restructuring_offer, collector")]
+    band: str
+    reason: str
+
+
+class LoanUpdate(BaseModel):
+    loan_id: str
+    statement_id: str
+    period: str
+    probability_of_default: Annotated[float, Field(description="of default within the next month")]
+    change: Annotated[float, Field(description="since the score before this statement (origination's for the first)")]
+    reasons: list[Reason]
+    treatment: TreatmentOut
+    model_version: str
+    request_id: str
+    out_of_order: Annotated[bool, Field(description="a later month was known: placed in its period, later rescored")]
+    repeated: Annotated[bool, Field(description="taken before: the answer it got the first time")]
+
+
+class StatementOut(BaseModel):
+    statement_id: str
+    period: str
+    balance: float
+    paid: float
+    status: int
+    message_intent: str | None
+    probability_of_default: Annotated[float | None, Field(description="with every statement to its period known")]
+
+
+class LoanOut(BaseModel):
+    loan_id: str
+    origination: dict[str, Any]
+    opened_at: str
+    probability_of_default: float | None
+    band: str | None
+    statements: list[StatementOut]
+
+
+class Warning(BaseModel):
+    loan_id: str
+    latest_period: str
+    probability: float
+    band: str
+    action: str
+    updated_at: str
+
+
+class WarningPage(BaseModel):
+    loans: list[Warning]
+    bands: list[str]
+    page: int
+    page_size: int
+    total: int
+
+
+def loans_router(service: LoanService, guard: Guard, settings: Settings) -> APIRouter:
+    router = APIRouter(tags=["loans"], responses=ERRORS)
+    Caller = caller(guard, SCOPE)
+
+    def json(body: Any) -> Response:
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    async def opened(request: Request) -> bytes:
+        guard.check(request.headers.get("authorization"), (SCOPE,))
+        return orjson.dumps(await service.open(parse_json(await read_body(request, settings.max_body_bytes))))
+
+    add_post(
+        router,
+        "/v1/loans",
+        opened,
+        settings,
+        response_model=Opened,
+        openapi_extra=json_body(OpenLoan.model_json_schema()),
+        summary="Open a loan with its origination fields; opening it again with the same fields changes nothing.",
+        name="open_loan",
+    )
+
+    async def statement(request: Request) -> bytes:
+        guard.check(request.headers.get("authorization"), (SCOPE,))
+        body = parse_json(await read_body(request, settings.max_body_bytes))
+        request_id = request.headers.get("x-request-id") or new_request_id()
+        return orjson.dumps(await service.submit(request.path_params["loan_id"], body, request_id))
+
+    add_post(
+        router,
+        "/v1/loans/{loan_id}/statements",
+        statement,
+        settings,
+        response_model=LoanUpdate,
+        openapi_extra=json_body(StatementBody.model_json_schema())
+        | {"parameters": [{"name": "loan_id", "in": "path", "required": True, "schema": {"pattern": ID_PATTERN}}]},
+        summary="Take one month's statement: the loan's updated probability of default, its reasons and treatment.",
+        name="loan_statement",
+    )
+
+    @router.get("/v1/loans/warnings", response_model=WarningPage)
+    async def warnings(
+        _: Annotated[Any, Caller],
+        band: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> Response:
+        """The early-warning queue: loans whose latest score is in a warning band (or in `band`), newest first."""
+        return json(await service.warnings(band, page, page_size))
+
+    @router.get("/v1/loans/{loan_id}", response_model=LoanOut)
+    async def loan(loan_id: str, _: Annotated[Any, Caller]) -> Response:
+        """A loan: its origination, its statements with their scores, its current band."""
+        return json(await service.loan(loan_id))
+
+    return router
