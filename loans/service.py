@@ -28,7 +28,7 @@ from finfer.pipelines.behaviour import LoanHistory, OriginationIn, StatementIn
 from finfer.pipelines.declaration import Answer
 from finfer.pipelines.validation import first_error
 from finfer.store.database import DatabaseError
-from finfer.store.loans import Latest, Ledger, Loan, Scored, StoredStatement
+from finfer.store.loans import Latest, Ledger, Loan, NewStatement, Scored, StoredStatement
 
 T = TypeVar("T")
 
@@ -110,24 +110,24 @@ class LoanService:
         """The loan's update after one statement; a statement taken before is answered as it was then."""
         loan_id = checked_loan_id(loan_id)
         statement = checked(StatementBody, body)
-        taken = await self.db(
-            self.ledger.take,
-            loan_id,
-            statement.statement_id,
-            statement.period,
-            month_index(statement.period),
-            statement.balance,
-            statement.paid,
-            statement.status,
-            statement.message_intent,
+        new = NewStatement(
+            statement_id=statement.statement_id,
+            period=statement.period,
+            month=month_index(statement.period),
+            balance=statement.balance,
+            paid=statement.paid,
+            status=statement.status,
+            intent=statement.message_intent,
         )
+        taken = await self.db(self.ledger.take, loan_id, new)
         if taken.answer is not None:
             return json.loads(taken.answer) | {"repeated": True}
+        loan = taken.loan
         for _ in range(ATTEMPTS):
-            loan = await self.db(self.ledger.loan, loan_id)
-            answer = await self._score(loan, statement.statement_id, request_id)
+            answer = await self._score(loan, new.statement_id, request_id)
             if answer is not None:
                 return answer | {"repeated": taken.repeated}
+            loan = await self.db(self.ledger.loan, loan_id)
         raise Unavailable(f"loan_id: {loan_id} took other statements while this one was scored; retry", "loan_id")
 
     async def _score(self, loan: Loan, statement_id: str, request_id: str) -> dict[str, Any] | None:
@@ -136,6 +136,10 @@ class LoanService:
         origination = OriginationIn.model_validate(loan.origination)
         statements = loan.statements
         target = next(i for i, s in enumerate(statements) if s.statement_id == statement_id)
+        if statements[target].answer is not None:
+            # Scored meanwhile by the request of another statement of the loan (it scores every unscored one), at a
+            # revision that held this statement: every score this one changes is written already.
+            return json.loads(statements[target].answer)
         month = statements[target].month
         affected = [i for i, s in enumerate(statements) if s.month >= month or s.probability is None]
         rows = [history(origination, statements[: i + 1]) for i in affected]
@@ -166,7 +170,7 @@ class LoanService:
         latest = Latest(statements[last].period, probability(last), latest_treatment.band, latest_treatment.action)
         if not await self.db(self.ledger.save, loan.loan_id, loan.revision, scored, latest):
             return None
-        assert target_answer is not None  # the target had no answer, or `submit` returned it
+        assert target_answer is not None  # the target had no answer (checked above)
         return target_answer
 
     async def loan(self, loan_id: str) -> dict[str, Any]:

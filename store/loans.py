@@ -9,7 +9,10 @@ statements in period order, whatever order they came in and however many fronts 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +25,7 @@ from finfer.store.schema import LOANS, STATEMENTS
 
 
 @dataclass(frozen=True)
-class StoredStatement:
+class NewStatement:
     statement_id: str
     period: str
     month: int
@@ -30,8 +33,57 @@ class StoredStatement:
     paid: float
     status: int
     intent: str | None
-    probability: float | None
+
+    def values(self) -> tuple:
+        return (self.period, self.balance, self.paid, self.status, self.intent)
+
+
+@dataclass(frozen=True)
+class StoredStatement(NewStatement):
+    probability: float | None  # with every statement up to its period known; None until scored
     answer: str | None  # the first answer's JSON; None until scored
+
+
+STORED = [f.name for f in dataclasses.fields(StoredStatement)]
+
+
+# Built once: SQLAlchemy builds and keys a statement in about 100 µs, several times what SQLite takes to run it, and
+# a statement taken and scored runs six of them (1.8 ms a statement built each time, here; 0.55 ms prebuilt).
+_LOAN_ID = sa.bindparam("the_loan")
+_LOCK_LOAN = sa.select(LOANS).where(LOANS.c.loan_id == _LOAN_ID).with_for_update()
+_READ_LOAN = sa.select(LOANS).where(LOANS.c.loan_id == _LOAN_ID)
+_READ_STATEMENTS = (
+    sa.select(*(STATEMENTS.c[name] for name in STORED))
+    .where(STATEMENTS.c.loan_id == _LOAN_ID)
+    .order_by(STATEMENTS.c.month)
+)
+_INSERT_STATEMENT = STATEMENTS.insert()
+_NEW_REVISION = LOANS.update().where(LOANS.c.loan_id == _LOAN_ID).values(revision=sa.bindparam("new_revision"))
+_SAVE_LATEST = (
+    LOANS.update()
+    .where(LOANS.c.loan_id == _LOAN_ID, LOANS.c.revision == sa.bindparam("at_revision"))
+    .values(
+        latest_period=sa.bindparam("latest_period"),
+        probability=sa.bindparam("latest_probability"),
+        band=sa.bindparam("latest_band"),
+        action=sa.bindparam("latest_action"),
+        updated_at=sa.bindparam("at"),
+    )
+)
+_SAVE_SCORE = (
+    STATEMENTS.update()
+    .where(STATEMENTS.c.loan_id == _LOAN_ID, STATEMENTS.c.statement_id == sa.bindparam("scored_id"))
+    .values(
+        probability=sa.bindparam("scored_probability"),
+        action=sa.bindparam("scored_action"),
+        # Two fronts scoring one repeated statement at once: the first answer written stays.
+        answer=sa.func.coalesce(STATEMENTS.c.answer, sa.bindparam("scored_answer", type_=sa.Text)),
+    )
+)
+
+
+def _statements(connection: sa.Connection, loan_id: str) -> tuple[StoredStatement, ...]:
+    return tuple(StoredStatement(*row) for row in connection.execute(_READ_STATEMENTS, {"the_loan": loan_id}))
 
 
 @dataclass(frozen=True)
@@ -47,7 +99,7 @@ class Loan:
 class Taken:
     """A statement as `take` left it: new, or the same statement taken before (with its first answer, if any)."""
 
-    revision: int
+    loan: Loan
     repeated: bool
     answer: str | None
 
@@ -79,11 +131,17 @@ def _canonical(value: dict[str, Any]) -> str:
 class Ledger:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of up to 100 ms:
+        # this process's writers take turns on a lock instead (p95 of 32 clients: 250 ms before it).
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    def _writing(self) -> contextlib.AbstractContextManager:
+        return self._writer if self._writer is not None else contextlib.nullcontext()
 
     def open(self, loan_id: str, origination: dict[str, Any]) -> tuple[bool, str]:
         """Open a loan; the same origination again changes nothing. Returns (created, opened_at)."""
         body = _canonical(origination)
-        with self.engine.begin() as connection:
+        with self._writing(), self.engine.begin() as connection:
             found = connection.execute(
                 sa.select(LOANS.c.origination, LOANS.c.opened_at).where(LOANS.c.loan_id == loan_id)
             ).first()
@@ -101,108 +159,80 @@ class Ledger:
 
     def _locked(self, connection: sa.Connection, loan_id: str) -> sa.Row:
         """The loan's row, locked for the transaction (PostgreSQL; SQLite's BEGIN IMMEDIATE locks the file)."""
-        row = connection.execute(sa.select(LOANS).where(LOANS.c.loan_id == loan_id).with_for_update()).first()
+        row = connection.execute(_LOCK_LOAN, {"the_loan": loan_id}).first()
         if row is None:
             raise InvalidArgument(f"loan_id: {loan_id} is not a known loan; open it first (POST /v1/loans)", "loan_id")
         return row
 
-    def take(
-        self,
-        loan_id: str,
-        statement_id: str,
-        period: str,
-        month: int,
-        balance: float,
-        paid: float,
-        status: int,
-        intent: str | None,
-    ) -> Taken:
-        """Commit one statement, or recognise it as taken before. A statement id reused with other values, or a
-        second statement for a period, is a Conflict."""
-        values = {"period": period, "balance": balance, "paid": paid, "status": status, "intent": intent}
-        with self.engine.begin() as connection:
-            loan = self._locked(connection, loan_id)
-            known = connection.execute(
-                sa.select(STATEMENTS).where(STATEMENTS.c.loan_id == loan_id, STATEMENTS.c.statement_id == statement_id)
-            ).first()
-            if known is not None:
-                if {k: getattr(known, k) for k in values} != values:
+    def take(self, loan_id: str, statement: NewStatement) -> Taken:
+        """Commit one statement, or recognise it as taken before; either way the loan as it now stands. A statement
+        id reused with other values, or a second statement for a period, is a Conflict."""
+        with self._writing(), self.engine.begin() as connection:
+            row = self._locked(connection, loan_id)
+            statements = _statements(connection, loan_id)
+            loan = Loan(row.loan_id, json.loads(row.origination), row.opened_at, row.revision, statements)
+            for known in statements:
+                if known.statement_id == statement.statement_id:
+                    if statement.values() != known.values():
+                        raise Conflict(
+                            f"statement_id: {statement.statement_id} was taken for {known.period} with other values",
+                            "statement_id",
+                        )
+                    return Taken(loan, True, known.answer)
+                if known.period == statement.period:
                     raise Conflict(
-                        f"statement_id: {statement_id} was taken for {known.period} with other values", "statement_id"
+                        f"period: {statement.period} already has the statement {known.statement_id}", "period"
                     )
-                return Taken(loan.revision, True, known.answer)
-            other = connection.execute(
-                sa.select(STATEMENTS.c.statement_id).where(
-                    STATEMENTS.c.loan_id == loan_id, STATEMENTS.c.period == period
-                )
-            ).scalar()
-            if other is not None:
-                raise Conflict(f"period: {period} already has the statement {other}", "period")
             connection.execute(
-                STATEMENTS.insert().values(
-                    loan_id=loan_id, statement_id=statement_id, month=month, received_at=now_iso(), **values
-                )
+                _INSERT_STATEMENT, {"loan_id": loan_id, "received_at": now_iso(), **vars(statement)}
             )
-            revision = loan.revision + 1
-            connection.execute(LOANS.update().where(LOANS.c.loan_id == loan_id).values(revision=revision))
-            return Taken(revision, False, None)
+            revision = row.revision + 1
+            connection.execute(_NEW_REVISION, {"the_loan": loan_id, "new_revision": revision})
+            added = StoredStatement(**vars(statement), probability=None, answer=None)
+            return Taken(
+                dataclasses.replace(
+                    loan, revision=revision, statements=tuple(sorted((*statements, added), key=lambda s: s.month))
+                ),
+                False,
+                None,
+            )
 
     def loan(self, loan_id: str) -> Loan:
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(LOANS).where(LOANS.c.loan_id == loan_id)).first()
+            row = connection.execute(_READ_LOAN, {"the_loan": loan_id}).first()
             if row is None:
                 raise NotFound(f"loan_id: {loan_id} is not a known loan", "loan_id")
-            statements = connection.execute(
-                sa.select(STATEMENTS).where(STATEMENTS.c.loan_id == loan_id).order_by(STATEMENTS.c.month)
-            ).all()
-        return Loan(
-            loan_id=row.loan_id,
-            origination=json.loads(row.origination),
-            opened_at=row.opened_at,
-            revision=row.revision,
-            statements=tuple(
-                StoredStatement(
-                    statement_id=s.statement_id,
-                    period=s.period,
-                    month=s.month,
-                    balance=s.balance,
-                    paid=s.paid,
-                    status=s.status,
-                    intent=s.intent,
-                    probability=s.probability,
-                    answer=s.answer,
-                )
-                for s in statements
-            ),
-        )
+            statements = _statements(connection, loan_id)
+        return Loan(row.loan_id, json.loads(row.origination), row.opened_at, row.revision, statements)
 
-    def save(self, loan_id: str, revision: int, scored: Sequence[Scored], latest: Latest | None) -> bool:
+    def save(self, loan_id: str, revision: int, scored: Sequence[Scored], latest: Latest) -> bool:
         """Write scores computed at `revision`; False (nothing written) when a statement was taken since."""
-        with self.engine.begin() as connection:
-            if self._locked(connection, loan_id).revision != revision:
+        with self._writing(), self.engine.begin() as connection:
+            # The loan's row first: it is what `take` locks, so the check and the writes are one step for it.
+            latest_values = {
+                "the_loan": loan_id,
+                "at_revision": revision,
+                "latest_period": latest.period,
+                "latest_probability": latest.probability,
+                "latest_band": latest.band,
+                "latest_action": latest.action,
+                "at": now_iso(),
+            }
+            if connection.execute(_SAVE_LATEST, latest_values).rowcount != 1:
                 return False
-            for s in scored:
-                values: dict[str, Any] = {"probability": s.probability, "action": s.action}
-                if s.answer is not None:
-                    # Two fronts scoring one repeated statement at once: the first answer written stays.
-                    values["answer"] = sa.func.coalesce(STATEMENTS.c.answer, s.answer)
-                connection.execute(
-                    STATEMENTS.update()
-                    .where(STATEMENTS.c.loan_id == loan_id, STATEMENTS.c.statement_id == s.statement_id)
-                    .values(**values)
-                )
-            if latest is not None:
-                connection.execute(
-                    LOANS.update()
-                    .where(LOANS.c.loan_id == loan_id)
-                    .values(
-                        latest_period=latest.period,
-                        probability=latest.probability,
-                        band=latest.band,
-                        action=latest.action,
-                        updated_at=now_iso(),
-                    )
-                )
+            connection.execute(
+                _SAVE_SCORE,
+                [
+                    {
+                        "the_loan": loan_id,
+                        "scored_id": s.statement_id,
+                        "scored_probability": s.probability,
+                        "scored_action": s.action,
+                        "scored_answer": s.answer,
+                    }
+                    for s in scored
+                ],
+            )
             return True
 
     def in_bands(self, bands: Sequence[str], page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:

@@ -1,0 +1,318 @@
+"""Loans after origination: the window, the treatments policy, the ledger on both databases, and the live service
+(statements scored through Triton, repeats, late months, bad input, the gRPC stream, the warning queue)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+
+from finfer.application.policy import PolicyError
+from finfer.errors import Conflict, InvalidArgument
+from finfer.loadtest import stack
+from finfer.loans.treatments import DEFAULT_TREATMENTS, Situation, load_treatments, parse_treatments
+from finfer.models.behaviour import reasons
+from finfer.models.behaviour.features import FEATURE_NAMES, MONTHS, Statement, month_index, window
+from finfer.settings import Settings
+from finfer.store.database import connect, migrate
+from finfer.store.loans import Latest, Ledger, NewStatement, Scored
+from finfer.wire import finfer_pb2, finfer_pb2_grpc
+from tests.helpers import get, post
+
+ORIGINATION = {"limit": 50_000.0, "age": 35, "education": 2}
+
+
+def statement(month: int, status: int = 0, balance: float = 20_000.0, paid: float = 1_000.0) -> dict:
+    """A statement of 2026-`month`."""
+    return {"statement_id": f"s{month:02d}", "period": f"2026-{month:02d}", "balance": balance, "paid": paid,
+            "status": status}  # fmt: skip
+
+
+HISTORY = [statement(1, 0), statement(2, 1, 30_000, 0), statement(3, 2, 35_000, 0), statement(4, 1, 34_000, 3_000)]
+
+# ---- the math, without a server -------------------------------------------------------------------------------
+
+
+def test_the_window_places_statements_by_calendar_month_whatever_their_order():
+    months = {month_index(f"2026-{m:02d}"): Statement(balance=m * 100.0, paid=1.0, status=m % 3) for m in (2, 3, 5)}
+    shuffled = list(months.items())
+    random.Random(1).shuffle(shuffled)
+    status, balance, _ = window(shuffled)
+    # May is slot 0, April (no statement) unknown, then March and February; the rest never reached.
+    assert balance[0] == 500.0 and math.isnan(balance[1]) and balance[2] == 300.0 and balance[3] == 200.0
+    assert all(math.isnan(v) for v in balance[4:MONTHS]) and status[0] == 2
+    np.testing.assert_array_equal(np.array(window(sorted(shuffled))), np.array(window(shuffled)))
+    # A statement more than six months before the latest is outside the window.
+    old = [(month_index("2025-01"), Statement(1.0, 1.0, 1)), (month_index("2026-01"), Statement(2.0, 2.0, 0))]
+    assert window(old)[1][0] == 2.0 and all(math.isnan(v) for v in window(old)[1][1:])
+
+
+def test_reason_groups_hold_every_feature_once_and_sum_its_contributions():
+    assert reasons.AGGREGATION.shape == (len(FEATURE_NAMES), len(reasons.GROUPS))
+    assert (reasons.AGGREGATION.sum(axis=1) == 1).all()
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(3, len(FEATURE_NAMES))).astype(np.float32)
+    contributions = np.zeros((3, len(FEATURE_NAMES) + 1), dtype=np.float32)
+    late = [FEATURE_NAMES.index(n) for n in ("status_1", "months_late")]
+    contributions[0, late] = (0.25, 0.5)
+    contributions[0, FEATURE_NAMES.index("limit")] = 0.125
+    contributions[0, FEATURE_NAMES.index("age")] = -1.0  # lowers the risk: never a reason
+    found = reasons.reason_codes(features, contributions, 4)
+    assert list(found.feature[0]) == ["late_history", "limit", "", ""]
+    assert found.contribution[0, 0] == pytest.approx(0.75)
+    assert list(found.feature[1]) == ["", "", "", ""]
+
+
+def test_the_default_treatments_policy_assigns_each_action():
+    policy = load_treatments(DEFAULT_TREATMENTS)
+    assert policy.band(0.05) == "low" and policy.band(0.3) == "warning" and policy.band(1.0) == "high"
+    assert policy.warning_from() == 0.3
+
+    def action(probability: float, status: int | None = 0, balance: float = 5_000.0, intent: str | None = None) -> str:
+        return policy.treat(Situation(probability, status, balance, intent)).action
+
+    assert action(0.05) == "none"
+    assert action(0.05, status=3) == "collector"  # 90 days past due, whatever the score
+    assert action(0.7, intent="overdue_negotiation") == "restructuring_offer"
+    assert action(0.35, intent="overdue_negotiation") == "deferral_offer"
+    assert action(0.05, intent="complaint") == "call"
+    assert action(0.7, balance=5_000.0) == "call" and action(0.7, balance=0.0) == "reminder"
+    assert action(0.2) == "reminder"
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ('warning_bands = ["warning", "high"]', None),
+        ('warning_bands = ["red"]', "warning_bands"),
+        (
+            'warning_bands = ["high"]\n[[rules]]\naction = "call"\nreason = "x"\nintents = ["shouting"]',
+            "rules.0.intents",
+        ),
+        ('warning_bands = ["high"]\n[[rules]]\naction = "email"\nreason = "x"', "rules.0.action"),
+    ],
+)
+def test_a_treatments_policy_is_refused_with_the_key_at_fault(change: str, key: str | None):
+    bands = '[[bands]]\nname = "warning"\nbelow = 0.5\n[[bands]]\nname = "high"\nbelow = 1.01\n'
+    text = f'version = "t"\n{change.split(chr(10))[0]}\n{bands}' + "\n".join(change.split("\n")[1:])
+    if key is None:
+        assert parse_treatments(text).band(0.6) == "high"
+        return
+    with pytest.raises(PolicyError) as refused:
+        parse_treatments(text)
+    assert str(refused.value).startswith(f"{key}:")
+
+
+def test_bands_must_rise_and_hold_probability_one():
+    with pytest.raises(PolicyError, match="^bands: must rise"):
+        parse_treatments('version = "t"\nwarning_bands = ["a"]\n[[bands]]\nname = "a"\nbelow = 0.5\n'
+                         '[[bands]]\nname = "b"\nbelow = 0.4\n')  # fmt: skip
+    with pytest.raises(PolicyError, match="^bands: the last band"):
+        parse_treatments('version = "t"\nwarning_bands = ["a"]\n[[bands]]\nname = "a"\nbelow = 0.5\n')
+
+
+# ---- the ledger, on SQLite and PostgreSQL ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[stack.PostgresServer]:
+    with stack.PostgresServer() as server:
+        yield server
+
+
+_databases = iter(range(1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").create_database(f"loans_{next(_databases)}")
+    engine = connect(Settings(state_dir=tmp_path, database_url=url))
+    migrate(engine)
+    yield Ledger(engine)
+    engine.dispose()
+
+
+def new(month: int, statement_id: str | None = None, balance: float = 100.0) -> NewStatement:
+    period = f"2026-{month:02d}"
+    return NewStatement(statement_id or f"s{month}", period, month_index(period), balance, 10.0, 0, None)
+
+
+def test_a_loan_opens_once_and_its_statements_are_taken_once(ledger: Ledger):
+    assert ledger.open("L-1", ORIGINATION)[0] is True
+    assert ledger.open("L-1", dict(ORIGINATION))[0] is False  # the same again: nothing changes
+    with pytest.raises(Conflict, match="other origination"):
+        ledger.open("L-1", ORIGINATION | {"age": 36})
+    first = ledger.take("L-1", new(3))
+    assert not first.repeated and first.loan.revision == 1
+    again = ledger.take("L-1", new(3))
+    assert again.repeated and again.answer is None and again.loan.revision == 1
+    with pytest.raises(Conflict, match="statement_id: s3 was taken for 2026-03 with other values"):
+        ledger.take("L-1", new(3, balance=999.0))
+    with pytest.raises(Conflict, match="period: 2026-03 already has the statement s3"):
+        ledger.take("L-1", new(3, statement_id="other"))
+    with pytest.raises(InvalidArgument, match="loan_id: L-9 is not a known loan"):
+        ledger.take("L-9", new(3))
+    late = ledger.take("L-1", new(1))
+    assert [s.period for s in late.loan.statements] == ["2026-01", "2026-03"] and late.loan.revision == 2
+
+
+def test_scores_computed_before_another_statement_arrived_are_not_written(ledger: Ledger):
+    ledger.open("L-2", ORIGINATION)
+    taken = ledger.take("L-2", new(5))
+    ledger.take("L-2", new(4))  # arrives while the first is being scored
+    stale = [Scored("s5", 0.9, "call", '{"stale": true}')]
+    assert not ledger.save("L-2", taken.loan.revision, stale, Latest("2026-05", 0.9, "high", "call"))
+    assert ledger.loan("L-2").statements[1].probability is None  # nothing was written
+    fresh = ledger.loan("L-2")
+    scored = [Scored("s4", 0.1, "none", '{"first": 4}'), Scored("s5", 0.2, "none", '{"first": 5}')]
+    assert ledger.save("L-2", fresh.revision, scored, Latest("2026-05", 0.2, "low", "none"))
+    # A later write keeps each statement's first answer and updates its score.
+    assert ledger.save(
+        "L-2", fresh.revision, [Scored("s5", 0.3, "none", '{"second": 5}')], Latest("2026-05", 0.3, "watch", "none")
+    )
+    stored = {s.statement_id: s for s in ledger.loan("L-2").statements}
+    assert stored["s5"].answer == '{"first": 5}' and stored["s5"].probability == 0.3
+    assert ledger.in_bands(["watch"], 1, 10)[1] == 1 and ledger.in_bands(["high"], 1, 10)[1] == 0
+
+
+# ---- the live service ------------------------------------------------------------------------------------------
+
+
+def open_loan(front, loan_id: str, origination: dict = ORIGINATION) -> None:
+    status, body = post(f"{front.http_url}/v1/loans", {"loan_id": loan_id, "origination": origination})
+    assert status == 200, body
+
+
+def send(front, loan_id: str, body: dict) -> tuple[int, dict]:
+    return post(f"{front.http_url}/v1/loans/{loan_id}/statements", body)
+
+
+def scores(front, loan_id: str) -> dict[str, float]:
+    status, loan = get(f"{front.http_url}/v1/loans/{loan_id}")
+    assert status == 200, loan
+    return {s["period"]: s["probability_of_default"] for s in loan["statements"]}
+
+
+def stateless(front, statements: list[dict]) -> float:
+    body = {"origination": ORIGINATION, "statements": [{k: v for k, v in s.items() if k != "statement_id"}
+                                                         for s in statements]}  # fmt: skip
+    status, answer = post(f"{front.http_url}/v1/loans/score", body)
+    assert status == 200, answer
+    return answer["probability_of_default"]
+
+
+def test_each_statement_is_scored_with_the_history_up_to_it(front):
+    open_loan(front, "live-1")
+    before = stateless(front, [])
+    for i, body in enumerate(HISTORY):
+        status, update = send(front, "live-1", body)
+        assert status == 200, update
+        expected = stateless(front, HISTORY[: i + 1])
+        assert update["probability_of_default"] == pytest.approx(expected, abs=1e-6)
+        assert update["change"] == pytest.approx(expected - before, abs=1e-6)
+        assert update["repeated"] is False and update["out_of_order"] is False
+        assert update["treatment"]["action"] in {"none", "reminder", "call", "collector"}
+        assert update["model_version"].startswith("behaviour-")
+        before = expected
+    late = [r for r in update["reasons"] if r["feature"] == "late_history"]
+    assert late and late[0]["contribution"] > 0  # three late months raise the risk
+
+
+def test_a_repeat_is_answered_as_the_first_time_and_changes_nothing(front):
+    open_loan(front, "live-2")
+    first = [send(front, "live-2", body)[1] for body in HISTORY[:2]]
+    stored = scores(front, "live-2")
+    status, again = send(front, "live-2", HISTORY[0])
+    assert status == 200 and again == first[0] | {"repeated": True}
+    assert scores(front, "live-2") == stored
+    status, conflict = send(front, "live-2", HISTORY[0] | {"balance": 1.0})
+    assert status == 409 and conflict["error"]["field"] == "statement_id"
+
+
+def test_statements_in_any_order_with_repeats_under_load_equal_a_clean_replay(front):
+    months = [statement(m, status=m % 3, balance=1_000.0 * m) for m in range(1, 10)]
+    open_loan(front, "clean")
+    for body in months:
+        assert send(front, "clean", body)[0] == 200
+    open_loan(front, "shuffled")
+    sent = months + random.Random(7).sample(months, 5)
+    random.Random(8).shuffle(sent)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda body: send(front, "shuffled", body), sent))
+    assert all(status == 200 for status, _ in answers), answers
+    assert any(a["out_of_order"] for _, a in answers)
+    assert scores(front, "shuffled") == pytest.approx(scores(front, "clean"), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "loan_id, change, field",
+    [
+        ("bad-input", {"balance": -1.0}, "balance"),
+        ("bad-input", {"period": "2099-01"}, "period"),
+        ("bad-input", {"period": "2026-13"}, "period"),
+        ("bad-input", {"status": 10}, "status"),
+        ("bad-input", {"message_intent": "shouting"}, "message_intent"),
+        ("nobody", {}, "loan_id"),
+        ("bad id!", {}, "loan_id"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_loses_nothing(front, loan_id: str, change: dict, field: str):
+    if loan_id == "bad-input":
+        open_loan(front, loan_id)
+        send(front, loan_id, HISTORY[0])
+    status, answer = send(front, loan_id.replace(" ", "%20"), HISTORY[1] | change)
+    assert status == 400 and answer["error"]["field"] == field, answer
+    if loan_id == "bad-input":
+        assert list(scores(front, loan_id)) == ["2026-01"]
+
+
+def test_the_grpc_stream_answers_each_statement_in_order(front):
+    open_loan(front, "stream-1")
+    with grpc.insecure_channel(front.grpc_target) as channel:
+        stub = finfer_pb2_grpc.LoanMonitoringStub(channel)
+        opened = stub.Open(
+            finfer_pb2.OpenLoanRequest(loan_id="stream-2", origination=finfer_pb2.LoanOrigination(**ORIGINATION))
+        )
+        assert opened.created
+        requests = []
+        for body in HISTORY:
+            for loan_id in ("stream-1", "stream-2"):
+                month = finfer_pb2.LoanStatement(**{k: body[k] for k in ("period", "balance", "paid", "status")})
+                requests.append(
+                    finfer_pb2.StatementRequest(loan_id=loan_id, statement_id=body["statement_id"], statement=month)
+                )
+        bad = finfer_pb2.StatementRequest(loan_id="nobody", statement_id="x", statement=requests[0].statement)
+        updates = list(stub.Stream(iter([*requests[:3], bad, *requests[3:]]), timeout=60))
+    assert [(u.loan_id, u.statement_id) for u in updates] == [
+        (r.loan_id, r.statement_id) for r in [*requests[:3], bad, *requests[3:]]
+    ]
+    refused = updates[3]
+    assert refused.error.code == "invalid_argument" and refused.error.field == "loan_id"
+    both = [u for u in updates if not u.error.code]
+    assert all(u.treatment.action and u.model_version for u in both)
+    assert scores(front, "stream-1") == pytest.approx(scores(front, "stream-2"), abs=1e-9)
+    assert both[-1].probability_of_default == pytest.approx(stateless(front, HISTORY), abs=1e-6)
+
+
+def test_a_loan_whose_score_crosses_the_warning_band_is_in_the_queue(front):
+    open_loan(front, "warned")
+    for month in range(1, 7):
+        status, update = send(front, "warned", statement(month, status=min(month, 3), balance=49_000.0, paid=0.0))
+        assert status == 200
+    assert update["treatment"]["band"] in {"warning", "high"}
+    status, queue = get(f"{front.http_url}/v1/loans/warnings")
+    assert status == 200 and queue["bands"] == ["warning", "high"]
+    listed = {loan["loan_id"]: loan for loan in queue["loans"]}
+    assert listed["warned"]["latest_period"] == "2026-06"
+    assert listed["warned"]["probability"] == pytest.approx(update["probability_of_default"])
+    assert get(f"{front.http_url}/v1/loans/warnings?band=low")[0] == 400
+    status, only = get(f"{front.http_url}/v1/loans/warnings?band={update['treatment']['band']}")
+    assert status == 200 and "warned" in {loan["loan_id"] for loan in only["loans"]}
