@@ -6,7 +6,7 @@
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from finfer.access.guard import Guard
@@ -124,10 +124,14 @@ def loans_router(service: LoanService, guard: Guard, settings: Settings) -> APIR
         name="loan_statement",
     )
 
+    bands = "|".join(service.treatments.warning_bands)
+
     @router.get("/v1/loans/warnings", response_model=WarningPage)
     async def warnings(
         _: Annotated[Any, Caller],
-        band: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None,
+        band: Annotated[
+            str | None, Query(pattern=f"^({bands})$", description="one of the policy's warning bands")
+        ] = None,
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> Response:
@@ -135,7 +139,9 @@ def loans_router(service: LoanService, guard: Guard, settings: Settings) -> APIR
         return json(await service.warnings(band, page, page_size))
 
     @router.get("/v1/loans/{loan_id}", response_model=LoanOut)
-    async def loan(loan_id: str, _: Annotated[Any, Caller]) -> Response:
+    async def loan(
+        loan_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=64)], _: Annotated[Any, Caller]
+    ) -> Response:
         """A loan: its origination, its statements with their scores, its current band."""
         return json(await service.loan(loan_id))
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from finfer.errors import Conflict, InvalidArgument, NotFound
+from finfer.errors import Conflict, NotFound
 from finfer.store.decisions import now_iso
 from finfer.store.schema import LOANS, STATEMENTS
 
@@ -161,7 +161,7 @@ class Ledger:
         """The loan's row, locked for the transaction (PostgreSQL; SQLite's BEGIN IMMEDIATE locks the file)."""
         row = connection.execute(_LOCK_LOAN, {"the_loan": loan_id}).first()
         if row is None:
-            raise InvalidArgument(f"loan_id: {loan_id} is not a known loan; open it first (POST /v1/loans)", "loan_id")
+            raise NotFound(f"loan_id: {loan_id} is not a known loan; open it first (POST /v1/loans)", "loan_id")
         return row
 
     def take(self, loan_id: str, statement: NewStatement) -> Taken:
@@ -183,9 +183,7 @@ class Ledger:
                     raise Conflict(
                         f"period: {statement.period} already has the statement {known.statement_id}", "period"
                     )
-            connection.execute(
-                _INSERT_STATEMENT, {"loan_id": loan_id, "received_at": now_iso(), **vars(statement)}
-            )
+            connection.execute(_INSERT_STATEMENT, {"loan_id": loan_id, "received_at": now_iso(), **vars(statement)})
             revision = row.revision + 1
             connection.execute(_NEW_REVISION, {"the_loan": loan_id, "new_revision": revision})
             added = StoredStatement(**vars(statement), probability=None, answer=None)

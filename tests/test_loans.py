@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from finfer.application.policy import PolicyError
-from finfer.errors import Conflict, InvalidArgument
+from finfer.errors import Conflict, NotFound
 from finfer.loadtest import stack
 from finfer.loans.treatments import DEFAULT_TREATMENTS, Situation, load_treatments, parse_treatments
 from finfer.models.behaviour import reasons
@@ -158,7 +158,7 @@ def test_a_loan_opens_once_and_its_statements_are_taken_once(ledger: Ledger):
         ledger.take("L-1", new(3, balance=999.0))
     with pytest.raises(Conflict, match="period: 2026-03 already has the statement s3"):
         ledger.take("L-1", new(3, statement_id="other"))
-    with pytest.raises(InvalidArgument, match="loan_id: L-9 is not a known loan"):
+    with pytest.raises(NotFound, match="loan_id: L-9 is not a known loan"):
         ledger.take("L-9", new(3))
     late = ledger.take("L-1", new(1))
     assert [s.period for s in late.loan.statements] == ["2026-01", "2026-03"] and late.loan.revision == 2
@@ -260,7 +260,6 @@ def test_statements_in_any_order_with_repeats_under_load_equal_a_clean_replay(fr
         ("bad-input", {"period": "2026-13"}, "period"),
         ("bad-input", {"status": 10}, "status"),
         ("bad-input", {"message_intent": "shouting"}, "message_intent"),
-        ("nobody", {}, "loan_id"),
         ("bad id!", {}, "loan_id"),
     ],
 )
@@ -272,6 +271,13 @@ def test_bad_input_is_a_400_naming_the_field_and_loses_nothing(front, loan_id: s
     assert status == 400 and answer["error"]["field"] == field, answer
     if loan_id == "bad-input":
         assert list(scores(front, loan_id)) == ["2026-01"]
+
+
+def test_a_statement_of_a_loan_never_opened_is_a_404_naming_the_loan(front):
+    # The loan is the resource the path names: not found, as GET /v1/loans/{loan_id} answers it.
+    status, answer = send(front, "nobody", HISTORY[0])
+    assert status == 404 and answer["error"]["field"] == "loan_id", answer
+    assert "open it first" in answer["error"]["message"]
 
 
 def test_the_grpc_stream_answers_each_statement_in_order(front):
@@ -295,7 +301,7 @@ def test_the_grpc_stream_answers_each_statement_in_order(front):
         (r.loan_id, r.statement_id) for r in [*requests[:3], bad, *requests[3:]]
     ]
     refused = updates[3]
-    assert refused.error.code == "invalid_argument" and refused.error.field == "loan_id"
+    assert refused.error.code == "not_found" and refused.error.field == "loan_id"
     both = [u for u in updates if not u.error.code]
     assert all(u.treatment.action and u.model_version for u in both)
     assert scores(front, "stream-1") == pytest.approx(scores(front, "stream-2"), abs=1e-9)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from finfer.errors import InvalidArgument
 from finfer.models.behaviour.features import MONTHS, STATUS_MAX, STATUS_MIN, Statement, month_index, window
@@ -41,6 +41,15 @@ def _period(value: str) -> str:
     return value
 
 
+def _whole(value: object) -> object:
+    """1.0 is the integer 1, as JSON Schema reads it; 1.5 and "1" stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def whole(low: int, high: int, description: str) -> Any:
+    return Annotated[int, Field(strict=True, ge=low, le=high, description=description), BeforeValidator(_whole)]
+
+
 Period = Annotated[str, Field(json_schema_extra={"pattern": f"^{_PERIOD.pattern}$"}), AfterValidator(_period)]
 Amount = Annotated[float, Field(strict=True, ge=0, le=FLOAT32_MAX, allow_inf_nan=False)]
 
@@ -51,16 +60,8 @@ class OriginationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     limit: Annotated[float, Field(strict=True, gt=0, le=FLOAT32_MAX, allow_inf_nan=False, description="credit granted")]
-    age: Annotated[int, Field(strict=True, ge=18, le=120, description="the borrower's age at origination")]
-    education: Annotated[
-        int,
-        Field(
-            strict=True,
-            ge=0,
-            le=6,
-            description="1 graduate school, 2 university, 3 high school, 4 others, 0/5/6 unknown",
-        ),
-    ] = 0
+    age: whole(18, 120, "the borrower's age at origination")
+    education: whole(0, 6, "1 graduate school, 2 university, 3 high school, 4 others, 0/5/6 unknown") = 0
 
 
 class StatementIn(BaseModel):
@@ -71,15 +72,7 @@ class StatementIn(BaseModel):
     period: Period
     balance: Annotated[Amount, Field(description="the statement's balance")]
     paid: Annotated[Amount, Field(description="what the borrower paid in the month")]
-    status: Annotated[
-        int,
-        Field(
-            strict=True,
-            ge=STATUS_MIN,
-            le=STATUS_MAX,
-            description="-2 no use, -1 paid in full, 0 revolving, 1…9 months late",
-        ),
-    ]
+    status: whole(STATUS_MIN, STATUS_MAX, "-2 no use, -1 paid in full, 0 revolving, 1…9 months late")
 
     def as_statement(self) -> tuple[int, Statement]:
         return month_index(self.period), Statement(balance=self.balance, paid=self.paid, status=self.status)
