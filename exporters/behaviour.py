@@ -44,6 +44,7 @@ class BehaviourExporter(Exporter):
 
     def train(self, profile: Profile, progress: Progress) -> Trained:
         from finfer.models.behaviour.training import cards as card_data
+        from finfer.models.behaviour.training.evaluation import WARNING_THRESHOLD
         from finfer.models.behaviour.training.model import PARAMS, held_out, split, train
 
         train_set, test_set = split(card_data.load())
@@ -51,7 +52,7 @@ class BehaviourExporter(Exporter):
         progress(f"[behaviour] {len(train_set)} loans × {MONTHS + 1} history lengths, {params.n_estimators} trees")
         model = train(train_set, params)
         progress("[behaviour] scoring the held-out loans")
-        quality = held_out(model, test_set, warning_threshold=0.5)
+        quality = held_out(model, test_set, WARNING_THRESHOLD)
         raw = bytes(model.get_booster().save_raw(raw_format="json"))
         version = "behaviour-" + hashlib.sha256(raw).hexdigest()[:12]
         meta = {"model_version": version, "features": list(FEATURE_NAMES), "months": MONTHS}

@@ -3,7 +3,7 @@
 Statements: `--clients` closed-loop clients over HTTP, each sending its own loans' statements month after month
 (every statement is taken into the store, scored through Triton with its loan's window, treated and written back),
 against a front on SQLite and one on PostgreSQL. Rescore: `behaviour_score` called straight on Triton with batches
-of 256 loans (what `finfer loans rescore` sends), and through the front's batch route. The state's size: the
+of 256 loans (a portfolio's windows; the front's batch route would answer repeats from its cache). The state's size: the
 PostgreSQL tables' bytes a loan and a statement after the run, and what 10 million loans of a year each would take.
 
 python -m finfer.loadtest.loans_bench [--duration 15]  →  loadtest/results/loans.{md,json}
@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import random
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tritonclient.grpc.service_pb2_grpc import GRPCInferenceServiceStub
 
 from finfer import paths
 from finfer.loadtest import stack
-from finfer.loadtest.scenario import Result, Send, grpc_sender, http_sender, run_scenario
+from finfer.loadtest.scenario import Result, Send, grpc_sender, run_scenario
 from finfer.pipelines import behaviour
 from finfer.settings import Settings
 
@@ -112,6 +113,7 @@ def main() -> int:
     if not behaviour.PIPELINE.is_built(repository):
         raise SystemExit(f"build the behaviour family first: finfer build --family behaviour --out {repository}")
     state = paths.STATE_DIR / "loans-bench"
+    shutil.rmtree(state, ignore_errors=True)  # a run's loans and statements start from none
     base = stack.bench_settings(repository, state)
     results: list[Result] = []
     with stack.triton(base) as triton, stack.PostgresServer() as postgres, contextlib.ExitStack() as fronts:
@@ -140,10 +142,6 @@ def main() -> int:
         send = grpc_sender(own.triton_grpc_url, GRPCInferenceServiceStub, "ModelInfer", batches)
         label = f"rescore, Triton direct, batches of {BATCH}"
         results.append(run_scenario(label, label, send, 4, args.duration, pids, rows_per_request=BATCH))
-        bodies = [orjson.dumps({"loans": loans[i : i + 64]}) for i in range(0, len(loans), 64)]
-        send = http_sender(f"http://127.0.0.1:{own.http_port}", behaviour.PIPELINE.batch.http_path, bodies, 4)
-        label = "rescore, front batch route, 64 loans a request"
-        results.append(run_scenario(label, label, send, 4, args.duration, pids, rows_per_request=64))
         size = state_size(database)
     write(args.out, results, size, args)
     return 0

@@ -19,6 +19,7 @@ from finfer.loadtest import stack
 from finfer.loans.treatments import DEFAULT_TREATMENTS, Situation, load_treatments, parse_treatments
 from finfer.models.behaviour import reasons
 from finfer.models.behaviour.features import FEATURE_NAMES, MONTHS, Statement, month_index, window
+from finfer.models.behaviour.training.evaluation import WARNING_THRESHOLD
 from finfer.settings import Settings
 from finfer.store.database import connect, migrate
 from finfer.store.loans import Latest, Ledger, NewStatement, Scored
@@ -72,7 +73,7 @@ def test_reason_groups_hold_every_feature_once_and_sum_its_contributions():
 def test_the_default_treatments_policy_assigns_each_action():
     policy = load_treatments(DEFAULT_TREATMENTS)
     assert policy.band(0.05) == "low" and policy.band(0.3) == "warning" and policy.band(1.0) == "high"
-    assert policy.warning_from() == 0.3
+    assert policy.warning_from() == WARNING_THRESHOLD  # the threshold the held-out figures are reported at
 
     def action(probability: float, status: int | None = 0, balance: float = 5_000.0, intent: str | None = None) -> str:
         return policy.treat(Situation(probability, status, balance, intent)).action

@@ -9,8 +9,9 @@ import time
 from finfer.models.behaviour.training import cards as card_data
 from finfer.models.behaviour.training.model import PARAMS, held_out, split, train
 
-# A loan enters the early-warning band at this probability of default (the policy's, once it is served).
-WARNING_THRESHOLD = 0.5
+# A loan enters the early-warning queue at this probability of default: the lowest warning band of the default
+# treatments policy (loans/default_treatments.toml; tests/test_loans.py holds the two equal).
+WARNING_THRESHOLD = 0.3
 
 
 def markdown(report: dict) -> str:
