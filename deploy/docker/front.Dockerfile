@@ -12,6 +12,7 @@ COPY exporters exporters
 COPY models models
 COPY front front
 COPY office office
+COPY loans loans
 COPY application application
 COPY store store
 COPY access access
