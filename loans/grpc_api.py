@@ -22,8 +22,8 @@ from finfer.pipelines.risk import Reason
 from finfer.wire import finfer_pb2
 
 LOANS_SERVICE = finfer_pb2.DESCRIPTOR.services_by_name["LoanMonitoring"]
-# Statements of one stream scored at once: the stream's answers still come back in the order sent.
-STREAM_IN_FLIGHT = 32
+# Statements of one stream taken and scored together, at most: the stream's answers come back in the order sent.
+STREAM_BATCH = 64
 
 
 def statement_body(request: finfer_pb2.StatementRequest) -> dict[str, Any]:
@@ -61,42 +61,56 @@ def loans_handler(service: LoanService, guard: Guard) -> grpc.GenericRpcHandler:
         update = await service.submit(request.loan_id, statement_body(request), new_request_id())
         return update_to_proto(update)
 
-    async def one(request: finfer_pb2.StatementRequest) -> finfer_pb2.LoanUpdate:
+    def answered(request: finfer_pb2.StatementRequest, update: dict[str, Any] | FrontError) -> Any:
         """One statement of a stream: a refusal is this answer's `error`, and the stream goes on."""
-        try:
-            update = await service.submit(request.loan_id, statement_body(request), new_request_id())
-        except FrontError as error:
-            metrics.REQUESTS.labels("LoanMonitoring/Stream", "grpc", error.grpc_code.name).inc()
+        if isinstance(update, FrontError):
+            metrics.REQUESTS.labels("LoanMonitoring/Stream", "grpc", update.grpc_code.name).inc()
             return finfer_pb2.LoanUpdate(
                 loan_id=request.loan_id,
                 statement_id=request.statement_id,
-                error=finfer_pb2.StreamError(code=error.code, message=error.message, field=error.field or ""),
+                error=finfer_pb2.StreamError(code=update.code, message=update.message, field=update.field or ""),
             )
         metrics.REQUESTS.labels("LoanMonitoring/Stream", "grpc", "OK").inc()
         return update_to_proto(update)
 
     async def stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """Statements as they come, answered in order. Whatever arrived while a batch was scored is the next batch
+        (at most STREAM_BATCH): one transaction and one Triton call for all of them."""
         guard.check(dict(context.invocation_metadata() or ()).get("authorization"), scopes)
-        pending: asyncio.Queue[asyncio.Task | None] = asyncio.Queue(STREAM_IN_FLIGHT)
+        arrived: asyncio.Queue[Any] = asyncio.Queue()
 
         async def read() -> None:
             try:
                 async for request in requests:
-                    await pending.put(asyncio.create_task(one(request)))
+                    await arrived.put(request)
             finally:
-                await pending.put(None)
+                await arrived.put(None)
 
         reader = asyncio.create_task(read())
         try:
-            while (task := await pending.get()) is not None:
-                yield await task
+            ended = False
+            while not ended:
+                batch = [await arrived.get()]
+                while len(batch) < STREAM_BATCH and not arrived.empty():
+                    batch.append(arrived.get_nowait())
+                if batch[-1] is None:
+                    ended = True
+                    batch.pop()
+                if batch:
+                    items = [(r.loan_id, statement_body(r)) for r in batch]
+                    try:
+                        updates = await service.submit_many(items, new_request_id())
+                    except FrontError as error:  # the store or Triton away: each statement says so, the stream goes on
+                        updates = [error] * len(batch)
+                    for request, update in zip(batch, updates, strict=True):
+                        yield answered(request, update)
             await reader  # a broken request stream ends this one with its error
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 
-    def streaming(method: Any) -> grpc.RpcMethodHandler:
+    def streaming() -> grpc.RpcMethodHandler:
         async def handle(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
                 async for update in stream(requests, context):
@@ -113,6 +127,6 @@ def loans_handler(service: LoanService, guard: Guard) -> grpc.GenericRpcHandler:
     handlers = {
         "Open": unary("LoanMonitoring/Open", methods["Open"], open_loan, guard, scopes),
         "Submit": unary("LoanMonitoring/Submit", methods["Submit"], submit, guard, scopes),
-        "Stream": streaming(methods["Stream"]),
+        "Stream": streaming(),
     }
     return grpc.method_handlers_generic_handler(LOANS_SERVICE.full_name, handlers)

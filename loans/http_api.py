@@ -7,15 +7,16 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from finfer.access.guard import Guard
-from finfer.errors import openapi_errors
+from finfer.errors import ErrorDetail, FrontError, openapi_errors
 from finfer.front.dataplane import new_request_id
-from finfer.front.http_app import add_post, json_body, parse_json, read_body
-from finfer.loans.service import ID_PATTERN, LoanService, OpenLoan, StatementBody
+from finfer.front.http_app import add_post, batch_body, json_body, parse_json, read_body
+from finfer.loans.service import ID_PATTERN, Id, LoanService, OpenLoan, StatementBody
 from finfer.office.records_api import caller
 from finfer.pipelines.risk import Reason
+from finfer.pipelines.validation import batch_items
 from finfer.settings import Settings
 
 SCOPE = "loans"
@@ -46,6 +47,29 @@ class LoanUpdate(BaseModel):
     request_id: str
     out_of_order: Annotated[bool, Field(description="a later month was known: placed in its period, later rescored")]
     repeated: Annotated[bool, Field(description="taken before: the answer it got the first time")]
+
+
+class BatchStatement(StatementBody):
+    loan_id: Id
+
+
+class StatementResult(BaseModel):
+    """A LoanUpdate, or `error` for a statement refused on its own (the others are taken all the same)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: ErrorDetail | None = None
+
+
+class StatementResults(BaseModel):
+    results: list[StatementResult]
+    request_id: str
+
+
+def where(i: int, error: FrontError) -> dict[str, Any]:
+    """A batch item's error names its item: `statements[3].period`."""
+    field = f"statements[{i}].{error.field}" if error.field else f"statements[{i}]"
+    return {"error": error.body()["error"] | {"field": field}}
 
 
 class StatementOut(BaseModel):
@@ -119,12 +143,43 @@ def loans_router(service: LoanService, guard: Guard, settings: Settings) -> APIR
         settings,
         response_model=LoanUpdate,
         openapi_extra=json_body(StatementBody.model_json_schema())
-        | {"parameters": [{"name": "loan_id", "in": "path", "required": True, "schema": {"pattern": ID_PATTERN}}]},
+        | {
+            "parameters": [
+                {
+                    "name": "loan_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": ID_PATTERN, "maxLength": 64},
+                }
+            ]
+        },
         summary="Take one month's statement: the loan's updated probability of default, its reasons and treatment.",
         name="loan_statement",
     )
 
     bands = "|".join(service.treatments.warning_bands)
+
+    async def statements(request: Request) -> bytes:
+        guard.check(request.headers.get("authorization"), (SCOPE,))
+        payload = parse_json(await read_body(request, settings.max_body_bytes))
+        items = batch_items(payload, "statements", "statement objects", settings.max_batch_rows)
+        request_id = request.headers.get("x-request-id") or new_request_id()
+        pairs = [(item.pop("loan_id", None) if isinstance(item, dict) else None, item) for item in items]
+        answers = await service.submit_many(pairs, request_id, where="statements")
+        results = [a.body() | where(i, a) if isinstance(a, FrontError) else a for i, a in enumerate(answers)]
+        return orjson.dumps({"results": results, "request_id": request_id})
+
+    add_post(
+        router,
+        "/v1/loans/statements:batch",
+        statements,
+        settings,
+        response_model=StatementResults,
+        openapi_extra=batch_body("statements", BatchStatement.model_json_schema(), settings.max_batch_rows),
+        summary="Take statements of any loans at once (a servicing system's month, `finfer loans rescore`); each is "
+        "answered in order, or refused on its own with `error`.",
+        name="loan_statements_batch",
+    )
 
     @router.get("/v1/loans/warnings", response_model=WarningPage)
     async def warnings(

@@ -15,20 +15,21 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from finfer.errors import InvalidArgument, Unavailable
+from finfer.errors import FrontError, InvalidArgument, Unavailable
 from finfer.front.dataplane import DataPlane
-from finfer.loans.treatments import Situation, Treatments
+from finfer.loans.treatments import Situation, Treatment, Treatments
 from finfer.models.behaviour.features import Statement, month_index
 from finfer.models.intent.labels import INTENTS
 from finfer.pipelines.behaviour import LoanHistory, OriginationIn, StatementIn
 from finfer.pipelines.declaration import Answer
 from finfer.pipelines.validation import first_error
 from finfer.store.database import DatabaseError
-from finfer.store.loans import Latest, Ledger, Loan, NewStatement, Scored, StoredStatement
+from finfer.store.loans import Latest, Ledger, Loan, NewStatement, Save, Scored, StoredStatement, Taken
 
 T = TypeVar("T")
 
@@ -75,11 +76,9 @@ def checked(model: type[BaseModel], body: object) -> Any:
         raise first_error(exc) from None
 
 
-def checked_loan_id(loan_id: str) -> str:
-    if not _ID.fullmatch(loan_id):
-        raise InvalidArgument(
-            "loan_id: must be 1 to 64 letters, digits or _.:- starting with a letter or digit", "loan_id"
-        )
+def checked_loan_id(loan_id: object) -> str:
+    if not isinstance(loan_id, str) or not _ID.fullmatch(loan_id):
+        raise InvalidArgument(f"loan_id: {ID_RULE}", "loan_id")
     return loan_id
 
 
@@ -87,6 +86,74 @@ def history(origination: OriginationIn, statements: Sequence[StoredStatement]) -
     return LoanHistory.of(
         origination, [(s.month, Statement(balance=s.balance, paid=s.paid, status=s.status)) for s in statements]
     )
+
+
+def new_statement(statement: StatementBody) -> NewStatement:
+    return NewStatement(
+        statement_id=statement.statement_id,
+        period=statement.period,
+        month=month_index(statement.period),
+        balance=statement.balance,
+        paid=statement.paid,
+        status=statement.status,
+        intent=statement.message_intent,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scored: list[Scored]
+    latest: Latest
+    bodies: dict[str, dict[str, Any]]  # the first answers of statements scored for the first time
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one loan needs scored: every statement from its earliest unscored month on (the months whose window
+    holds it), each with the statements up to its period, and the origination alone (the first month's `change`)."""
+
+    loan: Loan
+    affected: list[int]  # indices into loan.statements
+    rows: list[LoanHistory]
+    late: set[tuple[str, str]]  # (loan, statement id) taken after a later month of the loan
+
+    @classmethod
+    def of(cls, loan: Loan, late: set[tuple[str, str]]) -> Plan:
+        origination = OriginationIn.model_validate(loan.origination)
+        statements = loan.statements
+        first = min(s.month for s in statements if s.probability is None)
+        affected = [i for i, s in enumerate(statements) if s.month >= first]
+        rows = [history(origination, statements[: i + 1]) for i in affected]
+        return cls(loan, affected, [*rows, history(origination, ())], late)
+
+    def outcome(self, answers: Sequence[Answer], treatments: Treatments) -> Outcome:
+        statements = self.loan.statements
+        fresh = dict(zip(self.affected, answers, strict=False))
+        at_origination = answers[-1].result.probability_of_default
+
+        def probability(i: int) -> float:
+            if i < 0:
+                return at_origination
+            return fresh[i].result.probability_of_default if i in fresh else statements[i].probability
+
+        def treat(s: StoredStatement, p: float) -> Treatment:
+            return treatments.treat(Situation(p, s.status, s.balance, s.intent))
+
+        scored, bodies = [], {}
+        for i in self.affected:
+            s = statements[i]
+            treatment = treat(s, probability(i))
+            answer = None
+            if s.answer is None:
+                late = (self.loan.loan_id, s.statement_id) in self.late
+                bodies[s.statement_id] = update(self.loan.loan_id, s, fresh[i], probability(i - 1), treatment, late)
+                answer = json.dumps(bodies[s.statement_id] | {"repeated": False}, separators=(",", ":"))
+            scored.append(Scored(s.statement_id, probability(i), treatment.action, answer))
+        last = statements[-1]
+        latest = treat(last, probability(len(statements) - 1))
+        return Outcome(
+            scored, Latest(last.period, probability(len(statements) - 1), latest.band, latest.action), bodies
+        )
 
 
 class LoanService:
@@ -108,70 +175,88 @@ class LoanService:
 
     async def submit(self, loan_id: str, body: object, request_id: str) -> dict[str, Any]:
         """The loan's update after one statement; a statement taken before is answered as it was then."""
-        loan_id = checked_loan_id(loan_id)
-        statement = checked(StatementBody, body)
-        new = NewStatement(
-            statement_id=statement.statement_id,
-            period=statement.period,
-            month=month_index(statement.period),
-            balance=statement.balance,
-            paid=statement.paid,
-            status=statement.status,
-            intent=statement.message_intent,
-        )
-        taken = await self.db(self.ledger.take, loan_id, new)
-        if taken.answer is not None:
-            return json.loads(taken.answer) | {"repeated": True}
-        loan = taken.loan
+        (answer,) = await self.submit_many([(loan_id, body)], request_id)
+        if isinstance(answer, FrontError):
+            raise answer
+        return answer
+
+    async def submit_many(
+        self, items: Sequence[tuple[str, object]], request_id: str, where: str | None = None
+    ) -> list[dict[str, Any] | FrontError]:
+        """Statements of any loans, answered in order, each on its own (a refusal is that item's error): taken in one
+        transaction, scored in one Triton call, written back in one transaction. With `where` (`statements`), bad
+        input in any item is a 400 naming it (`statements[3].period`) before anything is taken; what depends on the
+        store (an unknown loan, a conflict) stays that item's error."""
+        answers: list[dict[str, Any] | FrontError | None] = [None] * len(items)
+        valid: list[tuple[int, str, NewStatement]] = []
+        for i, (loan_id, body) in enumerate(items):
+            try:
+                valid.append((i, checked_loan_id(loan_id), new_statement(checked(StatementBody, body))))
+            except InvalidArgument as error:
+                if where is not None:
+                    field = f"{where}[{i}].{error.field}" if error.field else f"{where}[{i}]"
+                    raise InvalidArgument(f"{where}[{i}].{error.message}", field) from None
+                answers[i] = error
+        taken = await self.db(self.ledger.take_many, [(loan_id, s) for _, loan_id, s in valid]) if valid else []
+        to_score: dict[str, Loan] = {}
+        late: set[tuple[str, str]] = set()
+        for (i, loan_id, statement), outcome in zip(valid, taken, strict=True):
+            if isinstance(outcome, FrontError):
+                answers[i] = outcome
+            elif outcome.answer is not None:
+                answers[i] = json.loads(outcome.answer) | {"repeated": True}
+            else:
+                to_score[loan_id] = outcome.loan
+                if outcome.out_of_order:
+                    late.add((loan_id, statement.statement_id))
+        fresh = await self._score(to_score, late, request_id) if to_score else {}
+        for (i, loan_id, statement), outcome in zip(valid, taken, strict=True):
+            if answers[i] is not None:
+                continue
+            assert isinstance(outcome, Taken)
+            body = fresh.get((loan_id, statement.statement_id))
+            if body is None:  # the loan took other statements meanwhile: this one alone, computed again
+                body = await self._again(loan_id, statement.statement_id, late, request_id)
+            answers[i] = body | {"repeated": outcome.repeated}
+        return answers  # type: ignore[return-value]
+
+    async def _again(
+        self, loan_id: str, statement_id: str, late: set[tuple[str, str]], request_id: str
+    ) -> dict[str, Any]:
         for _ in range(ATTEMPTS):
-            answer = await self._score(loan, new.statement_id, request_id)
-            if answer is not None:
-                return answer | {"repeated": taken.repeated}
             loan = await self.db(self.ledger.loan, loan_id)
+            stored = next(s for s in loan.statements if s.statement_id == statement_id)
+            if stored.answer is not None:
+                # Scored meanwhile by the request of another statement of the loan (it scores every unscored one),
+                # at a revision that held this statement: every score this one changes is written already.
+                return json.loads(stored.answer)
+            body = (await self._score({loan_id: loan}, late, request_id)).get((loan_id, statement_id))
+            if body is not None:
+                return body
         raise Unavailable(f"loan_id: {loan_id} took other statements while this one was scored; retry", "loan_id")
 
-    async def _score(self, loan: Loan, statement_id: str, request_id: str) -> dict[str, Any] | None:
-        """Score the statement and every later or unscored one with the statements known up to each one's period,
-        and write them back at the revision read; None when another statement was taken meanwhile."""
-        origination = OriginationIn.model_validate(loan.origination)
-        statements = loan.statements
-        target = next(i for i, s in enumerate(statements) if s.statement_id == statement_id)
-        if statements[target].answer is not None:
-            # Scored meanwhile by the request of another statement of the loan (it scores every unscored one), at a
-            # revision that held this statement: every score this one changes is written already.
-            return json.loads(statements[target].answer)
-        month = statements[target].month
-        affected = [i for i, s in enumerate(statements) if s.month >= month or s.probability is None]
-        rows = [history(origination, statements[: i + 1]) for i in affected]
-        rows.append(history(origination, ()))  # origination only: what the first statement moved from
-        answers = await self.plane.answer_rows(PIPELINE, rows, request_id)
-        fresh: dict[int, Answer] = dict(zip(affected, answers, strict=False))
-        at_origination = answers[-1].result.probability_of_default
-
-        def probability(i: int) -> float:
-            if i < 0:
-                return at_origination
-            return fresh[i].result.probability_of_default if i in fresh else statements[i].probability
-
-        scored, target_answer = [], None
-        for i in affected:
-            s = statements[i]
-            treatment = self.treatments.treat(Situation(probability(i), s.status, s.balance, s.intent))
-            answer = None
-            if s.answer is None:
-                body = update(loan.loan_id, s, fresh[i], probability(i - 1), treatment, i < len(statements) - 1)
-                answer = json.dumps(body | {"repeated": False}, separators=(",", ":"))
-                target_answer = body if i == target else target_answer
-            scored.append(Scored(s.statement_id, probability(i), treatment.action, answer))
-        last = len(statements) - 1
-        latest_treatment = self.treatments.treat(
-            Situation(probability(last), statements[last].status, statements[last].balance, statements[last].intent)
-        )
-        latest = Latest(statements[last].period, probability(last), latest_treatment.band, latest_treatment.action)
-        if not await self.db(self.ledger.save, loan.loan_id, loan.revision, scored, latest):
-            return None
-        assert target_answer is not None  # the target had no answer (checked above)
-        return target_answer
+    async def _score(
+        self, loans: dict[str, Loan], late: set[tuple[str, str]], request_id: str
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Score every unscored statement of `loans`, and every later month, with the statements known up to each
+        one's period, in one Triton call; write them back at the revisions read. The first answers of the loans
+        written, by (loan, statement id); a loan that took another statement meanwhile is left out. `late`: the
+        (loan, statement id) pairs taken after a later month of their loan."""
+        plans = {loan_id: Plan.of(loan, late) for loan_id, loan in loans.items()}
+        rows = [row for plan in plans.values() for row in plan.rows]
+        answers = iter(await self.plane.answer_rows(PIPELINE, rows, request_id))
+        outcomes = {
+            loan_id: plan.outcome([next(answers) for _ in plan.rows], self.treatments)
+            for loan_id, plan in plans.items()
+        }
+        saves = [Save(loan_id, loans[loan_id].revision, tuple(o.scored), o.latest) for loan_id, o in outcomes.items()]
+        written = await self.db(self.ledger.save_many, saves)
+        return {
+            (save.loan_id, statement_id): body
+            for save, ok in zip(saves, written, strict=True)
+            if ok
+            for statement_id, body in outcomes[save.loan_id].bodies.items()
+        }
 
     async def loan(self, loan_id: str) -> dict[str, Any]:
         loan = await self.db(self.ledger.loan, checked_loan_id(loan_id))
@@ -207,7 +292,7 @@ class LoanService:
 
 
 def update(
-    loan_id: str, s: StoredStatement, answer: Answer, before: float, treatment: Any, out_of_order: bool
+    loan_id: str, s: StoredStatement, answer: Answer, before: float, treatment: Treatment, out_of_order: bool
 ) -> dict[str, Any]:
     """A statement's answer: its score, how it moved, the reasons and the treatment."""
     result = answer.result

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,8 +34,13 @@ ORIGINATION = {"limit": 50_000.0, "age": 35, "education": 2}
 
 def statement(month: int, status: int = 0, balance: float = 20_000.0, paid: float = 1_000.0) -> dict:
     """A statement of 2026-`month`."""
-    return {"statement_id": f"s{month:02d}", "period": f"2026-{month:02d}", "balance": balance, "paid": paid,
-            "status": status}  # fmt: skip
+    return {
+        "statement_id": f"s{month:02d}",
+        "period": f"2026-{month:02d}",
+        "balance": balance,
+        "paid": paid,
+        "status": status,
+    }
 
 
 HISTORY = [statement(1, 0), statement(2, 1, 30_000, 0), statement(3, 2, 35_000, 0), statement(4, 1, 34_000, 3_000)]
@@ -112,8 +120,10 @@ def test_a_treatments_policy_is_refused_with_the_key_at_fault(change: str, key: 
 
 def test_bands_must_rise_and_hold_probability_one():
     with pytest.raises(PolicyError, match="^bands: must rise"):
-        parse_treatments('version = "t"\nwarning_bands = ["a"]\n[[bands]]\nname = "a"\nbelow = 0.5\n'
-                         '[[bands]]\nname = "b"\nbelow = 0.4\n')  # fmt: skip
+        parse_treatments(
+            'version = "t"\nwarning_bands = ["a"]\n[[bands]]\nname = "a"\nbelow = 0.5\n'
+            '[[bands]]\nname = "b"\nbelow = 0.4\n'
+        )
     with pytest.raises(PolicyError, match="^bands: the last band"):
         parse_treatments('version = "t"\nwarning_bands = ["a"]\n[[bands]]\nname = "a"\nbelow = 0.5\n')
 
@@ -203,8 +213,10 @@ def scores(front, loan_id: str) -> dict[str, float]:
 
 
 def stateless(front, statements: list[dict]) -> float:
-    body = {"origination": ORIGINATION, "statements": [{k: v for k, v in s.items() if k != "statement_id"}
-                                                         for s in statements]}  # fmt: skip
+    body = {
+        "origination": ORIGINATION,
+        "statements": [{k: v for k, v in s.items() if k != "statement_id"} for s in statements],
+    }
     status, answer = post(f"{front.http_url}/v1/loans/score", body)
     assert status == 200, answer
     return answer["probability_of_default"]
@@ -323,3 +335,86 @@ def test_a_loan_whose_score_crosses_the_warning_band_is_in_the_queue(front):
     assert get(f"{front.http_url}/v1/loans/warnings?band=low")[0] == 400
     status, only = get(f"{front.http_url}/v1/loans/warnings?band={update['treatment']['band']}")
     assert status == 200 and "warned" in {loan["loan_id"] for loan in only["loans"]}
+
+
+def test_a_batch_of_statements_is_taken_at_once_each_answered_or_refused_on_its_own(front):
+    for loan_id in ("batch-1", "batch-2"):
+        open_loan(front, loan_id)
+    items = [
+        {"loan_id": "batch-1", **HISTORY[0]},
+        {"loan_id": "batch-2", **HISTORY[0]},
+        {"loan_id": "batch-1", **HISTORY[1]},
+        {"loan_id": "batch-2", **HISTORY[1] | {"statement_id": "other", "period": "2026-01"}},  # 2026-01 is taken
+        {"loan_id": "nobody", **HISTORY[0]},
+        {"loan_id": "batch-1", **HISTORY[0]},  # the same statement twice in one batch
+    ]
+    bad = [*items[:3], {"loan_id": "batch-2", **HISTORY[1] | {"balance": -5.0}}]
+    status, answer = post(f"{front.http_url}/v1/loans/statements:batch", {"statements": bad})
+    assert status == 400 and answer["error"]["field"] == "statements[3].balance", answer
+    assert get(f"{front.http_url}/v1/loans/batch-1")[1]["statements"] == []  # bad input: nothing was taken
+    status, answer = post(f"{front.http_url}/v1/loans/statements:batch", {"statements": items})
+    assert status == 200, answer
+    results = answer["results"]
+    assert [r.get("statement_id") for r in results[:3]] == ["s01", "s01", "s02"]
+    assert results[3]["error"]["code"] == "conflict" and results[3]["error"]["field"] == "statements[3].period"
+    assert results[4]["error"]["code"] == "not_found" and results[4]["error"]["field"] == "statements[4].loan_id"
+    assert results[5]["repeated"] is True
+    assert results[5]["probability_of_default"] == results[0]["probability_of_default"]
+    assert results[2]["probability_of_default"] == pytest.approx(stateless(front, HISTORY[:2]), abs=1e-6)
+    assert results[1]["probability_of_default"] == pytest.approx(stateless(front, HISTORY[:1]), abs=1e-6)
+    late = {"loan_id": "batch-2", **HISTORY[2]}, {"loan_id": "batch-2", **HISTORY[1]}
+    status, answer = post(f"{front.http_url}/v1/loans/statements:batch", {"statements": list(late)})
+    assert status == 200 and [r["out_of_order"] for r in answer["results"]] == [False, True]
+    assert scores(front, "batch-2")["2026-03"] == pytest.approx(stateless(front, HISTORY[:3]), abs=1e-6)
+
+
+def test_a_portfolio_rescore_writes_every_score_and_a_second_run_changes_nothing(front, tmp_path):
+    lines = ["loan_id,statement_id,period,balance,paid,status,limit,age,education"]
+    for loan in range(3):
+        for body in HISTORY:
+            lines.append(
+                f"rescore-{loan},{body['statement_id']},{body['period']},{body['balance'] + loan},"
+                f"{body['paid']},{body['status']},50000,{35 + loan},2"
+            )
+    lines.append("nobody,x1,2026-01,1,1,0,,,")  # no origination, and never opened
+    lines.append("rescore-2,bad,2026-05,-1,0,0,50000,37,2")  # a negative balance: refused alone
+    (tmp_path / "statements.csv").write_text("\n".join(lines) + "\n")
+
+    def run(out: str) -> list[dict]:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "finfer.cli",
+                "loans",
+                "rescore",
+                "--file",
+                str(tmp_path / "statements.csv"),
+                "--url",
+                front.http_url,
+                "--out",
+                str(tmp_path / out),
+                "--batch",
+                "5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1, done.stderr  # one statement refused
+        assert "12 statements scored, 2 refused" in done.stdout, done.stdout
+        with (tmp_path / out).open() as handle:
+            return list(csv.DictReader(handle))
+
+    first, second = run("first.csv"), run("second.csv")
+    assert [r["period"] for r in first if r["loan_id"] == "rescore-0"] == [b["period"] for b in HISTORY]
+    assert {r["repeated"] for r in second if not r["error"]} == {"true"}
+    drop = ("repeated",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in first] == [
+        {k: v for k, v in r.items() if k not in drop} for r in second
+    ]
+    refused = [r for r in first if r["error"]]
+    assert [r["loan_id"] for r in refused] == ["nobody", "rescore-2"]
+    assert "not a known loan" in refused[0]["error"] and "balance" in refused[1]["error"]
+    last = [r for r in first if r["loan_id"] == "rescore-1"][-1]
+    assert float(last["probability_of_default"]) == pytest.approx(scores(front, "rescore-1")["2026-04"], abs=1e-6)

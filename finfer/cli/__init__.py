@@ -13,9 +13,9 @@ import os
 # fork support on, gRPC logs a line at every fork (one a family that `finfer serve` builds while serving).
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
-from finfer.cli import load, office, serving  # noqa: E402
+from finfer.cli import load, loans, office, serving  # noqa: E402
 
-GROUPS = (serving, load, office)
+GROUPS = (serving, load, office, loans)
 
 
 def parser() -> argparse.ArgumentParser:
