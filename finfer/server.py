@@ -29,6 +29,7 @@ from finfer.front.split_sync import SplitSync
 from finfer.front.upstream import TritonUpstream
 from finfer.loans.grpc_api import LOANS_SERVICE, loans_handler
 from finfer.loans.http_api import loans_router
+from finfer.loans.pages import warning_pages
 from finfer.loans.service import LoanService
 from finfer.loans.treatments import DEFAULT_TREATMENTS, load_treatments
 from finfer.office.admin_api import admin_router
@@ -89,7 +90,12 @@ async def serve(
         raise StartupError(f"the treatments policy cannot be served: {exc}") from None
     loans = LoanService(Ledger(engine), plane, treatments)
     office = [records_router(records, guard, json_response), review_pages(records, guard)]
-    routers = [loans_router(loans, guard, settings), *office, admin_router(plane, shared_splits, guard, json_response)]
+    routers = [
+        loans_router(loans, guard, settings),
+        warning_pages(loans, guard),
+        *office,
+        admin_router(plane, shared_splits, guard, json_response),
+    ]
     app = create_app(plane, settings, guard, routers)
     http = uvicorn.Server(
         uvicorn.Config(

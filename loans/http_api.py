@@ -80,6 +80,7 @@ class StatementOut(BaseModel):
     status: int
     message_intent: str | None
     probability_of_default: Annotated[float | None, Field(description="with every statement to its period known")]
+    treatment: TreatmentOut | None
 
 
 class LoanOut(BaseModel):
@@ -88,6 +89,7 @@ class LoanOut(BaseModel):
     opened_at: str
     probability_of_default: float | None
     band: str | None
+    treatment: Annotated[TreatmentOut | None, Field(description="after the latest statement")]
     statements: list[StatementOut]
 
 

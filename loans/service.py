@@ -259,26 +259,36 @@ class LoanService:
         }
 
     async def loan(self, loan_id: str) -> dict[str, Any]:
+        """The loan with every statement's current score and treatment, and where it stands now."""
         loan = await self.db(self.ledger.loan, checked_loan_id(loan_id))
-        last = loan.statements[-1] if loan.statements else None
+
+        def treatment(s: StoredStatement) -> dict[str, str] | None:
+            if s.probability is None:
+                return None
+            return dataclasses.asdict(self.treatments.treat(Situation(s.probability, s.status, s.balance, s.intent)))
+
+        statements = [
+            {
+                "statement_id": s.statement_id,
+                "period": s.period,
+                "balance": s.balance,
+                "paid": s.paid,
+                "status": s.status,
+                "message_intent": s.intent,
+                "probability_of_default": s.probability,
+                "treatment": treatment(s),
+            }
+            for s in loan.statements
+        ]
+        last = statements[-1] if statements else None
         return {
             "loan_id": loan.loan_id,
             "origination": loan.origination,
             "opened_at": loan.opened_at,
-            "probability_of_default": last.probability if last else None,
-            "band": self.treatments.band(last.probability) if last and last.probability is not None else None,
-            "statements": [
-                {
-                    "statement_id": s.statement_id,
-                    "period": s.period,
-                    "balance": s.balance,
-                    "paid": s.paid,
-                    "status": s.status,
-                    "message_intent": s.intent,
-                    "probability_of_default": s.probability,
-                }
-                for s in loan.statements
-            ],
+            "probability_of_default": last["probability_of_default"] if last else None,
+            "band": last["treatment"]["band"] if last and last["treatment"] else None,
+            "treatment": last["treatment"] if last else None,
+            "statements": statements,
         }
 
     async def warnings(self, band: str | None, page: int, page_size: int) -> dict[str, Any]:
