@@ -16,6 +16,7 @@ from finfer.application.branches import BRANCH_NAMES
 from finfer.application.policy import DEFAULT_POLICY, POLICY_FILE_VARIABLE, parse_policy
 from finfer.exporters.model_config import HEAVY_RESOURCE
 from finfer.front import metrics
+from finfer.loans.treatments import DEFAULT_TREATMENTS, parse_treatments
 
 K8S = paths.PROJECT_ROOT / "deploy" / "k8s"
 OVERLAYS = ["cpu", "gpu", "gpu-keda"]
@@ -172,12 +173,12 @@ def test_the_front_talks_to_the_services_that_exist(rendered):
     assert find(objects, "HorizontalPodAutoscaler", "front")["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
 
-def mounted_policy(objects: list[dict], deployment: str) -> tuple[str, str]:
-    """The ConfigMap a Deployment's pods read their decision policy from, and the file they are told to read."""
+def mounted_policy(objects: list[dict], deployment: str, variable: str = POLICY_FILE_VARIABLE) -> tuple[str, str]:
+    """The ConfigMap a Deployment's pods read a policy from (`variable` names the file), and the file's name."""
     spec = find(objects, "Deployment", deployment)["spec"]["template"]["spec"]
     (server,) = spec["containers"]
     env = {e["name"]: e.get("value") for e in server.get("env", [])}
-    path = Path(env[POLICY_FILE_VARIABLE])
+    path = Path(env[variable])
     (mount,) = [m for m in server["volumeMounts"] if m["mountPath"] == str(path.parent)]
     (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
     return volume["configMap"]["name"], path.name
@@ -191,6 +192,14 @@ def test_both_pods_serve_the_decision_policy_of_one_configmap(rendered):
     assert parse_policy(text, BRANCH_NAMES, "the ConfigMap").version
     # Until an operator replaces it, the cluster decides as the image and `finfer serve` do.
     assert text == DEFAULT_POLICY.read_text(encoding="utf-8")
+
+
+def test_the_front_serves_the_collections_policy_of_a_configmap(rendered):
+    _, objects, _ = rendered
+    name, key = mounted_policy(objects, "front", "FINFER_TREATMENTS_FILE")
+    text = find(objects, "ConfigMap", name)["data"][key]
+    assert parse_treatments(text, "the ConfigMap").warning_bands
+    assert text == DEFAULT_TREATMENTS.read_text(encoding="utf-8")
 
 
 def test_a_changed_policy_rolls_both_deployments_without_a_new_image(tmp_path):
