@@ -88,7 +88,7 @@ async def serve(
         treatments = load_treatments(settings.treatments_file or DEFAULT_TREATMENTS)
     except PolicyError as exc:
         raise StartupError(f"the treatments policy cannot be served: {exc}") from None
-    loans = LoanService(Ledger(engine), plane, treatments)
+    loans = LoanService(Ledger(engine), plane, treatments, store)
     office = [records_router(records, guard, json_response), review_pages(records, guard)]
     routers = [
         loans_router(loans, guard, settings),

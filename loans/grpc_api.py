@@ -54,7 +54,11 @@ def loans_handler(service: LoanService, guard: Guard) -> grpc.GenericRpcHandler:
     scopes = (SCOPE,)
 
     async def open_loan(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        body = {"loan_id": request.loan_id, "origination": origination_from_proto(request.origination)}
+        body: dict[str, Any] = {"loan_id": request.loan_id}
+        if request.HasField("origination"):
+            body["origination"] = origination_from_proto(request.origination)
+        if request.application_id:
+            body["application_id"] = request.application_id
         return finfer_pb2.OpenLoanResponse(**await service.open(body))
 
     async def submit(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -83,10 +83,17 @@ class StatementOut(BaseModel):
     treatment: TreatmentOut | None
 
 
+class FromApplication(BaseModel):
+    application_id: str
+    score: Annotated[float | None, Field(description="the risk branch's probability of default at origination")]
+    credit_file: dict[str, Any]
+
+
 class LoanOut(BaseModel):
     loan_id: str
     origination: dict[str, Any]
     opened_at: str
+    application: Annotated[FromApplication | None, Field(description="what the loan keeps of its application")]
     probability_of_default: float | None
     band: str | None
     treatment: Annotated[TreatmentOut | None, Field(description="after the latest statement")]

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from finfer.errors import FrontError, InvalidArgument, Unavailable
+from finfer.errors import Conflict, FrontError, InvalidArgument, Unavailable
 from finfer.front.dataplane import DataPlane
 from finfer.loans.treatments import Situation, Treatment, Treatments
 from finfer.models.behaviour.features import Statement, month_index
@@ -29,7 +29,8 @@ from finfer.pipelines.behaviour import LoanHistory, OriginationIn, StatementIn
 from finfer.pipelines.declaration import Answer
 from finfer.pipelines.validation import first_error
 from finfer.store.database import DatabaseError
-from finfer.store.loans import Latest, Ledger, Loan, NewStatement, Save, Scored, StoredStatement, Taken
+from finfer.store.decisions import DecisionStore
+from finfer.store.loans import FromApplication, Latest, Ledger, Loan, NewStatement, Save, Scored, StoredStatement, Taken
 
 T = TypeVar("T")
 
@@ -53,10 +54,48 @@ Id = Annotated[str, Field(json_schema_extra={"pattern": ID_PATTERN}), AfterValid
 
 
 class OpenLoan(BaseModel):
+    """A loan opened with its origination fields, or from a recorded, approved application."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     loan_id: Id
-    origination: OriginationIn
+    origination: OriginationIn | None = None
+    application_id: Annotated[Id | None, Field(description="instead of `origination`: an approved application")] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> OpenLoan:
+        if (self.origination is None) == (self.application_id is None):
+            raise ValueError("give either `origination` or `application_id`")
+        return self
+
+
+# The credit file's fields a loan's origination is read from, by the names lenders' files use.
+AGE_FIELDS = ("age", "age_in_years")
+AMOUNT_FIELDS = ("credit_amount", "loan_amount", "amount")
+
+
+def from_record(record: dict[str, Any]) -> tuple[dict[str, Any], FromApplication]:
+    """An approved application's record as a loan's origination fields and what the loan keeps of it."""
+    application_id = record["application_id"]
+    if record["final_decision"] != "approve":
+        raise Conflict(
+            f"application_id: {application_id} was not approved ({record['final_decision']}); no loan is opened",
+            "application_id",
+        )
+    decision = record["decision"]
+    credit_file, declared = decision["credit_file"], decision.get("declared") or {}
+    age = next((credit_file[f] for f in AGE_FIELDS if isinstance(credit_file.get(f), int | float)), None)
+    limit = declared.get("amount") or next(
+        (credit_file[f] for f in AMOUNT_FIELDS if isinstance(credit_file.get(f), int | float)), None
+    )
+    if age is None or not limit:
+        raise Conflict(
+            f"application_id: {application_id}'s credit file names no age or amount; open the loan with origination",
+            "application_id",
+        )
+    risk = (decision.get("results") or {}).get("risk") or {}
+    origination = OriginationIn(limit=float(limit), age=int(age), education=0).model_dump()
+    return origination, FromApplication(application_id, risk.get("probability_of_default"), credit_file)
 
 
 class StatementBody(StatementIn):
@@ -157,8 +196,9 @@ class Plan:
 
 
 class LoanService:
-    def __init__(self, ledger: Ledger, plane: DataPlane, treatments: Treatments) -> None:
+    def __init__(self, ledger: Ledger, plane: DataPlane, treatments: Treatments, records: DecisionStore) -> None:
         self.ledger = ledger
+        self.records = records
         self.plane = plane
         self.treatments = treatments
 
@@ -170,7 +210,12 @@ class LoanService:
 
     async def open(self, body: object) -> dict[str, Any]:
         loan = checked(OpenLoan, body)
-        created, opened_at = await self.db(self.ledger.open, loan.loan_id, loan.origination.model_dump())
+        if loan.application_id is None:
+            assert loan.origination is not None  # OpenLoan holds one of them
+            created, opened_at = await self.db(self.ledger.open, loan.loan_id, loan.origination.model_dump())
+        else:
+            origination, application = from_record(await self.db(self.records.application, loan.application_id))
+            created, opened_at = await self.db(self.ledger.open, loan.loan_id, origination, application)
         return {"loan_id": loan.loan_id, "opened_at": opened_at, "created": created}
 
     async def submit(self, loan_id: str, body: object, request_id: str) -> dict[str, Any]:
@@ -285,6 +330,7 @@ class LoanService:
             "loan_id": loan.loan_id,
             "origination": loan.origination,
             "opened_at": loan.opened_at,
+            "application": dataclasses.asdict(loan.application) if loan.application else None,
             "probability_of_default": last["probability_of_default"] if last else None,
             "band": last["treatment"]["band"] if last and last["treatment"] else None,
             "treatment": last["treatment"] if last else None,

@@ -93,12 +93,22 @@ def _statements(connection: sa.Connection, loan_id: str) -> tuple[StoredStatemen
 
 
 @dataclass(frozen=True)
+class FromApplication:
+    """What a loan opened from a recorded application keeps of it."""
+
+    application_id: str
+    score: float | None  # the risk branch's probability of default at origination
+    credit_file: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Loan:
     loan_id: str
     origination: dict[str, Any]
     opened_at: str
     revision: int
     statements: tuple[StoredStatement, ...]  # in period order
+    application: FromApplication | None = None
 
 
 @dataclass(frozen=True)
@@ -168,9 +178,18 @@ class Ledger:
     def _writing(self) -> contextlib.AbstractContextManager:
         return self._writer if self._writer is not None else contextlib.nullcontext()
 
-    def open(self, loan_id: str, origination: dict[str, Any]) -> tuple[bool, str]:
+    def open(
+        self, loan_id: str, origination: dict[str, Any], application: FromApplication | None = None
+    ) -> tuple[bool, str]:
         """Open a loan; the same origination again changes nothing. Returns (created, opened_at)."""
         body = _canonical(origination)
+        started = {}
+        if application is not None:
+            started = {
+                "application_id": application.application_id,
+                "origination_score": application.score,
+                "credit_file": _canonical(application.credit_file),
+            }
         with self._writing(), self.engine.begin() as connection:
             found = connection.execute(
                 sa.select(LOANS.c.origination, LOANS.c.opened_at).where(LOANS.c.loan_id == loan_id)
@@ -181,7 +200,9 @@ class Ledger:
                 return False, found.opened_at
             at = now_iso()
             try:
-                connection.execute(LOANS.insert().values(loan_id=loan_id, origination=body, opened_at=at, revision=0))
+                connection.execute(
+                    LOANS.insert().values(loan_id=loan_id, origination=body, opened_at=at, revision=0, **started)
+                )
             except sa.exc.IntegrityError:
                 # Another front opened it a moment before: the same rules as finding it.
                 raise Conflict(f"loan_id: {loan_id} was opened at the same time; retry", "loan_id") from None
@@ -252,7 +273,10 @@ class Ledger:
             if row is None:
                 raise NotFound(f"loan_id: {loan_id} is not a known loan", "loan_id")
             statements = _statements(connection, loan_id)
-        return Loan(row.loan_id, json.loads(row.origination), row.opened_at, row.revision, statements)
+        application = None
+        if row.application_id is not None:
+            application = FromApplication(row.application_id, row.origination_score, json.loads(row.credit_file))
+        return Loan(row.loan_id, json.loads(row.origination), row.opened_at, row.revision, statements, application)
 
     def save(self, loan_id: str, revision: int, scored: Sequence[Scored], latest: Latest) -> bool:
         """Write scores computed at `revision`; False (nothing written) when a statement was taken since."""

@@ -95,6 +95,10 @@ LOANS = sa.Table(
     sa.Column("loan_id", sa.String(64), primary_key=True),
     sa.Column("origination", sa.Text, nullable=False),  # canonical JSON of the origination fields
     sa.Column("opened_at", sa.String(32), nullable=False),
+    # Opened from a recorded application: its id, its risk score and its credit file (JSON) as the first state.
+    sa.Column("application_id", sa.String(64)),
+    sa.Column("origination_score", sa.Float),
+    sa.Column("credit_file", sa.Text),
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("latest_period", sa.String(7)),
     sa.Column("probability", sa.Float),  # after the latest statement

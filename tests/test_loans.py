@@ -418,3 +418,41 @@ def test_a_portfolio_rescore_writes_every_score_and_a_second_run_changes_nothing
     assert "not a known loan" in refused[0]["error"] and "balance" in refused[1]["error"]
     last = [r for r in first if r["loan_id"] == "rescore-1"][-1]
     assert float(last["probability_of_default"]) == pytest.approx(scores(front, "rescore-1")["2026-04"], abs=1e-6)
+
+
+def test_a_loan_opened_from_an_approved_application_keeps_its_score_and_credit_file(front):
+    from finfer.application.examples import applications
+
+    for body in applications(60, seed=9100, shape="plain"):
+        status, answer = post(f"{front.http_url}/v1/applications", body)
+        assert status == 200, answer
+        if answer["decision"] != "approve":
+            continue
+        application_id = body["application_id"]
+        status, opened = post(
+            f"{front.http_url}/v1/loans", {"loan_id": f"from-{application_id}", "application_id": application_id}
+        )
+        assert status == 200 and opened["created"], opened
+        _, loan = get(f"{front.http_url}/v1/loans/from-{application_id}")
+        kept = loan["application"]
+        assert kept["application_id"] == application_id
+        assert kept["score"] == pytest.approx(answer["risk"]["probability_of_default"])
+        assert kept["credit_file"]["age_in_years"] == body["applicant"]["age_in_years"] == loan["origination"]["age"]
+        assert loan["origination"]["limit"] == body["declared"].get("amount", body["applicant"]["credit_amount"])
+        assert send(front, f"from-{application_id}", HISTORY[0])[0] == 200
+        break
+    else:
+        pytest.fail("none of 60 applications was approved")
+    for body in applications(60, seed=9200, shape="plain"):
+        status, answer = post(f"{front.http_url}/v1/applications", body)
+        if answer["decision"] != "approve":
+            status, refused = post(
+                f"{front.http_url}/v1/loans", {"loan_id": "never", "application_id": body["application_id"]}
+            )
+            assert status == 409 and refused["error"]["field"] == "application_id", refused
+            break
+    status, refused = post(
+        f"{front.http_url}/v1/loans", {"loan_id": "never", "origination": ORIGINATION, "application_id": "A-1"}
+    )
+    assert status == 400 and "either" in refused["error"]["message"]
+    assert post(f"{front.http_url}/v1/loans", {"loan_id": "never", "application_id": "no-such"})[0] == 404

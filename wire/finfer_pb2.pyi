@@ -438,12 +438,14 @@ class LoanScoreBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[LoanScoreResponse, _Mapping]]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class OpenLoanRequest(_message.Message):
-    __slots__ = ("loan_id", "origination")
+    __slots__ = ("loan_id", "origination", "application_id")
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGINATION_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     loan_id: str
     origination: LoanOrigination
-    def __init__(self, loan_id: _Optional[str] = ..., origination: _Optional[_Union[LoanOrigination, _Mapping]] = ...) -> None: ...
+    application_id: str
+    def __init__(self, loan_id: _Optional[str] = ..., origination: _Optional[_Union[LoanOrigination, _Mapping]] = ..., application_id: _Optional[str] = ...) -> None: ...
 
 class OpenLoanResponse(_message.Message):
     __slots__ = ("loan_id", "opened_at", "created")
