@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from finfer.errors import Conflict, FrontError, InvalidArgument, Unavailable
 from finfer.front.dataplane import DataPlane
@@ -53,20 +53,33 @@ def _id(value: str) -> str:
 Id = Annotated[str, Field(json_schema_extra={"pattern": ID_PATTERN}), AfterValidator(_id)]
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _id_no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    schema["pattern"] = ID_PATTERN
+
+
 class OpenLoan(BaseModel):
     """A loan opened with its origination fields, or from a recorded, approved application."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The schema says it too, so that a generated request holds one of them.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["origination"]}, {"required": ["application_id"]}]},
+    )
 
     loan_id: Id
-    origination: OriginationIn | None = None
-    application_id: Annotated[Id | None, Field(description="instead of `origination`: an approved application")] = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> OpenLoan:
-        if (self.origination is None) == (self.application_id is None):
-            raise ValueError("give either `origination` or `application_id`")
-        return self
+    # Absent, not null: each is left out when the other is given (the schema shows no default either).
+    origination: Annotated[OriginationIn, Field(json_schema_extra=_no_default)] = None  # type: ignore[assignment]
+    application_id: Annotated[
+        str,
+        Field(description="instead of `origination`: an approved application", json_schema_extra=_id_no_default),
+        AfterValidator(_id),
+    ] = None  # type: ignore[assignment]
 
 
 # The credit file's fields a loan's origination is read from, by the names lenders' files use.
@@ -210,6 +223,8 @@ class LoanService:
 
     async def open(self, body: object) -> dict[str, Any]:
         loan = checked(OpenLoan, body)
+        if (loan.origination is None) == (loan.application_id is None):
+            raise InvalidArgument("origination: give either `origination` or `application_id`", "origination")
         if loan.application_id is None:
             assert loan.origination is not None  # OpenLoan holds one of them
             created, opened_at = await self.db(self.ledger.open, loan.loan_id, loan.origination.model_dump())
