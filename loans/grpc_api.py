@@ -17,8 +17,8 @@ from finfer.front.dataplane import new_request_id
 from finfer.front.grpc_server import unary
 from finfer.loans.http_api import SCOPE
 from finfer.loans.service import LoanService
-from finfer.pipelines.behaviour import origination_from_proto, reasons_to_proto, statement_from_proto
-from finfer.pipelines.risk import Reason
+from finfer.pipelines.behaviour import origination_from_proto, statement_from_proto
+from finfer.pipelines.risk import Reason, reasons_to_proto
 from finfer.wire import finfer_pb2
 
 LOANS_SERVICE = finfer_pb2.DESCRIPTOR.services_by_name["LoanMonitoring"]

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from finfer.errors import Conflict, FrontError, InvalidArgument, Unavailable
+from finfer.front.coalescer import Coalescer
 from finfer.front.dataplane import DataPlane
 from finfer.loans.treatments import Situation, Treatment, Treatments
 from finfer.models.behaviour.features import Statement, month_index
@@ -35,6 +36,8 @@ from finfer.store.loans import FromApplication, Latest, Ledger, Loan, NewStateme
 T = TypeVar("T")
 
 PIPELINE = "behaviour"
+# Batches of single statements taken and scored at once (each one transaction, one Triton call).
+COALESCED_IN_FLIGHT = 2
 # Scores computed while another statement of the loan was taken are computed again, this many times at most.
 ATTEMPTS = 5
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -153,6 +156,18 @@ def new_statement(statement: StatementBody) -> NewStatement:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """What the request that sent a statement says of it: whether a later month of its loan was taken before it,
+    and the request's id (its first answer carries it)."""
+
+    late: bool
+    request_id: str
+
+
+Marks = dict[tuple[str, str], Mark]  # by (loan id, statement id)
+
+
+@dataclass(frozen=True)
 class Outcome:
     scored: list[Scored]
     latest: Latest
@@ -167,16 +182,16 @@ class Plan:
     loan: Loan
     affected: list[int]  # indices into loan.statements
     rows: list[LoanHistory]
-    late: set[tuple[str, str]]  # (loan, statement id) taken after a later month of the loan
+    marks: Marks
 
     @classmethod
-    def of(cls, loan: Loan, late: set[tuple[str, str]]) -> Plan:
+    def of(cls, loan: Loan, marks: Marks) -> Plan:
         origination = OriginationIn.model_validate(loan.origination)
         statements = loan.statements
         first = min(s.month for s in statements if s.probability is None)
         affected = [i for i, s in enumerate(statements) if s.month >= first]
         rows = [history(origination, statements[: i + 1]) for i in affected]
-        return cls(loan, affected, [*rows, history(origination, ())], late)
+        return cls(loan, affected, [*rows, history(origination, ())], marks)
 
     def outcome(self, answers: Sequence[Answer], treatments: Treatments) -> Outcome:
         statements = self.loan.statements
@@ -197,8 +212,9 @@ class Plan:
             treatment = treat(s, probability(i))
             answer = None
             if s.answer is None:
-                late = (self.loan.loan_id, s.statement_id) in self.late
-                bodies[s.statement_id] = update(self.loan.loan_id, s, fresh[i], probability(i - 1), treatment, late)
+                mark = self.marks.get((self.loan.loan_id, s.statement_id), Mark(False, fresh[i].request_id))
+                body = update(self.loan.loan_id, s, fresh[i], probability(i - 1), treatment, mark.late)
+                bodies[s.statement_id] = body | {"request_id": mark.request_id}
                 answer = json.dumps(bodies[s.statement_id] | {"repeated": False}, separators=(",", ":"))
             scored.append(Scored(s.statement_id, probability(i), treatment.action, answer))
         last = statements[-1]
@@ -212,6 +228,7 @@ class LoanService:
     def __init__(self, ledger: Ledger, plane: DataPlane, treatments: Treatments, records: DecisionStore) -> None:
         self.ledger = ledger
         self.records = records
+        self.together: Coalescer = Coalescer(self._together, plane.settings.max_batch_rows, COALESCED_IN_FLIGHT)
         self.plane = plane
         self.treatments = treatments
 
@@ -234,19 +251,25 @@ class LoanService:
         return {"loan_id": loan.loan_id, "opened_at": opened_at, "created": created}
 
     async def submit(self, loan_id: str, body: object, request_id: str) -> dict[str, Any]:
-        """The loan's update after one statement; a statement taken before is answered as it was then."""
-        (answer,) = await self.submit_many([(loan_id, body)], request_id)
+        """The loan's update after one statement; a statement taken before is answered as it was then. Statements
+        that arrive while others are being taken and scored go together in the next batch (one transaction, one
+        Triton call), as the front's coalescer does for cache misses: no timer, so a lone statement waits for none."""
+        (answer,) = await self.together.submit([(loan_id, body, request_id)])
         if isinstance(answer, FrontError):
             raise answer
         return answer
 
+    async def _together(self, items: list[tuple[str, object, str]]) -> list[dict[str, Any] | FrontError]:
+        return await self.submit_many([(loan_id, body) for loan_id, body, _ in items], [r for _, _, r in items])
+
     async def submit_many(
-        self, items: Sequence[tuple[str, object]], request_id: str, where: str | None = None
+        self, items: Sequence[tuple[str, object]], request_ids: str | Sequence[str], where: str | None = None
     ) -> list[dict[str, Any] | FrontError]:
         """Statements of any loans, answered in order, each on its own (a refusal is that item's error): taken in one
         transaction, scored in one Triton call, written back in one transaction. With `where` (`statements`), bad
         input in any item is a 400 naming it (`statements[3].period`) before anything is taken; what depends on the
         store (an unknown loan, a conflict) stays that item's error."""
+        ids = [request_ids] * len(items) if isinstance(request_ids, str) else list(request_ids)
         answers: list[dict[str, Any] | FrontError | None] = [None] * len(items)
         valid: list[tuple[int, str, NewStatement]] = []
         for i, (loan_id, body) in enumerate(items):
@@ -259,7 +282,7 @@ class LoanService:
                 answers[i] = error
         taken = await self.db(self.ledger.take_many, [(loan_id, s) for _, loan_id, s in valid]) if valid else []
         to_score: dict[str, Loan] = {}
-        late: set[tuple[str, str]] = set()
+        marks: Marks = {}
         for (i, loan_id, statement), outcome in zip(valid, taken, strict=True):
             if isinstance(outcome, FrontError):
                 answers[i] = outcome
@@ -267,22 +290,19 @@ class LoanService:
                 answers[i] = json.loads(outcome.answer) | {"repeated": True}
             else:
                 to_score[loan_id] = outcome.loan
-                if outcome.out_of_order:
-                    late.add((loan_id, statement.statement_id))
-        fresh = await self._score(to_score, late, request_id) if to_score else {}
+                marks.setdefault((loan_id, statement.statement_id), Mark(outcome.out_of_order, ids[i]))
+        fresh = await self._score(to_score, marks, ids[0]) if to_score else {}
         for (i, loan_id, statement), outcome in zip(valid, taken, strict=True):
             if answers[i] is not None:
                 continue
             assert isinstance(outcome, Taken)
             body = fresh.get((loan_id, statement.statement_id))
             if body is None:  # the loan took other statements meanwhile: this one alone, computed again
-                body = await self._again(loan_id, statement.statement_id, late, request_id)
+                body = await self._again(loan_id, statement.statement_id, marks, ids[i])
             answers[i] = body | {"repeated": outcome.repeated}
         return answers  # type: ignore[return-value]
 
-    async def _again(
-        self, loan_id: str, statement_id: str, late: set[tuple[str, str]], request_id: str
-    ) -> dict[str, Any]:
+    async def _again(self, loan_id: str, statement_id: str, marks: Marks, request_id: str) -> dict[str, Any]:
         for _ in range(ATTEMPTS):
             loan = await self.db(self.ledger.loan, loan_id)
             stored = next(s for s in loan.statements if s.statement_id == statement_id)
@@ -290,19 +310,18 @@ class LoanService:
                 # Scored meanwhile by the request of another statement of the loan (it scores every unscored one),
                 # at a revision that held this statement: every score this one changes is written already.
                 return json.loads(stored.answer)
-            body = (await self._score({loan_id: loan}, late, request_id)).get((loan_id, statement_id))
+            body = (await self._score({loan_id: loan}, marks, request_id)).get((loan_id, statement_id))
             if body is not None:
                 return body
         raise Unavailable(f"loan_id: {loan_id} took other statements while this one was scored; retry", "loan_id")
 
     async def _score(
-        self, loans: dict[str, Loan], late: set[tuple[str, str]], request_id: str
+        self, loans: dict[str, Loan], marks: Marks, request_id: str
     ) -> dict[tuple[str, str], dict[str, Any]]:
         """Score every unscored statement of `loans`, and every later month, with the statements known up to each
         one's period, in one Triton call; write them back at the revisions read. The first answers of the loans
-        written, by (loan, statement id); a loan that took another statement meanwhile is left out. `late`: the
-        (loan, statement id) pairs taken after a later month of their loan."""
-        plans = {loan_id: Plan.of(loan, late) for loan_id, loan in loans.items()}
+        written, by (loan, statement id); a loan that took another statement meanwhile is left out."""
+        plans = {loan_id: Plan.of(loan, marks) for loan_id, loan in loans.items()}
         rows = [row for plan in plans.values() for row in plan.rows]
         answers = iter(await self.plane.answer_rows(PIPELINE, rows, request_id))
         outcomes = {

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from finfer.errors import InvalidArgument
 from finfer.models.behaviour.features import MONTHS, STATUS_MAX, STATUS_MIN, Statement, month_index, window
 from finfer.pipelines.declaration import Answer, Batch, BuildTime, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
-from finfer.pipelines.risk import FLOAT32_MAX, Reason
+from finfer.pipelines.risk import FLOAT32_MAX, Reason, reasons_of, reasons_to_proto
 from finfer.pipelines.validation import first_error
 from finfer.wire import finfer_pb2
 
@@ -166,21 +166,8 @@ class BehaviourCodec(Codec[LoanHistory, LoanScore]):
         }
 
     def decode(self, outputs: Outputs, rows: Sequence[LoanHistory]) -> list[LoanScore]:
-        n = len(rows)
-        features, values = outputs["reason_feature"], outputs["reason_value"]
-        contributions, texts = outputs["reason_contribution"], outputs["reason_text"]
-        k = len(features) // n
-        return [
-            LoanScore(
-                outputs["probability_of_default"][i],
-                [
-                    Reason(features[j], values[j], contributions[j], texts[j])
-                    for j in range(i * k, (i + 1) * k)
-                    if features[j]
-                ],
-            )
-            for i in range(n)
-        ]
+        reasons = reasons_of(outputs, len(rows))
+        return [LoanScore(outputs["probability_of_default"][i], reasons[i]) for i in range(len(rows))]
 
     def request_schema(self) -> dict[str, Any]:
         return LoanHistoryIn.model_json_schema()
@@ -223,12 +210,6 @@ def from_proto(request: finfer_pb2.LoanScoreRequest) -> dict[str, Any]:
 
 def batch_from_proto(request: finfer_pb2.LoanScoreBatchRequest) -> dict[str, Any]:
     return {"loans": [from_proto(loan) for loan in request.loans]}
-
-
-def reasons_to_proto(reasons: Sequence[Reason]) -> list[finfer_pb2.Reason]:
-    return [
-        finfer_pb2.Reason(feature=r.feature, value=r.value, contribution=r.contribution, text=r.text) for r in reasons
-    ]
 
 
 def to_proto(answer: Answer[LoanScore]) -> finfer_pb2.LoanScoreResponse:

@@ -43,6 +43,23 @@ class RiskScore:
     reasons: Annotated[list[Reason], Field(description="the fields that raised the risk most, at most 4")]
 
 
+def reasons_of(outputs: Outputs, n: int) -> list[list[Reason]]:
+    """Each of `n` rows' reasons from the flat `reason_*` outputs (k a row, the empty padding left out)."""
+    features, values = outputs["reason_feature"], outputs["reason_value"]
+    contributions, texts = outputs["reason_contribution"], outputs["reason_text"]
+    k = len(features) // n
+    return [
+        [Reason(features[j], values[j], contributions[j], texts[j]) for j in range(i * k, (i + 1) * k) if features[j]]
+        for i in range(n)
+    ]
+
+
+def reasons_to_proto(reasons: Sequence[Reason]) -> list[finfer_pb2.Reason]:
+    return [
+        finfer_pb2.Reason(feature=r.feature, value=r.value, contribution=r.contribution, text=r.text) for r in reasons
+    ]
+
+
 # The model reads FP32: a larger number would reach it as infinity.
 FLOAT32_MAX = 3.4028234663852886e38
 
@@ -104,21 +121,9 @@ class RiskCodec(Codec[ApplicantRow, RiskScore]):
         }
 
     def decode(self, outputs: Outputs, rows: Sequence[ApplicantRow]) -> list[RiskScore]:
-        n = len(rows)
-        features, values = outputs["reason_feature"], outputs["reason_value"]
-        contributions, texts = outputs["reason_contribution"], outputs["reason_text"]
-        k = len(features) // n
+        reasons = reasons_of(outputs, len(rows))
         return [
-            RiskScore(
-                outputs["probability_of_default"][i],
-                outputs["grade"][i],
-                [
-                    Reason(features[j], values[j], contributions[j], texts[j])
-                    for j in range(i * k, (i + 1) * k)
-                    if features[j]
-                ],
-            )
-            for i in range(n)
+            RiskScore(outputs["probability_of_default"][i], outputs["grade"][i], reasons[i]) for i in range(len(rows))
         ]
 
     def request_schema(self) -> dict[str, Any]:
@@ -175,10 +180,7 @@ def to_proto(answer: Answer[RiskScore]) -> finfer_pb2.ScoreResponse:
     return finfer_pb2.ScoreResponse(
         probability_of_default=result.probability_of_default,
         grade=result.grade,
-        reasons=[
-            finfer_pb2.Reason(feature=r.feature, value=r.value, contribution=r.contribution, text=r.text)
-            for r in result.reasons
-        ],
+        reasons=reasons_to_proto(result.reasons),
         **answer.envelope(),
     )
 
