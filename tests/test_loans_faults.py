@@ -110,3 +110,33 @@ def test_a_dead_database_answers_503_and_loses_no_statement(settings: Settings, 
         clean = scores(url, "clean")
         for loan in range(LOANS):
             assert scores(url, f"F-{loan}") == pytest.approx(clean, abs=1e-9)
+
+
+def test_two_fronts_on_one_database_give_one_loan_the_same_scores(settings: Settings, triton, postgres, tmp_path):
+    database = postgres.create_database("shared")
+    fronts = []
+    for name in ("a", "b"):
+        http, grpc_port = stack.free_ports(2)
+        own = settings.model_copy(
+            update={"database_url": database, "http_port": http, "grpc_port": grpc_port, "state_dir": tmp_path / name}
+        )
+        fronts.append((own, f"http://127.0.0.1:{http}"))
+    with own_front(fronts[0][0], tmp_path / "a.log"), own_front(fronts[1][0], tmp_path / "b.log"):
+        (_, a), (_, b) = fronts
+        assert post(f"{a}/v1/loans", {"loan_id": "both", "origination": ORIGINATION})[0] == 200
+        assert post(f"{b}/v1/loans", {"loan_id": "both", "origination": ORIGINATION})[1]["created"] is False
+        # Months sent to both fronts at once, each front's share in reverse: late months and races across fronts.
+        shares = ([m for m in range(MONTHS, 0, -1) if m % 2], [m for m in range(MONTHS, 0, -1) if not m % 2])
+
+        def send(url: str, months: list[int]) -> list[int]:
+            return [post(f"{url}/v1/loans/both/statements", statement(m))[0] for m in months]
+
+        with ThreadPoolExecutor(2) as pool:
+            statuses = list(pool.map(send, (a, b), shares))
+        assert all(status == 200 for share in statuses for status in share), statuses
+        assert scores(a, "both") == scores(b, "both")
+        history = [{k: v for k, v in statement(m).items() if k != "statement_id"} for m in range(1, MONTHS + 1)]
+        status, clean = post(f"{a}/v1/loans/score", {"origination": ORIGINATION, "statements": history})
+        assert status == 200 and scores(b, "both")["2025-12"] == pytest.approx(
+            clean["probability_of_default"], abs=1e-9
+        )
