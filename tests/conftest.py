@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from finfer.exporters.base import BuildOptions, Profile, export
 from finfer.loadtest import stack
 from finfer.pipelines.registry import REGISTRY
 from finfer.settings import Settings
+from finfer.store.database import connect
 from finfer.triton_server import TritonServer
 
 
@@ -151,3 +153,24 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[stack.PostgresServer]:
+    with stack.PostgresServer() as server:
+        yield server
+
+
+_databases = iter(range(1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An empty database of each kind (a fresh PostgreSQL database per test)."""
+    url = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        url = server.create_database(f"store_{next(_databases)}")
+    made = connect(Settings(state_dir=tmp_path, database_url=url))
+    yield made
+    made.dispose()

@@ -32,12 +32,6 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[stack.PostgresServer]:
-    with stack.PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def guarded(settings: Settings, triton, postgres: stack.PostgresServer, tmp_path_factory) -> Iterator[Settings]:
     """A front with API keys required, recording into PostgreSQL, on ports of its own."""
     http, grpc_port = stack.free_ports(2)

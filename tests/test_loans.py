@@ -8,23 +8,20 @@ import math
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from finfer.application.policy import PolicyError
 from finfer.errors import Conflict, NotFound
-from finfer.loadtest import stack
 from finfer.loans.treatments import DEFAULT_TREATMENTS, Situation, load_treatments, parse_treatments
 from finfer.models.behaviour import reasons
 from finfer.models.behaviour.features import FEATURE_NAMES, MONTHS, Statement, month_index, window
 from finfer.models.behaviour.training.evaluation import WARNING_THRESHOLD
-from finfer.settings import Settings
-from finfer.store.database import connect, migrate
+from finfer.store.database import migrate
 from finfer.store.loans import Latest, Ledger, NewStatement, Scored
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.helpers import get, post
@@ -131,24 +128,11 @@ def test_bands_must_rise_and_hold_probability_one():
 # ---- the ledger, on SQLite and PostgreSQL ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[stack.PostgresServer]:
-    with stack.PostgresServer() as server:
-        yield server
-
-
-_databases = iter(range(1_000_000))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    url = None
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres").create_database(f"loans_{next(_databases)}")
-    engine = connect(Settings(state_dir=tmp_path, database_url=url))
+@pytest.fixture
+def ledger(engine: sa.Engine) -> Ledger:
+    """An empty ledger on each database (conftest's `engine`: SQLite, and a fresh PostgreSQL database)."""
     migrate(engine)
-    yield Ledger(engine)
-    engine.dispose()
+    return Ledger(engine)
 
 
 def new(month: int, statement_id: str | None = None, balance: float = 100.0) -> NewStatement:

@@ -33,7 +33,8 @@ def statement(month: int) -> dict:
 
 
 @pytest.fixture
-def postgres() -> Iterator[stack.PostgresServer]:
+def dying_postgres() -> Iterator[stack.PostgresServer]:
+    """A PostgreSQL of the test's own: the test kills it."""
     with stack.PostgresServer() as server:
         yield server
 
@@ -44,7 +45,10 @@ def scores(url: str, loan_id: str) -> dict[str, float]:
     return {s["period"]: s["probability_of_default"] for s in loan["statements"]}
 
 
-def test_a_dead_database_answers_503_and_loses_no_statement(settings: Settings, triton, postgres, tmp_path: Path):
+def test_a_dead_database_answers_503_and_loses_no_statement(
+    settings: Settings, triton, dying_postgres: stack.PostgresServer, tmp_path: Path
+):
+    postgres = dying_postgres
     http, grpc_port = stack.free_ports(2)
     own = settings.model_copy(
         update={

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,35 +14,13 @@ import sqlalchemy as sa
 from finfer import paths
 from finfer.access import keys
 from finfer.errors import Conflict, InvalidArgument, NotFound
-from finfer.loadtest import stack
-from finfer.settings import Settings, Split
+from finfer.settings import Split
 from finfer.store import schema, splits
-from finfer.store.database import connect, migrate, schema_version
+from finfer.store.database import migrate, schema_version
 from finfer.store.decisions import DecisionStore, Entry
 from finfer.store.labels import POSITIVE, TARGET, export_labels
 from finfer.store.loans import Ledger
 from finfer.store.spool import Spool, SpoolFull
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[stack.PostgresServer]:
-    with stack.PostgresServer() as server:
-        yield server
-
-
-_databases = iter(range(1_000_000))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    """An empty database of each kind (a fresh PostgreSQL database per test)."""
-    url = None
-    if request.param == "postgresql":
-        server = request.getfixturevalue("postgres")
-        url = server.create_database(f"store_{next(_databases)}")
-    made = connect(Settings(state_dir=tmp_path, database_url=url))
-    yield made
-    made.dispose()
 
 
 def decision(application_id: str, verdict: str = "review", codes: tuple[str, ...] = ("RISK_REVIEW",), **credit):

@@ -304,12 +304,6 @@ def test_versions_are_built_beside_the_served_one_or_refused(versioned: Settings
     assert risk.PIPELINE.versions(repository) == [1, 2, 3]
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[stack.PostgresServer]:
-    with stack.PostgresServer() as server:
-        yield server
-
-
 def test_fronts_sharing_a_database_serve_one_split_and_one_rollback(
     versioned: Settings, postgres: stack.PostgresServer, tmp_path: Path
 ) -> None:
