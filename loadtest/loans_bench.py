@@ -34,6 +34,17 @@ MONTHS_A_LOAN = 12
 BATCH = 256
 
 
+def random_statement(rng: random.Random, month: int) -> dict:
+    """Month `month` (0 to 11) of 2025 for some loan: a balance, a payment and a status drawn at random."""
+    return {
+        "statement_id": f"s{month + 1}",
+        "period": f"2025-{month + 1:02d}",
+        "balance": float(rng.randrange(0, 40_000)),
+        "paid": float(rng.choice((0, 500, 2_000, 10_000))),
+        "status": rng.choice((-1, 0, 0, 0, 1, 2)),
+    }
+
+
 def statement_sender(url: str, clients: int, run: str) -> Callable[[], Awaitable[tuple[Send, Callable]]]:
     """A servicing system's month: statements of many loans at once, each loan's months one after another.
     Statement i goes to one of `4 × clients` loans in turn (months of one loan are that many statements apart, so
@@ -67,13 +78,7 @@ def statement_sender(url: str, clients: int, run: str) -> Callable[[], Awaitable
             loan = round_ * width + slot
             await ahead(loan)
             ahead(loan + width)  # the loan sent after this one's twelfth month is opened meanwhile
-            body = {
-                "statement_id": f"s{month + 1}",
-                "period": f"2025-{month + 1:02d}",
-                "balance": float(rng.randrange(0, 40_000)),
-                "paid": float(rng.choice((0, 500, 2_000, 10_000))),
-                "status": rng.choice((-1, 0, 0, 0, 1, 2)),
-            }
+            body = random_statement(rng, month)
             path = f"{url}/v1/loans/{run}-{loan}/statements"
             async with session.post(path, data=orjson.dumps(body), headers=headers) as response:
                 await response.read()
@@ -104,15 +109,7 @@ def batch_sender(url: str, clients: int, run: str, settings: Settings, loans: in
             month, slot = divmod(at, width)
             first = (round_ * width + slot) * BATCH
             statements = [
-                {
-                    "loan_id": f"{run}-{(first + k) % loans}",
-                    "statement_id": f"s{month + 1}",
-                    "period": f"2025-{month + 1:02d}",
-                    "balance": float(rng.randrange(0, 40_000)),
-                    "paid": float(rng.choice((0, 500, 2_000, 10_000))),
-                    "status": rng.choice((-1, 0, 0, 0, 1, 2)),
-                }
-                for k in range(BATCH)
+                {"loan_id": f"{run}-{(first + k) % loans}", **random_statement(rng, month)} for k in range(BATCH)
             ]
             body = orjson.dumps({"statements": statements})
             async with session.post(f"{url}/v1/loans/statements:batch", data=body, headers=headers) as response:

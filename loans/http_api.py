@@ -13,7 +13,7 @@ from finfer.access.guard import Guard
 from finfer.errors import ErrorDetail, FrontError, openapi_errors
 from finfer.front.dataplane import new_request_id
 from finfer.front.http_app import add_post, batch_body, json_body, parse_json, read_body
-from finfer.loans.service import ID_PATTERN, Id, LoanService, OpenLoan, StatementBody
+from finfer.loans.service import ID_PATTERN, Id, LoanService, OpenLoan, StatementBody, item_field
 from finfer.office.records_api import caller
 from finfer.pipelines.risk import Reason
 from finfer.pipelines.validation import batch_items
@@ -68,8 +68,7 @@ class StatementResults(BaseModel):
 
 def where(i: int, error: FrontError) -> dict[str, Any]:
     """A batch item's error names its item: `statements[3].period`."""
-    field = f"statements[{i}].{error.field}" if error.field else f"statements[{i}]"
-    return {"error": error.body()["error"] | {"field": field}}
+    return {"error": error.body()["error"] | {"field": item_field("statements", i, error.field)}}
 
 
 class StatementOut(BaseModel):

@@ -8,13 +8,12 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from finfer.access.guard import Guard
-from finfer.errors import FrontError, Unauthenticated
+from finfer.access.guard import Guard, Principal
 from finfer.loans.service import ID_PATTERN, LoanService
-from finfer.office.review_pages import COOKIE, PAGE_SIZE
+from finfer.office.review_pages import PAGE_SIZE, rendered
 
 HERE = FilePath(__file__).parent
 TEMPLATES = Environment(
@@ -60,32 +59,22 @@ def warning_pages(service: LoanService, guard: Guard) -> APIRouter:
     def html(name: str, status: int = 200, **values: Any) -> HTMLResponse:
         return HTMLResponse(TEMPLATES.get_template(name).render(**values), status_code=status)
 
-    async def rendered(request: Request, render) -> Response:
-        key = request.cookies.get(COOKIE)
-        try:
-            who = guard.check(f"Bearer {key}" if key else request.headers.get("authorization"), SCOPES)
-            return await render(who.name)
-        except Unauthenticated:
-            return RedirectResponse("/review/login", status_code=303)
-        except FrontError as error:
-            return html("base.html", error.http_status, who="", error=error.message)
-
     @router.get("/review/loans")
     async def queue(request: Request, band: str | None = None, page_number: int = 1) -> Response:
-        async def render(who: str) -> Response:
+        async def render(who: Principal) -> Response:
             first = max(1, page_number)
             found = await service.warnings(band or None, first, PAGE_SIZE) | {"page": first}
-            return html("warnings.html", who=who, band=band, **found)
+            return html("warnings.html", who=who.name, band=band, **found)
 
-        return await rendered(request, render)
+        return await rendered(request, guard, SCOPES, render)
 
     @router.get("/review/loans/{loan_id}")
     async def loan(request: Request, loan_id: Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]) -> Response:
-        async def render(who: str) -> Response:
+        async def render(who: Principal) -> Response:
             found = await service.loan(loan_id)
             drawn = plot(found["statements"], service.treatments.warning_from())
-            return html("loan.html", who=who, loan=found, plot=drawn)
+            return html("loan.html", who=who.name, loan=found, plot=drawn)
 
-        return await rendered(request, render)
+        return await rendered(request, guard, SCOPES, render)
 
     return router

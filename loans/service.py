@@ -10,7 +10,6 @@ would lose a statement a servicing system may legitimately send late.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import re
@@ -29,7 +28,7 @@ from finfer.models.intent.labels import INTENTS
 from finfer.pipelines.behaviour import LoanHistory, OriginationIn, StatementIn
 from finfer.pipelines.declaration import Answer
 from finfer.pipelines.validation import first_error
-from finfer.store.database import DatabaseError
+from finfer.store.database import off_loop
 from finfer.store.decisions import DecisionStore
 from finfer.store.loans import FromApplication, Latest, Ledger, Loan, NewStatement, Save, Scored, StoredStatement, Taken
 
@@ -203,13 +202,10 @@ class Plan:
                 return at_origination
             return fresh[i].result.probability_of_default if i in fresh else statements[i].probability
 
-        def treat(s: StoredStatement, p: float) -> Treatment:
-            return treatments.treat(Situation(p, s.status, s.balance, s.intent))
-
         scored, bodies = [], {}
         for i in self.affected:
             s = statements[i]
-            treatment = treat(s, probability(i))
+            treatment = treated(treatments, s, probability(i))
             answer = None
             if s.answer is None:
                 mark = self.marks.get((self.loan.loan_id, s.statement_id), Mark(False, fresh[i].request_id))
@@ -217,11 +213,19 @@ class Plan:
                 bodies[s.statement_id] = body | {"request_id": mark.request_id}
                 answer = json.dumps(bodies[s.statement_id] | {"repeated": False}, separators=(",", ":"))
             scored.append(Scored(s.statement_id, probability(i), treatment.action, answer))
-        last = statements[-1]
-        latest = treat(last, probability(len(statements) - 1))
-        return Outcome(
-            scored, Latest(last.period, probability(len(statements) - 1), latest.band, latest.action), bodies
-        )
+        # The latest month is always among the affected (they run from the earliest unscored one to the end).
+        latest = Latest(statements[-1].period, scored[-1].probability, treatment.band, treatment.action)
+        return Outcome(scored, latest, bodies)
+
+
+def treated(treatments: Treatments, s: StoredStatement, probability: float) -> Treatment:
+    """The policy's treatment of a loan whose latest known month is `s`, scored `probability`."""
+    return treatments.treat(Situation(probability, s.status, s.balance, s.intent))
+
+
+def item_field(where: str, i: int, field: str | None) -> str:
+    """A batch item's field as the batch names it: `statements[3].period`."""
+    return f"{where}[{i}].{field}" if field else f"{where}[{i}]"
 
 
 class LoanService:
@@ -233,10 +237,7 @@ class LoanService:
         self.treatments = treatments
 
     async def db(self, method: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.to_thread(method, *args)
-        except DatabaseError:
-            raise Unavailable("the loan store is unreachable; retry later") from None
+        return await off_loop(method, *args, store="the loan store")
 
     async def open(self, body: object) -> dict[str, Any]:
         loan = checked(OpenLoan, body)
@@ -277,8 +278,7 @@ class LoanService:
                 valid.append((i, checked_loan_id(loan_id), new_statement(checked(StatementBody, body))))
             except InvalidArgument as error:
                 if where is not None:
-                    field = f"{where}[{i}].{error.field}" if error.field else f"{where}[{i}]"
-                    raise InvalidArgument(f"{where}[{i}].{error.message}", field) from None
+                    raise InvalidArgument(f"{where}[{i}].{error.message}", item_field(where, i, error.field)) from None
                 answers[i] = error
         taken = await self.db(self.ledger.take_many, [(loan_id, s) for _, loan_id, s in valid]) if valid else []
         to_score: dict[str, Loan] = {}
@@ -342,9 +342,7 @@ class LoanService:
         loan = await self.db(self.ledger.loan, checked_loan_id(loan_id))
 
         def treatment(s: StoredStatement) -> dict[str, str] | None:
-            if s.probability is None:
-                return None
-            return dataclasses.asdict(self.treatments.treat(Situation(s.probability, s.status, s.balance, s.intent)))
+            return None if s.probability is None else dataclasses.asdict(treated(self.treatments, s, s.probability))
 
         statements = [
             {

@@ -4,7 +4,6 @@ Database calls run in a worker thread; a database that does not answer is a 503,
 `from __future__ import annotations` here: FastAPI reads the routes' annotations, which name local aliases.)
 """
 
-import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -14,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from finfer.access.guard import Guard, Principal
 from finfer.application.request import checked_application_id
-from finfer.errors import Unavailable, openapi_errors
+from finfer.errors import openapi_errors
 from finfer.front.grpc_server import unary
 from finfer.pipelines.fraud import APPLICATION_ID_PATTERN
-from finfer.store.database import DatabaseError
+from finfer.store.database import off_loop
 from finfer.store.decisions import DecisionStore
 from finfer.wire import finfer_pb2
 
@@ -33,10 +32,7 @@ class Records:
         self.store = store
 
     async def call(self, method: Callable[..., T], *args: Any) -> T:
-        try:
-            return await asyncio.to_thread(method, *args)
-        except DatabaseError:
-            raise Unavailable("the decision store is unreachable; retry later") from None
+        return await off_loop(method, *args)
 
 
 class Case(BaseModel):

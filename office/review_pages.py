@@ -4,6 +4,7 @@ The same store calls and the same access check as the JSON routes; a browser car
 SameSite=Strict cookie set by the sign-in form (so no other site can post a review with it).
 """
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,22 +29,23 @@ def _page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
     return HTMLResponse(TEMPLATES.get_template(name).render(**values), status_code=status)
 
 
+async def rendered(
+    request: Request, guard: Guard, scopes: tuple[str, ...], render: Callable[[Principal], Awaitable[Response]]
+) -> Response:
+    """`render(principal)` behind the access check, with the key of the sign-in cookie (or the header): sign in
+    when there is no key, the refusal as a page."""
+    key = request.cookies.get(COOKIE)
+    try:
+        return await render(guard.check(f"Bearer {key}" if key else request.headers.get("authorization"), scopes))
+    except Unauthenticated:
+        return RedirectResponse("/review/login", status_code=303)
+    except FrontError as error:
+        return _page("base.html", error.http_status, who="", error=error.message)
+
+
 def review_pages(records: Records, guard: Guard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     store = records.store
-
-    def reviewer(request: Request, *scopes: str) -> Principal:
-        key = request.cookies.get(COOKIE)
-        return guard.check(f"Bearer {key}" if key else request.headers.get("authorization"), scopes)
-
-    async def rendered(request: Request, scopes: tuple[str, ...], render) -> Response:
-        """`render(principal)` behind the access check: sign in when there is no key, the refusal as a page."""
-        try:
-            return await render(reviewer(request, *scopes))
-        except Unauthenticated:
-            return RedirectResponse("/review/login", status_code=303)
-        except FrontError as error:
-            return _page("base.html", error.http_status, who="", error=error.message)
 
     @router.get("/review")
     async def queue(request: Request, reason: str | None = None, page: int = 1) -> Response:
@@ -54,7 +56,7 @@ def review_pages(records: Records, guard: Guard) -> APIRouter:
             values = {"cases": cases, "total": total, "mine": mine, "reason": code, "page": first}
             return _page("queue.html", who=who.name, page_size=PAGE_SIZE, **values)
 
-        return await rendered(request, ("reviews:read",), render)
+        return await rendered(request, guard, ("reviews:read",), render)
 
     @router.get("/review/cases/{case_id}")
     async def case(request: Request, case_id: CaseId) -> Response:
@@ -63,7 +65,7 @@ def review_pages(records: Records, guard: Guard) -> APIRouter:
             values = {"case": found, "personal": PERSONAL_FIELDS, "branch_order": BRANCH_NAMES}
             return _page("case.html", who=who.name, **values)
 
-        return await rendered(request, ("reviews:read",), render)
+        return await rendered(request, guard, ("reviews:read",), render)
 
     @router.post("/review/cases/{case_id}/claim")
     async def claim(request: Request, case_id: CaseId) -> Response:
@@ -71,7 +73,7 @@ def review_pages(records: Records, guard: Guard) -> APIRouter:
             await records.call(store.claim, case_id, who.name)
             return RedirectResponse(f"/review/cases/{case_id}", status_code=303)
 
-        return await rendered(request, ("reviews:write",), render)
+        return await rendered(request, guard, ("reviews:write",), render)
 
     @router.post("/review/cases/{case_id}/resolve")
     async def resolve(
@@ -83,7 +85,7 @@ def review_pages(records: Records, guard: Guard) -> APIRouter:
             await records.call(store.resolve, case_id, who.name, outcome, note[:2000])
             return RedirectResponse("/review", status_code=303)
 
-        return await rendered(request, ("reviews:write",), render)
+        return await rendered(request, guard, ("reviews:write",), render)
 
     @router.get("/review/login")
     async def login_form() -> Response:

@@ -7,13 +7,18 @@ database turns into the spool, never into a hung request.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from finfer.errors import Unavailable
 from finfer.settings import Settings
 from finfer.store import schema
+
+T = TypeVar("T")
 
 # What a dead, unreachable or refusing database raises through SQLAlchemy.
 DatabaseError = sa.exc.DBAPIError
@@ -80,6 +85,14 @@ def connect(settings: Settings) -> sa.Engine:
             "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
         },
     )
+
+
+async def off_loop(method: Callable[..., T], *args: Any, store: str = "the decision store") -> T:
+    """A database call in a worker thread; a database that does not answer is a 503 naming `store`, never a hang."""
+    try:
+        return await asyncio.to_thread(method, *args)
+    except DatabaseError:
+        raise Unavailable(f"{store} is unreachable; retry later") from None
 
 
 def schema_version(connection: sa.Connection) -> int:

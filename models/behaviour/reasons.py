@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from finfer.models.behaviour.features import FEATURE_NAMES, MONTHS
+from finfer.models.risk.scoring import Reasons
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,6 @@ def show(group: Group, value: float) -> str:
     if group.unit == "%":
         return f"{value:.0%}"
     return f"{value:g}"
-
-
-@dataclass(frozen=True)
-class Reasons:
-    """Top-k reasons per row; rows with fewer risk-raising groups pad with ''."""
-
-    feature: np.ndarray  # N×k object (str): the group's name
-    value: np.ndarray  # N×k object (str)
-    contribution: np.ndarray  # N×k float32, log-odds
-    text: np.ndarray  # N×k object (str)
 
 
 def reason_codes(features: np.ndarray, contributions: np.ndarray, k: int) -> Reasons:
