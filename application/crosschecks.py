@@ -6,21 +6,15 @@ Inputs are the pipelines' own results (finfer.pipelines.documents.Document, .dam
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from typing import Any
 
 from finfer.application.findings import Declared, Finding
 from finfer.application.policy import Policy
-from finfer.models.ocr.fields import id_number_is_valid, vin_is_valid
-
-# The fields a reviewer expects to read on each kind of document; one that OCR cannot find is a finding.
-KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "id_card": ("id_number",),
-    "driving_licence": ("plate", "vin"),
-    "contract": ("id_number", "amount", "vin"),
-    "vin_plate": ("vin",),
-}
-DOCUMENT_KINDS = tuple(KIND_FIELDS)
+from finfer.models.documents.kinds import UNKNOWN, FieldSpec, Role, Type, kind
+from finfer.models.documents.values import CHECKED, LONG_TERM
+from finfer.models.ocr.fields import id_number_is_valid, normalise, vin_is_valid
 
 
 def _finding(policy: Policy, code: str, text: str, source: str) -> Finding:
@@ -31,41 +25,114 @@ def _same_plate(a: str, b: str) -> bool:
     return a.replace("·", "").replace(" ", "").upper() == b.replace("·", "").replace(" ", "").upper()
 
 
-def document_findings(policy: Policy, declared: Declared, documents: Sequence[tuple[str, Any]]) -> list[Finding]:
-    """`documents`: (kind, Document) in request order."""
+def _ends(period: str) -> datetime.date | None:
+    """A period's last day (YYYY-MM-DD/YYYY-MM-DD); None when it runs without end."""
+    end = period.split("/")[-1]
+    return None if end == LONG_TERM else datetime.date.fromisoformat(end)
+
+
+def document_findings(
+    policy: Policy, declared: Declared, documents: Sequence[tuple[str | None, Any]], today: datetime.date | None = None
+) -> list[Finding]:
+    """`documents`: (declared kind or None, Document) in request order. Each page is judged as the kind
+    recognised; the checks across pages (VINs that disagree, income shown anywhere) come last."""
+    today = today or datetime.date.today()
     found: list[Finding] = []
+    vins: dict[str, list[str]] = {}
+    incomes: list[float] = []
 
     def add(code: str, text: str) -> None:
         found.append(_finding(policy, code, text, "documents"))
 
-    for i, (kind, document) in enumerate(documents):
-        where = f"documents[{i}] ({kind})"
-        fields = document.fields
-        for name in KIND_FIELDS[kind]:
-            if getattr(fields, name) is None:
-                add("FIELD_UNREAD", f"{where}: no {name.replace('_', ' ')} could be read")
-        id_number, vin, plate, amount = fields.id_number, fields.vin, fields.plate, fields.amount
-        if id_number is not None and "id_number" in KIND_FIELDS[kind]:
-            if not id_number.valid:
-                add("ID_CHECKSUM", f"{where}: the ID number read fails its checksum")
-            elif declared.id_number is not None and id_number.value != declared.id_number:
-                add("ID_MISMATCH", f"{where}: the ID number read differs from the declared one")
-        if vin is not None and "vin" in KIND_FIELDS[kind]:
-            if not vin.valid:
-                add("VIN_CHECK_DIGIT", f"{where}: the VIN read fails its check digit")
-            elif declared.vin is not None and vin.value != declared.vin:
-                add("VIN_MISMATCH", f"{where}: the VIN read differs from the declared one")
-        checks_plate = plate is not None and "plate" in KIND_FIELDS[kind] and declared.plate is not None
-        if checks_plate and not _same_plate(plate.value, declared.plate):
-            add("PLATE_MISMATCH", f"{where}: the plate read differs from the declared one")
-        if amount is not None and "amount" in KIND_FIELDS[kind] and declared.amount is not None:
-            read = float(amount.value)
-            if abs(read - declared.amount) > policy.checks.amount_tolerance * declared.amount:
-                add(
-                    "AMOUNT_MISMATCH",
-                    f"{where}: the contract's amount ({read:,.2f}) differs from the declared {declared.amount:,.2f}",
-                )
+    for i, (claimed, document) in enumerate(documents):
+        where = f"documents[{i}] ({document.kind})"
+        if document.kind == UNKNOWN or document.kind_confidence < policy.checks.min_kind_confidence:
+            text = (
+                f"documents[{i}]: not recognised as a known kind (best {document.kind}, {document.kind_confidence:.2f})"
+            )
+            add("DOCUMENT_UNCLASSIFIED", text)
+            continue
+        if claimed is not None and kind(claimed).name != document.kind:
+            add("KIND_MISMATCH", f"documents[{i}]: sent as {claimed}, read as {document.kind}")
+        catalogued = kind(document.kind)
+        for spec in catalogued.fields:
+            read = document.fields.get(spec.name)
+            if read is None:
+                add("FIELD_UNREAD", f"{where}: no {spec.name.replace('_', ' ')} could be read")
+                continue
+            if spec.type in CHECKED and not read.valid:
+                add("CHECKSUM_INVALID", f"{where}: the {spec.name.replace('_', ' ')} read fails its check character")
+                continue
+            if spec.type is Type.VIN:
+                vins.setdefault(read.value, []).append(where)
+            found += _field_findings(policy, declared, spec, read, where, today)
+            if spec.role is Role.INCOME:
+                incomes.append(float(read.value))
+    if len(vins) > 1:
+        add("VIN_MISMATCH", f"the documents name {len(vins)} different VINs: {'; '.join(w[0] for w in vins.values())}")
+    found += _income_findings(policy, declared, incomes)
     return found
+
+
+def _field_findings(
+    policy: Policy, declared: Declared, spec: FieldSpec, read: Any, where: str, today: datetime.date
+) -> list[Finding]:
+    """One field read valid, against what the applicant declared. The finding's text never holds the
+    personal values compared (ID numbers, VINs, names): only where they differ."""
+    out: list[Finding] = []
+
+    def add(code: str, text: str) -> None:
+        out.append(_finding(policy, code, f"{where}: {text}", "documents"))
+
+    if spec.role is Role.APPLICANT_ID and declared.id_number is not None and read.value != declared.id_number:
+        add("ID_MISMATCH", f"the {spec.name.replace('_', ' ')} read differs from the declared ID number")
+    elif spec.type is Type.VIN and declared.vin is not None and read.value != declared.vin:
+        add("VIN_MISMATCH", "the VIN read differs from the declared one")
+    elif spec.type is Type.PLATE and declared.plate is not None and not _same_plate(read.value, declared.plate):
+        add("PLATE_MISMATCH", "the plate read differs from the declared one")
+    elif spec.role is Role.OWNER and declared.name is not None and normalise(read.value) != normalise(declared.name):
+        add("OWNER_MISMATCH", f"the {spec.name} named differs from the applicant")
+    elif spec.role is Role.VALID_UNTIL and (end := _ends(read.value)) is not None and end < today:
+        add("DOCUMENT_EXPIRED", f"its {spec.name} ended on {end.isoformat()}")
+    elif spec.role is Role.LOAN_AMOUNT and declared.amount is not None:
+        value = float(read.value)
+        if abs(value - declared.amount) > policy.checks.amount_tolerance * declared.amount:
+            add(
+                "AMOUNT_MISMATCH",
+                f"the contract's amount ({value:,.2f}) differs from the declared {declared.amount:,.2f}",
+            )
+    elif spec.role is Role.PRICE:
+        price = float(read.value)
+        if declared.vehicle_price is not None and abs(price - declared.vehicle_price) > (
+            policy.checks.price_tolerance * declared.vehicle_price
+        ):
+            add(
+                "PRICE_MISMATCH",
+                f"the invoice's price ({price:,.2f}) differs from the declared {declared.vehicle_price:,.2f}",
+            )
+        if declared.amount is not None and price > 0 and declared.amount / price > policy.checks.max_loan_to_value:
+            ratio = declared.amount / price
+            add(
+                "LOAN_TO_VALUE",
+                f"the loan is {ratio:.0%} of the invoice's price (at most {policy.checks.max_loan_to_value:.0%})",
+            )
+    return out
+
+
+def _income_findings(policy: Policy, declared: Declared, incomes: Sequence[float]) -> list[Finding]:
+    income = declared.monthly_income
+    if income is None:
+        return []
+    if not incomes:
+        if income >= policy.checks.income_proof_from:
+            text = f"a monthly income of {income:,.0f} is declared and no document shows income"
+            return [_finding(policy, "INCOME_UNVERIFIED", text, "documents")]
+        return []
+    shown = max(incomes)
+    if income > shown * (1 + policy.checks.income_tolerance):
+        text = f"the declared monthly income {income:,.0f} is above the {shown:,.0f} the documents show"
+        return [_finding(policy, "INCOME_MISMATCH", text, "documents")]
+    return []
 
 
 def damage_findings(policy: Policy, damages: Sequence[Any]) -> list[Finding]:

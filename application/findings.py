@@ -16,6 +16,9 @@ class Declared:
     plate: str | None = None
     amount: float | None = None
     term_months: int | None = None
+    name: str | None = None  # the applicant's, against a vehicle's owner on its papers
+    monthly_income: float | None = None  # yuan
+    vehicle_price: float | None = None  # yuan
 
 
 @dataclass(frozen=True)

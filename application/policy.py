@@ -77,6 +77,15 @@ CHECK_CODES: dict[str, Outcome] = {
     "MESSAGE_TERM_MISMATCH": Outcome.REVIEW,
     "AMOUNT_OVER_LIMIT": Outcome.DECLINE,
     "TERM_OVER_LIMIT": Outcome.DECLINE,
+    "CHECKSUM_INVALID": Outcome.REVIEW,
+    "DOCUMENT_EXPIRED": Outcome.REVIEW,
+    "DOCUMENT_UNCLASSIFIED": Outcome.REVIEW,
+    "KIND_MISMATCH": Outcome.REVIEW,
+    "OWNER_MISMATCH": Outcome.REVIEW,
+    "PRICE_MISMATCH": Outcome.REVIEW,
+    "LOAN_TO_VALUE": Outcome.REVIEW,
+    "INCOME_MISMATCH": Outcome.REVIEW,
+    "INCOME_UNVERIFIED": Outcome.REVIEW,
 }
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -130,6 +139,12 @@ class Checks(BaseModel):
     message_amount_tolerance: Annotated[float, Field(ge=0)] = 0.3
     review_intents: tuple[str, ...] = ()
     severe_damage: tuple[str, ...] = ("severe",)
+    # Self-proof documents (application/crosschecks.py).
+    min_kind_confidence: Annotated[float, Field(ge=0, le=1)] = 0.6
+    income_tolerance: Annotated[float, Field(ge=0)] = 0.2
+    income_proof_from: Annotated[float, Field(ge=0)] = 20_000
+    price_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.02
+    max_loan_to_value: Annotated[float, Field(gt=0)] = 0.9
 
 
 class BranchPolicy(BaseModel):

@@ -22,7 +22,8 @@ def from_proto(request: finfer_pb2.LoanApplicationRequest) -> dict[str, Any]:
     if request.HasField("declared"):
         declared = request.declared
         body["declared"] = {f.name: v for f, v in declared.ListFields()}
-    body["documents"] = [{"kind": d.kind, "image": d.image} for d in request.documents]
+    # An empty kind is a page sent without one: it is classified.
+    body["documents"] = [{"kind": d.kind or None, "image": d.image} for d in request.documents]
     body["vehicle_photos"] = [{"image": data} for data in request.vehicle_photos]
     if request.HasField("message"):
         body["message"] = request.message
@@ -33,7 +34,7 @@ def proto_body(body: dict[str, Any]) -> dict[str, Any]:
     """An HTTP body as the JSON form of LoanApplicationRequest (bytes fields are base64 there too)."""
     out = dict(body)
     if "documents" in body:
-        out["documents"] = [{"kind": d["kind"], "image": d["image_base64"]} for d in body["documents"]]
+        out["documents"] = [{"kind": d.get("kind") or "", "image": d["image_base64"]} for d in body["documents"]]
     if "vehicle_photos" in body:
         out["vehicle_photos"] = [p["image_base64"] for p in body["vehicle_photos"]]
     return out

@@ -11,15 +11,19 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from finfer.application.branches import BRANCH_NAMES
-from finfer.application.crosschecks import DOCUMENT_KINDS
 from finfer.application.findings import Declared
 from finfer.errors import InvalidArgument
+from finfer.models.documents.kinds import ALIASES, NAMES
 from finfer.pipelines.declaration import Codec
 from finfer.pipelines.fraud import ApplicationId, FraudRow
 from finfer.pipelines.risk import ApplicantRow
 from finfer.pipelines.validation import BASE64, Upload, checked_image, decoded_base64, first_error, object_with
 
-MAX_IMAGES = 4  # documents, and vehicle photos, a request
+# Pages of documents, and vehicle photos, a request: an application proves itself with several papers.
+MAX_DOCUMENTS = 8
+MAX_PHOTOS = 4
+# A page's `kind` is optional: each page is classified; one sent is checked against the one recognised.
+DOCUMENT_KINDS = (*NAMES, *ALIASES)
 
 FIELDS = {"application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message"}
 
@@ -36,6 +40,9 @@ class DeclaredModel(BaseModel):
     plate: Annotated[str | None, Field(pattern=f"^{_PLATE}$")] = None
     amount: Annotated[float | None, Field(gt=0, le=100_000_000, allow_inf_nan=False, description="yuan")] = None
     term_months: Annotated[int | None, Field(ge=1, le=600)] = None
+    name: Annotated[str | None, Field(min_length=1, max_length=64, description="the applicant's name")] = None
+    monthly_income: Annotated[float | None, Field(gt=0, le=100_000_000, allow_inf_nan=False, description="yuan")] = None
+    vehicle_price: Annotated[float | None, Field(gt=0, le=100_000_000, allow_inf_nan=False, description="yuan")] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -101,11 +108,11 @@ def _image(item: object, where: str, also: frozenset[str] = frozenset()) -> Uplo
     return checked_image(Upload(decoded_base64(item.get("image_base64"), field), field))
 
 
-def _images(value: object, field: str) -> list[object]:
+def _images(value: object, field: str, most: int) -> list[object]:
     if not isinstance(value, list):
         raise InvalidArgument(f"{field}: must be a list", field)
-    if len(value) > MAX_IMAGES:
-        raise InvalidArgument(f"{field}: at most {MAX_IMAGES} images, got {len(value)}", field)
+    if len(value) > most:
+        raise InvalidArgument(f"{field}: at most {most} images, got {len(value)}", field)
     return value
 
 
@@ -128,17 +135,17 @@ def parse(branches: Mapping[str, Codec], payload: object) -> ApplicationRow:
     except ValidationError as exc:
         raise first_error(exc, "declared") from None
     docs = []
-    for i, item in enumerate(_images(body.get("documents", []), "documents")):
+    for i, item in enumerate(_images(body.get("documents", []), "documents", MAX_DOCUMENTS)):
         where = f"documents[{i}]"
         kind = item.get("kind") if isinstance(item, dict) else None
-        if kind not in DOCUMENT_KINDS:
+        if kind is not None and kind not in DOCUMENT_KINDS:
             raise InvalidArgument(
                 f"{where}.kind: must be one of {', '.join(DOCUMENT_KINDS)}; got {kind!r}", f"{where}.kind"
             )
         docs.append((kind, _image(item, where, frozenset({"kind"}))))
     photos = tuple(
         _image(item, f"vehicle_photos[{i}]")
-        for i, item in enumerate(_images(body.get("vehicle_photos", []), "vehicle_photos"))
+        for i, item in enumerate(_images(body.get("vehicle_photos", []), "vehicle_photos", MAX_PHOTOS))
     )
     message = body.get("message")
     if message is not None:
@@ -173,9 +180,9 @@ def request_schema(branches: Mapping[str, Codec]) -> dict[str, Any]:
     }
     document = {
         "type": "object",
-        "required": ["kind", "image_base64"],
+        "required": ["image_base64"],
         "additionalProperties": False,
-        "properties": {"kind": {"enum": list(DOCUMENT_KINDS)}, **image["properties"]},
+        "properties": {"kind": {"anyOf": [{"enum": list(DOCUMENT_KINDS)}, {"type": "null"}]}, **image["properties"]},
     }
     fraud_schema = branches["fraud"].request_schema()
     fraud_part = {k: v for k, v in fraud_schema.items() if k != "$defs"}
@@ -192,8 +199,8 @@ def request_schema(branches: Mapping[str, Codec]) -> dict[str, Any]:
             # null reads as absent, as in the single endpoints' optional parts.
             "fraud": {"anyOf": [fraud_part, {"type": "null"}]},
             "declared": {"anyOf": [declared, {"type": "null"}]},
-            "documents": {"type": "array", "maxItems": MAX_IMAGES, "items": document},
-            "vehicle_photos": {"type": "array", "maxItems": MAX_IMAGES, "items": image},
+            "documents": {"type": "array", "maxItems": MAX_DOCUMENTS, "items": document},
+            "vehicle_photos": {"type": "array", "maxItems": MAX_PHOTOS, "items": image},
             "message": {"anyOf": [branches["intent"].item_schema(), {"type": "null"}]},
         },
         "$defs": fraud_schema.get("$defs", {}),

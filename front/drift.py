@@ -37,7 +37,8 @@ class DriftMonitor:
             window.add(inputs[name])
         if outputs is not None:
             for name, window in self.outputs.items():
-                window.add(outputs[name])
+                if name in outputs:  # a page has only its own kind's fields
+                    window.add(outputs[name])
         self._since += 1
         if self._since >= self.step:
             self._since = 0

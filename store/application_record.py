@@ -10,6 +10,7 @@ import orjson
 
 from finfer.application.branches import BRANCH_NAMES
 from finfer.application.request import ApplicationRow
+from finfer.models.documents.kinds import PERSONAL
 from finfer.pipelines.declaration import Answer, Codec
 
 
@@ -20,7 +21,9 @@ class Branched(Protocol):
 
 
 Digest = Callable[[str | bytes], str]
-PERSONAL_FIELDS = ("id_number", "vin", "plate")  # of the declaration and of the documents read
+# Of the declaration and of the documents read: the vehicle's identifiers, and every kind's names, ID
+# and account numbers and addresses (models/documents/kinds.py).
+PERSONAL_FIELDS = ("vin", "plate", *sorted(PERSONAL))
 
 
 def record(codec: Branched, row: ApplicationRow, answer: Answer, digest: Digest) -> dict[str, Any]:
@@ -41,7 +44,8 @@ def record(codec: Branched, row: ApplicationRow, answer: Answer, digest: Digest)
             if read is not None:
                 value = digest(read["value"]) if name in PERSONAL_FIELDS else read["value"]
                 fields[name] = {"value": value, "valid": read["valid"], "confidence": read["confidence"]}
-        documents.append({"kind": kind, "fields": fields, "lines": len(document["lines"])})
+        recognised = {"kind": document["kind"], "kind_confidence": document["kind_confidence"]}
+        documents.append({"declared_kind": kind, **recognised, "fields": fields, "lines": len(document["lines"])})
     fraud_links = {kind: [digest(v) for v in values] for kind, values in row.fraud.links.items()} if row.fraud else None
     return {
         "application_id": row.application_id,

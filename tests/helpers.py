@@ -11,6 +11,7 @@ import numpy as np
 import xgboost
 
 from finfer.loadtest.stack import metric as metric  # the tests read metrics as the drills do
+from finfer.models.documents.kinds import BY_NAME, Type
 from finfer.models.risk import scoring as risk
 from finfer.models.risk.applicants import load_applicants, unique_applicants
 
@@ -70,3 +71,20 @@ def fresh_applicant() -> dict:
 
 
 __all__ = ["call", "fresh_applicant", "get", "load_applicants", "metric", "model_prediction", "post", "put"]
+
+
+# A plain value of each type, for the fields a test does not set.
+PLAIN = {Type.AMOUNT: "1000.00", Type.PERIOD: "2020-01-01/2030-01-01", Type.DATE: "2020-01-01", Type.INTEGER: "12"}
+
+
+def read_page(kind: str, confidence: float = 0.99, **values: tuple[str, bool] | None):
+    """A page as the documents pipeline answers it, read as `kind`: `values` sets fields as (value, valid)
+    or None (not read); the kind's other fields read plain and valid."""
+    from finfer.pipelines.documents import Document, DocumentField
+
+    fields = {}
+    for spec in BY_NAME[kind].fields:
+        value = values.get(spec.name, (PLAIN.get(spec.type, "x"), True))
+        if value is not None:
+            fields[spec.name] = DocumentField(*value, 0.99, [[0, 0], [1, 0], [1, 1], [0, 1]])
+    return Document([], kind, confidence, fields)

@@ -16,7 +16,9 @@ from finfer.application.examples import applications
 from finfer.clients import GrpcClient, HttpClient, InvalidRequest, application_body
 from finfer.models.damage.classify import DAMAGE_TYPES
 from finfer.models.damage.training.panels import render as render_panel
-from finfer.models.ocr.training.documents import random_id_number, random_plate, random_vin, render
+from finfer.models.documents.kinds import BY_NAME
+from finfer.models.documents.training.pages import render
+from finfer.models.ocr.training.documents import random_id_number, random_plate, random_vin
 from finfer.pipelines.application import PIPELINE
 from tests.conftest import wait_until
 
@@ -44,7 +46,8 @@ def b64(data: bytes) -> str:
 
 
 def page(kind: str, seed: int, **given: str) -> bytes:
-    return render(kind, random.Random(seed), given).image
+    """A photographed page of `kind` printing the `given` values of its fields (the others random)."""
+    return render(BY_NAME[kind], random.Random(seed), given=given).image
 
 
 def panel(damage: str, severity: int, seed: int) -> bytes:
@@ -124,8 +127,8 @@ def test_branches_without_inputs_are_skipped_and_a_required_one_is_a_reason(clie
 def _documents(seed: int, id_number: str, vin: str, plate: str, amount: int) -> list[tuple[str, bytes]]:
     given = {"id_number": id_number, "vin": vin, "plate": plate, "amount": str(amount)}
     return [
-        ("id_card", page("id_card", seed, **given)),
-        ("driving_licence", page("licence", seed + 1, **given)),
+        ("id_card", page("id_card_front", seed, **given)),
+        ("vehicle_licence", page("vehicle_licence", seed + 1, **given)),
         ("contract", page("contract", seed + 2, **given)),
     ]
 
@@ -164,8 +167,9 @@ def test_cross_checks_stay_silent_on_documents_that_agree_and_fire_on_ones_that_
     decision = read_in_time(http.evaluate_application, agreeing)
     assert decision.branches["documents"] == "ok" and len(decision.documents) == 3
     read = decision.documents
-    assert read[0].fields.id_number.value == declared["id_number"] and read[0].fields.id_number.valid
-    assert read[1].fields.vin.value == declared["vin"] and read[2].fields.amount.value == "180000.00"
+    assert [d.kind for d in read] == ["id_card_front", "vehicle_licence", "contract"]
+    assert read[0].fields["id_number"].value == declared["id_number"] and read[0].fields["id_number"].valid
+    assert read[1].fields["vin"].value == declared["vin"] and read[2].fields["amount"].value == "180000.00"
     assert codes(decision, "documents") == []
 
     other = _documents(50, random_id_number(rng), random_vin(rng), random_plate(rng), 240_000)
@@ -173,8 +177,9 @@ def test_cross_checks_stay_silent_on_documents_that_agree_and_fire_on_ones_that_
     contradicting["documents"] = [{"kind": kind, "image_base64": b64(data)} for kind, data in other]
     decision = read_in_time(grpc_.evaluate_application, contradicting)
     found = codes(decision, "documents")
-    # Declines first (an ID number that differs, on the ID card and on the contract), then reviews in document order.
-    assert found == ["ID_MISMATCH", "ID_MISMATCH", "VIN_MISMATCH", "PLATE_MISMATCH", "VIN_MISMATCH", "AMOUNT_MISMATCH"]
+    # Declines first (an ID number that differs, on the ID card and on the contract), then reviews in the
+    # order of the documents and of each kind's fields.
+    assert found == ["ID_MISMATCH", "ID_MISMATCH", "PLATE_MISMATCH", "VIN_MISMATCH", "AMOUNT_MISMATCH", "VIN_MISMATCH"]
     assert decision.decision == "decline"  # an ID number that differs declines by the default policy
     assert all(declared["id_number"] not in r.text and declared["vin"] not in r.text for r in decision.reasons)
 
@@ -186,8 +191,8 @@ def test_a_vin_plate_that_fails_its_check_digit_is_a_reason(clients):
     wrong = vin[:8] + ("X" if vin[8] != "X" else "0") + vin[9:]
     body = fresh(documents=[{"kind": "vin_plate", "image_base64": b64(page("vin_plate", 61, vin=wrong))}])
     decision = http.evaluate_application(body)
-    assert decision.documents[0].fields.vin.valid is False
-    assert codes(decision, "documents") == ["VIN_CHECK_DIGIT"]
+    assert decision.documents[0].fields["vin"].valid is False
+    assert codes(decision, "documents") == ["CHECKSUM_INVALID"]
 
 
 def test_damage_and_message_findings_follow_what_the_branches_read(clients):
@@ -256,7 +261,7 @@ BAD_INPUT = [
     (lambda b: b.update(declared={"id_number": "12345"}), "declared.id_number", "should match pattern"),
     (lambda b: b.update(declared={"vin": "LOO" + "1" * 14}), "declared.vin", "should match pattern"),
     (lambda b: b.update(declared={"amount": -5.0}), "declared.amount", "greater than 0"),
-    (lambda b: b.update(documents=[{"kind": "contract", "image_base64": b64(JPEG)}] * 5), "documents", "at most 4"),
+    (lambda b: b.update(documents=[{"kind": "contract", "image_base64": b64(JPEG)}] * 9), "documents", "at most 8"),
     (lambda b: b.update(documents=[{"kind": "selfie", "image_base64": b64(JPEG)}]), "documents[0].kind", "one of"),
     (
         lambda b: b.update(documents=[{"kind": "contract", "image_base64": b64(JPEG)}, {"kind": "contract"}]),

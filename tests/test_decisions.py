@@ -16,10 +16,10 @@ from finfer.application.policy import DEFAULT_POLICY, Outcome, PolicyError, load
 from finfer.models.ocr.training.documents import random_id_number, random_vin
 from finfer.pipelines.damage import Damage
 from finfer.pipelines.declaration import Pipeline
-from finfer.pipelines.documents import Document, DocumentField, Fields
 from finfer.pipelines.fraud import FraudEvidence, FraudScore, LinkCounts
 from finfer.pipelines.intent import Intent, Slots
 from finfer.pipelines.risk import Reason, RiskScore
+from tests.helpers import read_page
 
 BRANCHES = ["risk", "fraud", "documents", "damage", "intent"]
 POLICY = load_policy(DEFAULT_POLICY, BRANCHES)
@@ -29,14 +29,6 @@ ID, OTHER_ID, VIN = random_id_number(rng), random_id_number(rng), random_vin(rng
 
 def policy_with(extra: str):
     return parse_policy(f'version = "t"\n{extra}', BRANCHES)
-
-
-def field(value: str, valid: bool = True) -> DocumentField:
-    return DocumentField(value, valid, 0.99, [[0, 0], [1, 0], [1, 1], [0, 1]])
-
-
-def document(**fields: DocumentField) -> Document:
-    return Document([], Fields(**fields))
 
 
 def risk(pd: float, grade: str = "B") -> RiskScore:
@@ -114,32 +106,34 @@ def test_fraud_bands_and_known_rings():
 
 def test_id_checks_fire_on_a_contradiction_and_stay_silent_on_agreement():
     declared = Declared(id_number=ID)
-    assert document_findings(POLICY, declared, [("id_card", document(id_number=field(ID)))]) == []
-    (mismatch,) = document_findings(POLICY, declared, [("id_card", document(id_number=field(OTHER_ID)))])
+    assert document_findings(POLICY, declared, [("id_card", read_page("id_card_front", id_number=(ID, True)))]) == []
+    other = read_page("id_card_front", id_number=(OTHER_ID, True))
+    (mismatch,) = document_findings(POLICY, declared, [("id_card", other)])
     assert (mismatch.code, mismatch.outcome, mismatch.source) == ("ID_MISMATCH", Outcome.DECLINE, "documents")
     assert ID not in mismatch.text and OTHER_ID not in mismatch.text  # personal data stays out of reasons
-    (checksum,) = document_findings(POLICY, declared, [("id_card", document(id_number=field(ID, valid=False)))])
-    assert checksum.code == "ID_CHECKSUM"
+    invalid = read_page("id_card_front", id_number=(ID, False))
+    (checksum,) = document_findings(POLICY, declared, [("id_card", invalid)])
+    assert checksum.code == "CHECKSUM_INVALID" and "id number" in checksum.text
 
 
 def test_vin_plate_and_amount_checks():
     declared = Declared(vin=VIN, plate="京A12345", amount=150_000.0)
-    agree = document(vin=field(VIN), plate=field("京A·12345"))
-    assert document_findings(POLICY, declared, [("driving_licence", agree)]) == []
+    agree = read_page("vehicle_licence", vin=(VIN, True), plate=("京A·12345", True))
+    assert document_findings(POLICY, declared, [("vehicle_licence", agree)]) == []
     other = random_vin(rng)
-    licence = document(vin=field(other), plate=field("沪B99999"))
-    found = document_findings(POLICY, declared, [("driving_licence", licence)])
-    assert codes(found) == ["VIN_MISMATCH", "PLATE_MISMATCH"]
-    found = document_findings(POLICY, declared, [("vin_plate", document(vin=field(other, valid=False)))])
-    assert codes(found) == ["VIN_CHECK_DIGIT"]
-    contract = document(id_number=field(ID), vin=field(VIN), amount=field("150000.00"))
+    licence = read_page("vehicle_licence", vin=(other, True), plate=("沪B99999", True))
+    found = document_findings(POLICY, declared, [("vehicle_licence", licence)])
+    assert codes(found) == ["PLATE_MISMATCH", "VIN_MISMATCH"]
+    found = document_findings(POLICY, declared, [("vin_plate", read_page("vin_plate", vin=(other, False)))])
+    assert codes(found) == ["CHECKSUM_INVALID"]
+    contract = read_page("contract", id_number=(ID, True), vin=(VIN, True), amount=("150000.00", True))
     assert document_findings(POLICY, declared, [("contract", contract)]) == []
-    off = replace(contract, fields=replace(contract.fields, amount=field("180000.00")))
+    off = read_page("contract", id_number=(ID, True), vin=(VIN, True), amount=("180000.00", True))
     assert codes(document_findings(POLICY, declared, [("contract", off)])) == ["AMOUNT_MISMATCH"]
 
 
 def test_a_field_the_document_kind_must_carry_but_ocr_did_not_find():
-    found = document_findings(POLICY, Declared(), [("vin_plate", document())])
+    found = document_findings(POLICY, Declared(), [("vin_plate", read_page("vin_plate", vin=None))])
     assert codes(found) == ["FIELD_UNREAD"] and "documents[0] (vin_plate)" in found[0].text
 
 
@@ -159,7 +153,9 @@ def test_damage_intent_and_limit_checks():
 
 def test_the_policy_can_change_what_a_finding_means():
     lenient = policy_with('[outcomes]\nID_MISMATCH = "review"\nSEVERE_DAMAGE = "approve"')
-    (mismatch,) = document_findings(lenient, Declared(id_number=ID), [("id_card", document(id_number=field(OTHER_ID)))])
+    (mismatch,) = document_findings(
+        lenient, Declared(id_number=ID), [("id_card", read_page("id_card_front", id_number=(OTHER_ID, True)))]
+    )
     assert mismatch.outcome is Outcome.REVIEW
     severe = [Damage("dent", "severe", {}, {})]
     damaged = Branches(status=dict.fromkeys(BRANCHES, Status.OK), risk=risk(0.05), damage=severe)

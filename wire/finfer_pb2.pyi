@@ -209,7 +209,7 @@ class DocumentField(_message.Message):
     def __init__(self, value: _Optional[str] = ..., valid: _Optional[bool] = ..., confidence: _Optional[float] = ..., box: _Optional[_Iterable[_Union[Point, _Mapping]]] = ...) -> None: ...
 
 class DocumentResponse(_message.Message):
-    __slots__ = ("lines", "fields", "model_version", "request_id")
+    __slots__ = ("lines", "fields", "model_version", "request_id", "kind", "kind_confidence")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -221,11 +221,15 @@ class DocumentResponse(_message.Message):
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    KIND_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     lines: _containers.RepeatedCompositeFieldContainer[DocumentLine]
     fields: _containers.MessageMap[str, DocumentField]
     model_version: str
     request_id: str
-    def __init__(self, lines: _Optional[_Iterable[_Union[DocumentLine, _Mapping]]] = ..., fields: _Optional[_Mapping[str, DocumentField]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    kind: str
+    kind_confidence: float
+    def __init__(self, lines: _Optional[_Iterable[_Union[DocumentLine, _Mapping]]] = ..., fields: _Optional[_Mapping[str, DocumentField]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ..., kind: _Optional[str] = ..., kind_confidence: _Optional[float] = ...) -> None: ...
 
 class DamageResponse(_message.Message):
     __slots__ = ("damage_type", "severity", "probabilities", "severity_probabilities", "model_version", "request_id")
@@ -275,18 +279,24 @@ class ApplicationFraud(_message.Message):
     def __init__(self, features: _Optional[_Mapping[str, float]] = ..., links: _Optional[_Union[FraudLinks, _Mapping]] = ..., persist: _Optional[bool] = ...) -> None: ...
 
 class Declared(_message.Message):
-    __slots__ = ("id_number", "vin", "plate", "amount", "term_months")
+    __slots__ = ("id_number", "vin", "plate", "amount", "term_months", "name", "monthly_income", "vehicle_price")
     ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
     VIN_FIELD_NUMBER: _ClassVar[int]
     PLATE_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_INCOME_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_PRICE_FIELD_NUMBER: _ClassVar[int]
     id_number: str
     vin: str
     plate: str
     amount: float
     term_months: int
-    def __init__(self, id_number: _Optional[str] = ..., vin: _Optional[str] = ..., plate: _Optional[str] = ..., amount: _Optional[float] = ..., term_months: _Optional[int] = ...) -> None: ...
+    name: str
+    monthly_income: float
+    vehicle_price: float
+    def __init__(self, id_number: _Optional[str] = ..., vin: _Optional[str] = ..., plate: _Optional[str] = ..., amount: _Optional[float] = ..., term_months: _Optional[int] = ..., name: _Optional[str] = ..., monthly_income: _Optional[float] = ..., vehicle_price: _Optional[float] = ...) -> None: ...
 
 class ApplicationDocument(_message.Message):
     __slots__ = ("kind", "image")

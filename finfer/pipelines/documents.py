@@ -1,4 +1,5 @@
-"""Document OCR: one JPEG/PNG page → its text lines (text, confidence, box) and the fields read from them.
+"""Document OCR: one JPEG/PNG page → its text lines (text, confidence, box), the kind of document it is,
+and the fields of that kind read from the lines.
 
 Served by the `document_ocr` ensemble, one document a request (each has its own line count). Not
 cached: the same photo is rarely uploaded twice, and the key would cost a hash of megabytes.
@@ -7,13 +8,14 @@ cached: the same photo is rarely uploaded twice, and the key would cost a hash o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.errors import InvalidArgument
-from finfer.models.ocr.fields import field_state
+from finfer.models.documents.kinds import KINDS
+from finfer.models.documents.page import drift_states
 from finfer.pipelines.declaration import (
     AdmissionBound,
     Answer,
@@ -49,15 +51,6 @@ class DocumentField:
 
 
 @dataclass(frozen=True)
-class Fields:
-    vin: DocumentField | None = None
-    plate: DocumentField | None = None
-    id_number: DocumentField | None = None
-    amount: DocumentField | None = None
-    date: DocumentField | None = None
-
-
-@dataclass(frozen=True)
 class DocumentLine:
     text: str
     confidence: float
@@ -65,13 +58,26 @@ class DocumentLine:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What ocr_read makes of the lines: the kind recognised and the fields of that kind."""
+
+    kind: str
+    kind_confidence: float
+    fields: dict[str, DocumentField]
+
+
+@dataclass(frozen=True)
 class Document:
     lines: list[DocumentLine]
-    fields: Fields
+    kind: str  # one of the catalogue's kinds (models/documents/kinds.py), or unknown
+    kind_confidence: float
+    # Only the fields found, named as the kind names them; `valid` where a check character or a
+    # format rule exists (a real date, a period that ends after it starts), else true.
+    fields: dict[str, DocumentField]
 
 
-# ocr_read writes the fields as one JSON string; read back as typed fields.
-FIELDS = TypeAdapter(Fields)
+# ocr_read writes the reading as one JSON string; read back typed.
+READING = TypeAdapter(Reading)
 
 
 class DocumentCodec(Codec[Upload, Document]):
@@ -82,9 +88,8 @@ class DocumentCodec(Codec[Upload, Document]):
         return (row.data,)
 
     def compare(self, served: Document, other: Document) -> Comparison:
-        def read(document: Document) -> dict[str, tuple[str, bool] | None]:
-            fields = document.fields.__dict__
-            return {name: None if f is None else (f.value, f.valid) for name, f in fields.items()}
+        def read(document: Document) -> tuple[str, dict[str, tuple[str, bool]]]:
+            return document.kind, {name: (f.value, f.valid) for name, f in document.fields.items()}
 
         return Comparison(agree=read(served) == read(other))
 
@@ -98,13 +103,14 @@ class DocumentCodec(Codec[Upload, Document]):
             DocumentLine(text, confidence, [boxes[8 * i + 2 * k : 8 * i + 2 * k + 2] for k in range(4)])
             for i, (text, confidence) in enumerate(zip(outputs["text"], outputs["confidence"], strict=True))
         ]
-        return [Document(lines, FIELDS.validate_json(outputs["fields"][0]))]
+        reading = READING.validate_json(outputs["reading"][0])
+        return [Document(lines, reading.kind, reading.kind_confidence, reading.fields)]
 
     def drift_inputs(self, row: Upload) -> dict[str, object]:
         return {}  # a page has no field to compare; what was read from it does
 
     def drift_outputs(self, result: Document) -> dict[str, object]:
-        return {f.name: field_state(getattr(result.fields, f.name)) for f in fields(Fields)}
+        return drift_states(result.kind, result.fields)
 
     def refused(self, error: InvalidArgument, rows: Sequence[Upload]) -> InvalidArgument:
         return name_image_field(error, rows)
@@ -121,10 +127,11 @@ def to_proto(answer: Answer[Document]) -> finfer_pb2.DocumentResponse:
             finfer_pb2.DocumentLine(text=line.text, confidence=line.confidence, box=_points(line.box))
             for line in result.lines
         ],
+        kind=result.kind,
+        kind_confidence=result.kind_confidence,
         fields={
             name: finfer_pb2.DocumentField(value=f.value, valid=f.valid, confidence=f.confidence, box=_points(f.box))
-            for name, f in ((field.name, getattr(result.fields, field.name)) for field in fields(Fields))
-            if f is not None
+            for name, f in result.fields.items()
         },
         **answer.envelope(),
     )
@@ -157,7 +164,7 @@ PIPELINE = Pipeline(
         Tensor("text", "BYTES"),
         Tensor("confidence", "FP32"),
         Tensor("box", "FP32"),
-        Tensor("fields", "BYTES"),
+        Tensor("reading", "BYTES"),
     ),
     family="ocr",
     exporter="finfer.exporters.ocr:OcrExporter",
@@ -168,8 +175,9 @@ PIPELINE = Pipeline(
     grpc_service="DocumentOcr",
     grpc_method="Read",
     summary=(
-        "Text lines (text, confidence, box) of a JPEG/PNG document and the fields read from them: "
-        "VIN (check digit verified), plate, resident ID number (checksum verified), amount, date."
+        f"Text lines (text, confidence, box) of a JPEG/PNG page, the kind of document it is (one of {len(KINDS)}, "
+        "or unknown) with a confidence, and the fields of that kind: each with its value, its box, and whether "
+        "it passes its check character (ID number, VIN, social credit code, card number) or format rule."
     ),
     from_proto=lambda request: Upload(request.image, "image"),
     to_proto=to_proto,

@@ -112,12 +112,12 @@ def id_number_is_valid(number: str) -> bool:
     """GB 11643: 17 digits and a check character (0-9 or X); the birth date must be a real date."""
     if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         return False
-    return _is_date(int(number[6:10]), int(number[10:12]), int(number[12:14])) and number[17] == id_check_char(
+    return is_date(int(number[6:10]), int(number[10:12]), int(number[12:14])) and number[17] == id_check_char(
         number[:17]
     )
 
 
-def _is_date(year: int, month: int, day: int) -> bool:
+def is_date(year: int, month: int, day: int) -> bool:
     import datetime
 
     try:
@@ -187,7 +187,7 @@ def find_date(text: str) -> tuple[str, bool] | None:
     if not match:
         return None
     year, month, day = (int(g) for g in match.groups())
-    return f"{year:04d}-{month:02d}-{day:02d}", _is_date(year, month, day)
+    return f"{year:04d}-{month:02d}-{day:02d}", is_date(year, month, day)
 
 
 FINDERS = {

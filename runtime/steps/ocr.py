@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 
+from finfer.models.documents.classifier import FILE as CLASSIFIER_FILE
+from finfer.models.documents.classifier import KindClassifier
+from finfer.models.documents.page import page_reading
 from finfer.models.images.pixels import decode_image
-from finfer.models.ocr.fields import extract_fields
 from finfer.models.ocr.pipeline import (
     REC_GROUPS,
     boxes_from_probability,
@@ -46,19 +48,21 @@ class OcrCrop(BatchedPythonModel):
 
 
 class OcrRead(BatchedPythonModel):
-    """ocr_read: CTC probabilities → the lines' text and confidence, and the fields found in them (as JSON)."""
+    """ocr_read: CTC probabilities → the lines' text and confidence, and the page's reading (as JSON):
+    the kind recognised from the text, and the fields of that kind."""
 
     def setup(self, version_dir, parameters, args):
         self.characters = json.loads((version_dir / "meta.json").read_text(encoding="utf-8"))["characters"]
+        self.classifier = KindClassifier.load(version_dir / CLASSIFIER_FILE)
 
     def compute(self, inputs):
         probabilities = [inputs[f"char_probabilities_{i}"] for i in range(REC_GROUPS)]
         decoded = decode_groups(probabilities, inputs["line_order"], inputs["group_sizes"], self.characters)
         lines = to_lines(decoded, inputs["boxes"])
-        fields = {name: field.to_dict() if field else None for name, field in extract_fields(lines).items()}
+        reading = page_reading(self.classifier, lines).to_dict()
         return {
             "text": np.array([line.text.encode() for line in lines], dtype=np.object_),
             "confidence": np.array([line.confidence for line in lines], dtype=np.float32),
             "box": np.array([line.box for line in lines], dtype=np.float32).reshape(-1, 4, 2),
-            "fields": np.array([json.dumps(fields, ensure_ascii=False).encode()], dtype=np.object_),
+            "reading": np.array([json.dumps(reading, ensure_ascii=False).encode()], dtype=np.object_),
         }
