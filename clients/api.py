@@ -84,18 +84,19 @@ def application_body(
     *,
     fraud: Mapping[str, Any] | None = None,
     declared: Mapping[str, Any] | None = None,
-    documents: Sequence[tuple[str, bytes]] = (),
+    documents: Sequence[tuple[str | None, bytes]] = (),
     vehicle_photos: Sequence[bytes] = (),
     message: str | None = None,
 ) -> Body:
-    """An application body from raw parts: documents as (kind, image bytes), photos as image bytes."""
+    """An application body from raw parts: documents as (kind or None, image bytes), photos as image bytes.
+    A page's kind is optional: every page is classified, and a kind sent is checked against it."""
     body: Body = {"application_id": application_id, "applicant": dict(applicant)}
     if fraud is not None:
         body["fraud"] = dict(fraud)
     if declared is not None:
         body["declared"] = dict(declared)
     if documents:
-        body["documents"] = [{"kind": kind, **_image(data)} for kind, data in documents]
+        body["documents"] = [{**({"kind": kind} if kind else {}), **_image(data)} for kind, data in documents]
     if vehicle_photos:
         body["vehicle_photos"] = [_image(data) for data in vehicle_photos]
     if message is not None:

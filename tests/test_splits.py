@@ -138,7 +138,7 @@ def test_a_pipeline_lists_its_built_versions(tmp_path: Path) -> None:
 
 def test_intent_damage_and_document_answers_compare_by_what_a_client_acts_on() -> None:
     from finfer.pipelines.damage import Damage, DamageCodec
-    from finfer.pipelines.documents import Document, DocumentCodec, DocumentField, DocumentLine, Fields
+    from finfer.pipelines.documents import Document, DocumentCodec, DocumentField, DocumentLine
     from finfer.pipelines.intent import Intent, IntentCodec, Slots
 
     intent = IntentCodec.__new__(IntentCodec)
@@ -154,13 +154,14 @@ def test_intent_damage_and_document_answers_compare_by_what_a_client_acts_on() -
     documents = DocumentCodec.__new__(DocumentCodec)
     box = [[0.0, 0.0]] * 4
 
-    def page(vin: str, confidence: float) -> Document:
+    def page(vin: str, confidence: float, kind: str = "vin_plate") -> Document:
         line = DocumentLine(vin, confidence, box)
-        return Document([line], Fields(vin=DocumentField(vin, True, confidence, box)))
+        return Document([line], kind, confidence, {"vin": DocumentField(vin, True, confidence, box)})
 
-    # The same fields read with other confidences agree; another value does not.
+    # The same kind and fields read with other confidences agree; another value or another kind does not.
     assert documents.compare(page("LSVAU2180N2183294", 0.9), page("LSVAU2180N2183294", 0.7)).agree
     assert not documents.compare(page("LSVAU2180N2183294", 0.9), page("LSVAU2180N2183295", 0.9)).agree
+    assert not documents.compare(page("LSVAU2180N2183294", 0.9), page("LSVAU2180N2183294", 0.9, "contract")).agree
 
 
 def test_a_repository_built_before_versions_takes_a_candidate(tmp_path: Path) -> None:

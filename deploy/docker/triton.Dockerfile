@@ -23,6 +23,7 @@ COPY models/ocr/*.py /opt/finfer/lib/finfer/models/ocr/
 COPY models/damage/*.py /opt/finfer/lib/finfer/models/damage/
 COPY models/images/*.py /opt/finfer/lib/finfer/models/images/
 COPY models/behaviour/*.py /opt/finfer/lib/finfer/models/behaviour/
+COPY models/documents/*.py /opt/finfer/lib/finfer/models/documents/
 COPY runtime /opt/finfer/lib/finfer/runtime
 # GPU nodes serve build/native (KIND_GPU, TensorRT accelerator); CPU nodes build/native-cpu.
 COPY build/native /opt/finfer/repository/native
