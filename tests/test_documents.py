@@ -206,3 +206,31 @@ def test_checksums_unclassified_pages_and_kind_mismatch():
     assert codes(Declared(), ("bank_statement", read_page("pay_slip"))) == ["KIND_MISMATCH"]
     unread = read_page("pay_slip", net_pay=None)
     assert codes(Declared(), ("pay_slip", unread)) == ["FIELD_UNREAD"]
+
+
+def test_a_new_template_from_one_issuer_shows_up_as_drift():
+    """The kinds and each kind's field-read states against the reference: a mix like the reference's stays
+    near 0; pay slips from a new template whose net pay no longer reads move both the kind and that field."""
+    import json
+
+    from finfer.front.drift import DriftMonitor
+    from finfer.models.documents.page import drift_states
+    from finfer.models.drift import psi as drift
+
+    def states_of(pages_read: list[tuple[str, dict]]) -> dict[str, list[str]]:
+        columns: dict[str, list[str]] = {}
+        for kind, fields in pages_read:
+            for name, state in drift_states(kind, fields).items():
+                columns.setdefault(name, []).append(state)
+        return columns
+
+    ok = read_page("pay_slip").fields
+    usual = [(kind.name, read_page(kind.name).fields) for kind in KINDS] * 20
+    reference = json.loads(drift.card({}, states_of(usual), categorical=states_of(usual)))
+    same, new = DriftMonitor("documents", reference, 200, 10**9), DriftMonitor("documents", reference, 200, 10**9)
+    for i in range(200):
+        kind, fields = usual[i]
+        same.observe({}, drift_states(kind, fields))
+        new.observe({}, drift_states("pay_slip", {k: v for k, v in ok.items() if k != "net_pay"}))
+    assert same.outputs["kind"].psi() < 0.1 and same.outputs["pay_slip.net_pay"].psi() < 0.1
+    assert new.outputs["kind"].psi() > 1 and new.outputs["pay_slip.net_pay"].psi() > 1
