@@ -65,6 +65,7 @@ def test_the_catalogue_has_at_least_twenty_kinds_each_with_distinct_fields():
         (Type.NAME, "本合同一式两份", None),  # a sentence is not a name
         (Type.CODE, "151.42㎡", None),  # a measure is not a code
         (Type.CODE, "C1", ("C1", True)),
+        (Type.CODE, "KCFBGFOHHC", ("KCFBGF0HHC", True)),  # codes hold no O: the recogniser's O is a 0
         (Type.INTEGER, "36个月", ("36", True)),
     ],
 )

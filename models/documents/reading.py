@@ -26,9 +26,9 @@ BELOW = 2.6  # how far below the label (in line heights) its value may start
 
 @dataclass(frozen=True)
 class Placed:
-    """A line with its text compacted (no spaces, ASCII forms), its centre, the direction its text runs
-    (a photo is tilted: rows are found along the lines' own direction, not the image's x axis), its
-    length along that direction and its height across it."""
+    """A line with its text compacted (no spaces, ASCII forms), its centre, the direction the page's text
+    runs (a photo is tilted: rows are found along it, not along the image's x axis), its length along
+    that direction and its height across it."""
 
     line: Line
     text: str
@@ -53,13 +53,24 @@ class Hit:
 
 
 def place(lines: Sequence[Line]) -> list[Placed]:
+    """The lines with the direction the page's text runs: the length-weighted median of the lines' own
+    angles. A short line's box (a two-character label) says little about its angle; the long ones agree."""
+    boxes = [line.box[:4] for line in lines]
+    lengths = [max(1.0, math.hypot(b[1][0] - b[0][0], b[1][1] - b[0][1])) for b in boxes]
+    angles = sorted(
+        (math.atan2(b[1][1] - b[0][1], b[1][0] - b[0][0]), length) for b, length in zip(boxes, lengths, strict=True)
+    )
+    half, seen, angle = sum(lengths) / 2, 0.0, 0.0
+    for angle, length in angles:
+        seen += length
+        if seen >= half:
+            break
+    direction = (math.cos(angle), math.sin(angle))
     placed = []
-    for line in lines:
-        (x0, y0), (x1, y1), _, (x3, y3) = line.box[:4]
-        length = max(1.0, math.hypot(x1 - x0, y1 - y0))
+    for line, box, length in zip(lines, boxes, lengths, strict=True):
+        (x0, y0), _, _, (x3, y3) = box
         height = max(1.0, math.hypot(x3 - x0, y3 - y0))
-        centre = (sum(p[0] for p in line.box) / 4, sum(p[1] for p in line.box) / 4)
-        direction = ((x1 - x0) / length, (y1 - y0) / length)
+        centre = (sum(p[0] for p in box) / 4, sum(p[1] for p in box) / 4)
         placed.append(Placed(line, normalise(line.text), centre, direction, length, height))
     return placed
 

@@ -151,9 +151,13 @@ def _integer(text: str) -> Parsed:
 
 
 def _code(text: str) -> Parsed:
-    """A code fills its place: a number with a unit or a decimal point (151.42㎡) is not one."""
+    """A code fills its place: a number with a unit or a decimal point (151.42㎡) is not one. Engine,
+    policy and certificate numbers avoid the letters O and I, as VINs and plates do, because they read
+    like 0 and 1: the recogniser's O and I in a code are the digits."""
     match = re.fullmatch(r"(?:No\.?|NO\.?)?([A-Za-z0-9][A-Za-z0-9\-]+)", normalise(text).strip(":："))
-    return None if match is None else (match.group(1).upper(), True)
+    if match is None:
+        return None
+    return match.group(1).upper().replace("O", "0").replace("I", "1"), True
 
 
 PARSERS = {
