@@ -60,12 +60,12 @@ def place(lines: Sequence[Line]) -> list[Placed]:
     angles = sorted(
         (math.atan2(b[1][1] - b[0][1], b[1][0] - b[0][0]), length) for b, length in zip(boxes, lengths, strict=True)
     )
-    half, seen, angle = sum(lengths) / 2, 0.0, 0.0
-    for angle, length in angles:
+    half, seen, median = sum(lengths) / 2, 0.0, 0.0
+    for median, length in angles:  # noqa: B007 (the loop stops at the median, which it keeps)
         seen += length
         if seen >= half:
             break
-    direction = (math.cos(angle), math.sin(angle))
+    direction = (math.cos(median), math.sin(median))
     placed = []
     for line, box, length in zip(lines, boxes, lengths, strict=True):
         (x0, y0), _, _, (x3, y3) = box
