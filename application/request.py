@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from finfer.application.branches import BRANCH_NAMES
 from finfer.application.findings import Declared
 from finfer.errors import InvalidArgument
-from finfer.models.documents.kinds import ALIASES, NAMES
+from finfer.models.documents.kinds import ACCEPTED as DOCUMENT_KINDS
 from finfer.pipelines.declaration import Codec
 from finfer.pipelines.fraud import ApplicationId, FraudRow
 from finfer.pipelines.risk import ApplicantRow
@@ -22,8 +22,6 @@ from finfer.pipelines.validation import BASE64, Upload, checked_image, decoded_b
 # Pages of documents, and vehicle photos, a request: an application proves itself with several papers.
 MAX_DOCUMENTS = 8
 MAX_PHOTOS = 4
-# A page's `kind` is optional: each page is classified; one sent is checked against the one recognised.
-DOCUMENT_KINDS = (*NAMES, *ALIASES)
 
 FIELDS = {"application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message"}
 

@@ -52,9 +52,10 @@ class Api:
     def classify_batch(self, texts: Sequence[str]) -> list[Intent]:
         return self._many(intent.PIPELINE, list(texts), Intent)
 
-    def read_document(self, image: bytes) -> Document:
-        """Text lines and fields (VIN, plate, ID number, amount, date) of a JPEG/PNG document."""
-        return self._one(documents.PIPELINE, _image(image), Document)
+    def read_document(self, image: bytes, kind: str | None = None) -> Document:
+        """A JPEG/PNG page's kind, text lines and that kind's fields; `kind`, when given, is checked against
+        the kind recognised (a mismatch is the finding KIND_MISMATCH in the answer)."""
+        return self._one(documents.PIPELINE, {**_image(image), **({"kind": kind} if kind else {})}, Document)
 
     def assess_damage(self, image: bytes) -> Damage:
         """Damage type and severity of a JPEG/PNG photo of a car panel."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import orjson
@@ -137,17 +137,25 @@ def batch_body(field: str, item_schema: dict[str, Any], max_rows: int) -> dict[s
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def image_from_json(payload: object, limit: int) -> bytes:
-    """The bytes of `{"image_base64": str}`, or a 400 naming the field."""
-    body = object_with(payload, {"image_base64"}, "the string `image_base64`")
+def image_from_json(payload: object, limit: int, options: Collection[str] = ()) -> tuple[bytes, dict[str, object]]:
+    """The bytes of `{"image_base64": str}` and the optional fields beside it, or a 400 naming the field."""
+    body = object_with(payload, {"image_base64", *options}, "the string `image_base64`")
     data = decoded_base64(body.get("image_base64"), "image_base64")
     if len(data) > limit:
         raise PayloadTooLarge(f"image_base64: the image is {len(data)} bytes; the limit is {limit}", "image_base64")
-    return data
+    return data, {name: body[name] for name in options if body.get(name) is not None}
 
 
-async def read_image(request: Request, settings: Settings) -> tuple[bytes, str]:
-    """The uploaded image and the field it came in: multipart `file`, or JSON `image_base64`."""
+def _text_options(values: dict[str, object]) -> tuple[tuple[str, str], ...]:
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise InvalidArgument(f"{name}: must be a string", name)
+    return tuple(sorted((name, str(value)) for name, value in values.items()))
+
+
+async def read_image(request: Request, settings: Settings, options: Collection[str] = ()) -> Upload:
+    """The uploaded image, the field it came in (multipart `file`, or JSON `image_base64`), and the route's
+    optional text fields beside it."""
     limit = settings.max_image_bytes
     kind = media_type(request)
     if kind == "multipart/form-data":
@@ -157,7 +165,7 @@ async def read_image(request: Request, settings: Settings) -> tuple[bytes, str]:
             form = await request.form(max_files=1, max_fields=4)
         except (StarletteHTTPException, ValueError) as exc:
             raise InvalidArgument(f"file: the multipart body is malformed: {exc}", "file") from None
-        unknown = sorted(set(form.keys()) - {"file"})
+        unknown = sorted(set(form.keys()) - {"file", *options})
         if unknown:
             raise InvalidArgument(f"{unknown[0]}: is not a known field (send the image as `file`)", unknown[0])
         upload = form.get("file")
@@ -166,10 +174,11 @@ async def read_image(request: Request, settings: Settings) -> tuple[bytes, str]:
         data = await upload.read()
         if len(data) > limit:
             raise PayloadTooLarge(f"file: the image is {len(data)} bytes; the limit is {limit}", "file")
-        return data, "file"
+        return Upload(data, "file", _text_options({n: form[n] for n in options if n in form}))
     if kind == "application/json":
         body = await read_limited(request, limit * 4 // 3 + 1024)
-        return image_from_json(parse_json(body), limit), "image_base64"
+        data, given = image_from_json(parse_json(body), limit, options)
+        return Upload(data, "image_base64", _text_options(given))
     content_type = request.headers.get("content-type", "")
     raise UnsupportedMediaType(
         f"content type must be multipart/form-data (field `file`) or application/json (`image_base64`), "
@@ -177,29 +186,31 @@ async def read_image(request: Request, settings: Settings) -> tuple[bytes, str]:
     )
 
 
-IMAGE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "additionalProperties": False,
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
+def image_body(options: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An image route's request body in OpenAPI: the image, and the route's optional text fields."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "additionalProperties": False,
+                        "properties": {"file": {"type": "string", "format": "binary"}, **options},
+                    }
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image_base64"],
+                        "additionalProperties": False,
+                        "properties": {"image_base64": BASE64, **options},
+                    }
+                },
             },
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image_base64"],
-                    "additionalProperties": False,
-                    "properties": {"image_base64": BASE64},
-                }
-            },
-        },
+        }
     }
-}
 
 
 def add_post(
@@ -223,15 +234,14 @@ def pipeline_router(
     router = APIRouter(tags=[pipeline.tag or pipeline.name])
     single_model, batch_model = response_models(pipeline)
     schema = codec.request_schema() if codec is not None else None
-    body = IMAGE_BODY if pipeline.body == "image" else json_body(schema or {})
+    body = image_body(pipeline.image_options) if pipeline.body == "image" else json_body(schema or {})
     summary, _, _ = pipeline.summary.partition("\n")
 
     async def answer(request: Request) -> bytes:
         guard.check(request.headers.get("authorization"), scopes)  # before the body is read
         request_id = request.headers.get("x-request-id")
         if pipeline.body == "image":
-            image, field = await read_image(request, settings)
-            upload = Upload(image, field)
+            upload = await read_image(request, settings, tuple(pipeline.image_options))
             return (await plane.answer(pipeline.name, lambda: upload, request_id)).json()
         data = await read_body(request, pipeline.body_limit(settings))
         raw = data if pipeline.cached else None

@@ -214,3 +214,29 @@ def test_grpc_mirrors_http(front):
                 call(finfer_pb2.ImageRequest(image=b"not an image"), timeout=30)
             assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert dict(error.value.trailing_metadata())["finfer-error-field"] == "image"
+
+
+def test_a_kind_sent_with_a_page_is_checked_against_the_one_recognised(front):
+    """A mismatch is a finding in the answer, not an error; a kind outside the catalogue is a 400 naming it."""
+    page = DOCUMENTS[0].image  # a contract
+    url = f"{front.http_url}/v1/documents/ocr"
+    agreed = httpx.post(url, json={"image_base64": base64.b64encode(page).decode(), "kind": "contract"}, timeout=30)
+    assert agreed.status_code == 200 and agreed.json()["findings"] == [] and agreed.json()["sent_kind"] == "contract"
+    sent_as = httpx.post(url, files={"file": ("p.jpg", page, "image/jpeg")}, data={"kind": "pay_slip"}, timeout=30)
+    answer = sent_as.json()
+    assert sent_as.status_code == 200 and answer["kind"] == "contract" and answer["sent_kind"] == "pay_slip"
+    assert [f["code"] for f in answer["findings"]] == ["KIND_MISMATCH"] and answer["fields"]
+    bad = httpx.post(url, json={"image_base64": base64.b64encode(page).decode(), "kind": "passport"}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "kind"
+    photo = httpx.post(
+        f"{front.http_url}/v1/vehicles/damage",
+        json={"image_base64": base64.b64encode(PANELS[0].image).decode(), "kind": "contract"},
+        timeout=30,
+    )
+    assert photo.status_code == 400 and photo.json()["error"]["field"] == "kind"
+    with grpc.insecure_channel(front.grpc_target, options=[("grpc.max_send_message_length", 1 << 24)]) as channel:
+        read = finfer_pb2_grpc.DocumentOcrStub(channel).Read(finfer_pb2.ImageRequest(image=page, kind="pay_slip"))
+        assert read.sent_kind == "pay_slip" and [f.code for f in read.findings] == ["KIND_MISMATCH"]
+        with pytest.raises(grpc.RpcError) as error:
+            finfer_pb2_grpc.VehicleDamageStub(channel).Assess(finfer_pb2.ImageRequest(image=page, kind="contract"))
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -79,7 +79,11 @@ def test_documents_over_both_protocols(clients):
     assert isinstance(over_http, Document) and over_http.lines
     # Boxes arrive as [x, y] pairs from either protocol (gRPC sends Point messages).
     assert [(line.text, line.box) for line in over_grpc.lines] == [(line.text, line.box) for line in over_http.lines]
-    assert over_grpc.fields == over_http.fields
+    assert over_grpc.fields == over_http.fields and over_grpc.kind == over_http.kind
+    other = next(k for k in ("pay_slip", "bank_statement") if k != over_http.kind)
+    sent_http, sent_grpc = http.read_document(image, kind=other), grpc.read_document(image, kind=other)
+    assert sent_http.sent_kind == sent_grpc.sent_kind == other
+    assert [f.code for f in sent_http.findings] == [f.code for f in sent_grpc.findings] == ["KIND_MISMATCH"]
 
 
 def test_damage_over_both_protocols(clients):

@@ -173,10 +173,12 @@ class IntentBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[IntentResponse, _Mapping]]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ImageRequest(_message.Message):
-    __slots__ = ("image",)
+    __slots__ = ("image", "kind")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     image: bytes
-    def __init__(self, image: _Optional[bytes] = ...) -> None: ...
+    kind: str
+    def __init__(self, image: _Optional[bytes] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class Point(_message.Message):
     __slots__ = ("x", "y")
@@ -209,7 +211,7 @@ class DocumentField(_message.Message):
     def __init__(self, value: _Optional[str] = ..., valid: _Optional[bool] = ..., confidence: _Optional[float] = ..., box: _Optional[_Iterable[_Union[Point, _Mapping]]] = ...) -> None: ...
 
 class DocumentResponse(_message.Message):
-    __slots__ = ("lines", "fields", "model_version", "request_id", "kind", "kind_confidence")
+    __slots__ = ("lines", "fields", "model_version", "request_id", "kind", "kind_confidence", "sent_kind", "findings")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -223,13 +225,25 @@ class DocumentResponse(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     KIND_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    SENT_KIND_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
     lines: _containers.RepeatedCompositeFieldContainer[DocumentLine]
     fields: _containers.MessageMap[str, DocumentField]
     model_version: str
     request_id: str
     kind: str
     kind_confidence: float
-    def __init__(self, lines: _Optional[_Iterable[_Union[DocumentLine, _Mapping]]] = ..., fields: _Optional[_Mapping[str, DocumentField]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ..., kind: _Optional[str] = ..., kind_confidence: _Optional[float] = ...) -> None: ...
+    sent_kind: str
+    findings: _containers.RepeatedCompositeFieldContainer[PageFinding]
+    def __init__(self, lines: _Optional[_Iterable[_Union[DocumentLine, _Mapping]]] = ..., fields: _Optional[_Mapping[str, DocumentField]] = ..., model_version: _Optional[str] = ..., request_id: _Optional[str] = ..., kind: _Optional[str] = ..., kind_confidence: _Optional[float] = ..., sent_kind: _Optional[str] = ..., findings: _Optional[_Iterable[_Union[PageFinding, _Mapping]]] = ...) -> None: ...
+
+class PageFinding(_message.Message):
+    __slots__ = ("code", "text")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    text: str
+    def __init__(self, code: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class DamageResponse(_message.Message):
     __slots__ = ("damage_type", "severity", "probabilities", "severity_probabilities", "model_version", "request_id")

@@ -86,6 +86,12 @@ def examples(n: int, seed: int) -> list[dict[str, Any]]:
     return [{"image_base64": base64.b64encode(p.image).decode()} for p in panels(n, seed=seed)]
 
 
+def photo_from_proto(request: finfer_pb2.ImageRequest) -> Upload:
+    if request.HasField("kind"):  # ImageRequest's kind is a document page's
+        raise InvalidArgument("kind: a vehicle photo takes no kind", "kind")
+    return Upload(request.image, "image")
+
+
 PIPELINE = Pipeline(
     name="damage",
     triton_model="vehicle_damage",
@@ -105,7 +111,7 @@ PIPELINE = Pipeline(
     grpc_service="VehicleDamage",
     grpc_method="Assess",
     summary="Damage type (none, scratch, dent, crack) and severity of a JPEG/PNG photo of a car panel.",
-    from_proto=lambda request: Upload(request.image, "image"),
+    from_proto=photo_from_proto,
     to_proto=lambda answer: finfer_pb2.DamageResponse(**asdict(answer.result), **answer.envelope()),
     examples=examples,
     proto_body=lambda body: {"image": body["image_base64"]},

@@ -214,6 +214,9 @@ class Pipeline:
     # The HTTP body as the JSON form of the gRPC request (the SDK sends one body over either protocol).
     proto_body: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body
     body: Literal["json", "image"] = "json"
+    # An image route's optional text fields beside the image (multipart form fields, JSON keys, the gRPC
+    # ImageRequest's), each with its JSON Schema: the codec reads them from Upload.options.
+    image_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict, hash=False, compare=False)
     # The largest HTTP body the route reads, from the settings (default: max_body_bytes).
     body_limit: Callable[[Any], int] = lambda settings: settings.max_body_bytes
     # The model takes one row a request (no batch dimension): a caller sends several rows as parallel requests.

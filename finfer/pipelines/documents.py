@@ -7,6 +7,7 @@ cached: the same photo is rarely uploaded twice, and the key would cost a hash o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -14,7 +15,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.errors import InvalidArgument
-from finfer.models.documents.kinds import KINDS
+from finfer.models.documents.kinds import ACCEPTED, KINDS
+from finfer.models.documents.kinds import kind as kind_named
 from finfer.models.documents.page import drift_states
 from finfer.pipelines.declaration import (
     AdmissionBound,
@@ -67,6 +69,12 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class PageFinding:
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Document:
     lines: list[DocumentLine]
     kind: str  # one of the catalogue's kinds (models/documents/kinds.py), or unknown
@@ -74,6 +82,8 @@ class Document:
     # Only the fields found, named as the kind names them; `valid` where a check character or a
     # format rule exists (a real date, a period that ends after it starts), else true.
     fields: dict[str, DocumentField]
+    sent_kind: str | None = None  # the kind the client said the page is, when it said one
+    findings: list[PageFinding] = dataclasses.field(default_factory=list)  # KIND_MISMATCH: a finding, not an error
 
 
 # ocr_read writes the reading as one JSON string; read back typed.
@@ -82,7 +92,11 @@ READING = TypeAdapter(Reading)
 
 class DocumentCodec(Codec[Upload, Document]):
     def row(self, payload: object) -> Upload:
-        return checked_image(payload)
+        upload = checked_image(payload)
+        sent = upload.option("kind")
+        if sent is not None and sent not in ACCEPTED:
+            raise InvalidArgument(f"kind: must be one of {', '.join(ACCEPTED)}; got {sent!r}", "kind")
+        return upload
 
     def key(self, row: Upload) -> tuple:
         return (row.data,)
@@ -104,7 +118,12 @@ class DocumentCodec(Codec[Upload, Document]):
             for i, (text, confidence) in enumerate(zip(outputs["text"], outputs["confidence"], strict=True))
         ]
         reading = READING.validate_json(outputs["reading"][0])
-        return [Document(lines, reading.kind, reading.kind_confidence, reading.fields)]
+        (upload,) = rows
+        sent = upload.option("kind")
+        findings = []
+        if sent is not None and kind_named(sent).name != reading.kind:
+            findings.append(PageFinding("KIND_MISMATCH", f"sent as {sent}, read as {reading.kind}"))
+        return [Document(lines, reading.kind, reading.kind_confidence, reading.fields, sent, findings)]
 
     def drift_inputs(self, row: Upload) -> dict[str, object]:
         return {}  # a page has no field to compare; what was read from it does
@@ -114,6 +133,10 @@ class DocumentCodec(Codec[Upload, Document]):
 
     def refused(self, error: InvalidArgument, rows: Sequence[Upload]) -> InvalidArgument:
         return name_image_field(error, rows)
+
+
+def page_from_proto(request: finfer_pb2.ImageRequest) -> Upload:
+    return Upload(request.image, "image", (("kind", request.kind),) if request.HasField("kind") else ())
 
 
 def _points(box: list[list[float]]) -> list[finfer_pb2.Point]:
@@ -133,6 +156,8 @@ def to_proto(answer: Answer[Document]) -> finfer_pb2.DocumentResponse:
             name: finfer_pb2.DocumentField(value=f.value, valid=f.valid, confidence=f.confidence, box=_points(f.box))
             for name, f in result.fields.items()
         },
+        sent_kind=result.sent_kind,
+        findings=[finfer_pb2.PageFinding(code=f.code, text=f.text) for f in result.findings],
         **answer.envelope(),
     )
 
@@ -179,11 +204,14 @@ PIPELINE = Pipeline(
         "or unknown) with a confidence, and the fields of that kind: each with its value, its box, and whether "
         "it passes its check character (ID number, VIN, social credit code, card number) or format rule."
     ),
-    from_proto=lambda request: Upload(request.image, "image"),
+    from_proto=lambda request: Upload(
+        request.image, "image", (("kind", request.kind),) if request.HasField("kind") else ()
+    ),
     to_proto=to_proto,
     examples=examples,
-    proto_body=lambda body: {"image": body["image_base64"]},
+    proto_body=lambda body: {"image": body["image_base64"], **({"kind": body["kind"]} if "kind" in body else {})},
     body="image",
+    image_options={"kind": {"type": "string", "enum": list(ACCEPTED)}},
     one_per_request=True,
     probe=blank_page,
     build_time=BuildTime(full=50, small=8),

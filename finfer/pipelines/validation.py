@@ -94,10 +94,15 @@ def decoded_base64(value: object, field: str) -> bytes:
 
 @dataclass(frozen=True)
 class Upload:
-    """An image as a client sent it, and the field it came in (`file`, `image_base64`, `image`)."""
+    """An image as a client sent it, the field it came in (`file`, `image_base64`, `image`), and the
+    route's optional text fields it came with (a page's `kind`)."""
 
     data: bytes
     field: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, name: str) -> str | None:
+        return dict(self.options).get(name)
 
 
 def checked_image(upload: object) -> Upload:

@@ -332,6 +332,8 @@ BY_NAME = {kind.name: kind for kind in KINDS}
 NAMES = tuple(BY_NAME)
 # Kind names clients sent before there was a catalogue, and what they meant.
 ALIASES = {"id_card": "id_card_front"}
+# The kinds a client may say a page is.
+ACCEPTED = (*NAMES, *ALIASES)
 
 
 def kind(name: str) -> Kind:
