@@ -9,7 +9,17 @@ from __future__ import annotations
 import re
 
 from finfer.models.documents.kinds import Type
-from finfer.models.ocr.fields import correct_vin, find_plate, id_number_is_valid, is_date, normalise
+
+# The loan file's finders (VIN with its repairs, plate, ID number, date) serve the catalogue's types too.
+from finfer.models.ocr.fields import (
+    DATE_PATTERN,
+    find_date,
+    find_id_number,
+    find_plate,
+    find_vin,
+    is_date,
+    normalise,
+)
 
 # GB 32100: the 31 characters a unified social credit code is written in, and the weights of its
 # first 17; the 18th is chosen so that the weighted sum is 0 mod 31.
@@ -19,8 +29,7 @@ LONG_TERM = "long-term"  # a validity period printed 长期
 
 Parsed = tuple[str, bool] | None
 
-_DATE = r"((?:19|20)[0-9]{2})\s*[年\-/.]\s*([01]?[0-9])\s*[月\-/.]\s*([0-3]?[0-9])\s*日?"
-DATE = re.compile(_DATE)
+_DATE = DATE_PATTERN.pattern
 MONTH = re.compile(r"((?:19|20)[0-9]{2})\s*[年\-/.]\s*([01]?[0-9])\s*月?")
 PERIOD = re.compile(_DATE + r"\s*(?:至|到|-|—|~|－|起至)\s*(?:" + _DATE + r"|(长期))")
 AMOUNT = re.compile(r"(?<![0-9.])([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?\s*(万)?")
@@ -55,7 +64,6 @@ def _date(groups: tuple[str, str, str]) -> tuple[str, bool]:
 
 
 def _compact(text: str) -> str:
-    """OCR reads O for 0 and I for 1 in runs of digits: identifiers hold neither letter in those places."""
     return normalise(text).upper()
 
 
@@ -83,13 +91,6 @@ def _name(text: str) -> Parsed:
     return (match.group(0), True) if match else None
 
 
-def _id_number(text: str) -> Parsed:
-    found = _identifier(text, 18, "0-9X")
-    if found is None or not found[:17].isdigit():
-        return None
-    return found, id_number_is_valid(found)
-
-
 def _uscc(text: str) -> Parsed:
     found = _identifier(text, 18, "0-9A-Z")
     return None if found is None else (found, uscc_is_valid(found))
@@ -99,23 +100,6 @@ def _card(text: str) -> Parsed:
     digits = re.sub(r"[\s\-]", "", _compact(text))
     match = re.search(r"(?<![0-9])[0-9]{16,19}(?![0-9])", digits)
     return None if match is None else (match.group(0), luhn_is_valid(match.group(0)))
-
-
-def _vin(text: str) -> Parsed:
-    upper = _compact(text).replace("VIN", " ")
-    for match in re.finditer(r"(?<![A-Z0-9])[A-Z0-9]{17}(?![A-Z0-9])", upper):
-        if any(c.isalpha() for c in match.group(0)):
-            return correct_vin(match.group(0))
-    return None
-
-
-def _plate(text: str) -> Parsed:
-    return find_plate(text)
-
-
-def _date_value(text: str) -> Parsed:
-    match = DATE.search(normalise(text))
-    return None if match is None else _date(match.groups())
 
 
 def _month(text: str) -> Parsed:
@@ -163,12 +147,12 @@ def _code(text: str) -> Parsed:
 PARSERS = {
     Type.TEXT: _text,
     Type.NAME: _name,
-    Type.ID_NUMBER: _id_number,
+    Type.ID_NUMBER: find_id_number,
     Type.USCC: _uscc,
     Type.CARD: _card,
-    Type.VIN: _vin,
-    Type.PLATE: _plate,
-    Type.DATE: _date_value,
+    Type.VIN: find_vin,
+    Type.PLATE: find_plate,
+    Type.DATE: find_date,
     Type.MONTH: _month,
     Type.PERIOD: _period,
     Type.AMOUNT: _amount,
