@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from finfer.models.documents.kinds import Kind, Type
 from finfer.models.documents.values import parse
-from finfer.models.ocr.fields import Field, Line, normalise
+from finfer.models.ocr.fields import Field, Line, first_found, normalise
 
 # Types distinctive enough to be found without their label.
 UNLABELLED = frozenset({Type.VIN, Type.PLATE})
@@ -75,22 +76,24 @@ def place(lines: Sequence[Line]) -> list[Placed]:
     return placed
 
 
+@cache
+def _labels(kind: Kind) -> tuple[tuple[str, str], ...]:
+    """(field, label) for every printed label of the kind, compacted as lines are: once a kind, not a line."""
+    return tuple((spec.name, normalise(label)) for spec in kind.fields for label in spec.labels)
+
+
 def _label_hits(kind: Kind, placed: Sequence[Placed]) -> list[Hit]:
     """Every printed label of the kind's fields; where two overlap, the longer (身份证号码 over 号码)."""
     hits = []
     for index, line in enumerate(placed):
         found = [
-            Hit(spec.name, index, start, start + len(label))
-            for spec in kind.fields
-            for label in map(normalise, spec.labels)
+            Hit(name, index, start, start + len(label))
+            for name, label in _labels(kind)
             if (start := line.text.find(label)) >= 0
         ]
         if not any(hit.start == 0 for hit in found):
             found += [
-                Hit(spec.name, index, 0, len(label))
-                for spec in kind.fields
-                for label in map(normalise, spec.labels)
-                if _misread_label(line.text, label)
+                Hit(name, index, 0, len(label)) for name, label in _labels(kind) if _misread_label(line.text, label)
             ]
         found.sort(key=lambda h: (h.start, -(h.end - h.start)))
         kept: list[Hit] = []
@@ -176,8 +179,4 @@ def _value_near(
 
 
 def _anywhere(type_: Type, placed: Sequence[Placed]) -> Field | None:
-    candidates = [(parse(type_, p.text), p.line) for p in placed]
-    found = [(parsed, line) for parsed, line in candidates if parsed is not None]
-    valid = [(parsed, line) for parsed, line in found if parsed[1]]
-    best = (valid or found or [None])[0]
-    return None if best is None else _field(*best)
+    return first_found(lambda text: parse(type_, text), [p.line for p in placed])

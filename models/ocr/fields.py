@@ -7,7 +7,7 @@ lines and keeps, for each field, the best candidate with the confidence and box 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 # ISO 3779: letters are transliterated to numbers; I, O and Q are never used.
@@ -199,18 +199,20 @@ FINDERS = {
 }
 
 
+def first_found(finder: Callable[[str], tuple[str, bool] | None], lines: Sequence[Line]) -> Field | None:
+    """The first valid candidate in reading order, else the first candidate, else None."""
+    candidates = []
+    for line in lines:
+        found = finder(line.text)
+        if found is not None:
+            candidates.append(Field(found[0], found[1], line.confidence, line.box))
+    valid = [c for c in candidates if c.valid]
+    return (valid or candidates or [None])[0]
+
+
 def extract_fields(lines: Sequence[Line]) -> dict[str, Field | None]:
-    """Per field, the first valid candidate in reading order, else the first candidate, else None."""
-    fields: dict[str, Field | None] = {}
-    for name, finder in FINDERS.items():
-        candidates = []
-        for line in lines:
-            found = finder(line.text)
-            if found is not None:
-                candidates.append(Field(found[0], found[1], line.confidence, line.box))
-        valid = [c for c in candidates if c.valid]
-        fields[name] = (valid or candidates or [None])[0]
-    return fields
+    """Per field, its first_found candidate."""
+    return {name: first_found(finder, lines) for name, finder in FINDERS.items()}
 
 
 def field_state(found: object) -> str:
