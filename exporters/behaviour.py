@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
 
+from finfer import paths
 from finfer.exporters.base import Exporter, Profile, Progress, Trained, onnx_spec
 from finfer.exporters.model_config import Flavour, ModelSpec, Tensor
 from finfer.exporters.onnx_tools import xgboost_classifier
@@ -42,12 +44,16 @@ class BehaviourExporter(Exporter):
     ensembles = ("behaviour_score",)
     parity_tolerance = 1e-5
 
+    def __init__(self, csv_path: Path = paths.TAIWAN_CARDS_CSV) -> None:
+        # Another month of outcomes, in the shipped file's columns: a candidate version (finfer build --version 2).
+        self.csv_path = csv_path
+
     def train(self, profile: Profile, progress: Progress) -> Trained:
         from finfer.models.behaviour.training import cards as card_data
         from finfer.models.behaviour.training.evaluation import WARNING_THRESHOLD
         from finfer.models.behaviour.training.model import PARAMS, held_out, split, train
 
-        train_set, test_set = split(card_data.load())
+        train_set, test_set = split(card_data.load(self.csv_path))
         params = PARAMS[str(profile)]
         progress(f"[behaviour] {len(train_set)} loans × {MONTHS + 1} history lengths, {params.n_estimators} trees")
         model = train(train_set, params)
@@ -63,7 +69,7 @@ class BehaviourExporter(Exporter):
             parity_inputs={"features": sample},
             parity_expected={"probability_of_default": model.predict_proba(sample)[:, 1:2]},
             metrics={
-                "trained_on": {"data": "taiwan_credit_card_default.csv", "loans": len(train_set)},
+                "trained_on": {"data": self.csv_path.name, "loans": len(train_set)},
                 "held_out": quality,
                 "params": params.__dict__,
                 "features": len(FEATURE_NAMES),

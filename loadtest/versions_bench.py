@@ -38,14 +38,17 @@ VARIANTS = {
 }
 
 
-def relabelled(source: Path, out: Path, share: float = 0.1, seed: int = 3) -> Path:
-    """`source` with `share` of its credit labels flipped: a retrain on other outcomes, with the same columns."""
+def relabelled(
+    source: Path, out: Path, share: float = 0.1, seed: int = 3, column: str = "creditability", values=("good", "bad")
+) -> Path:
+    """`source` with `share` of its labels (`column`, one of two `values`) flipped: a retrain on other outcomes,
+    with the same columns."""
     with source.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     rng = random.Random(seed)
     for row in rows:
         if rng.random() < share:
-            row["creditability"] = "good" if row["creditability"] == "bad" else "bad"
+            row[column] = values[0] if row[column] == values[1] else values[1]
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -56,6 +56,7 @@ def build(options: BuildOptions, exporters: list[Exporter], display: Display) ->
 
 def cmd_build(args: argparse.Namespace) -> int:
     from finfer.exporters.base import BuildOptions, Profile, VersionError
+    from finfer.exporters.behaviour import BehaviourExporter
     from finfer.exporters.damage import DamageExporter
     from finfer.exporters.model_config import Flavour
     from finfer.exporters.risk import RiskExporter
@@ -81,6 +82,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     custom = {
         "risk": (lambda: RiskExporter(Path(args.csv), args.target, args.positive_label)) if args.csv else None,
+        "behaviour": (lambda: BehaviourExporter(args.behaviour_csv)) if args.behaviour_csv else None,
         "damage": (lambda: DamageExporter(args.damage_checkpoint)) if args.damage_checkpoint else None,
         "application": (lambda: ApplicationExporter(args.policy)) if args.policy else None,
     }
@@ -240,6 +242,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--csv", help="train the risk model on this CSV instead of the German credit data")
     build.add_argument("--target", default="creditability", help="target column of --csv")
     build.add_argument("--positive-label", default="bad", help="target value meaning default")
+    build.add_argument(
+        "--behaviour-csv",
+        type=Path,
+        help="train the behaviour model on these card holders' months (the shipped file's columns) instead",
+    )
     build.add_argument(
         "--damage-checkpoint",
         type=Path,

@@ -101,6 +101,14 @@ class IntentEncoder(nn.Module):
         return intent.softmax(dim=-1), slots
 
 
+def trimmed(batch: Batch) -> Batch:
+    """The batch cut to its longest message. Serving pads to length buckets so that Triton can batch requests;
+    training gains nothing from it, and a batch of 20-token messages padded to 32 spent a third of its compute on
+    padding (which the attention mask and the loss ignore)."""
+    width = int(batch.attention_mask.sum(axis=1).max())
+    return Batch(batch.input_ids[:, :width], batch.attention_mask[:, :width], batch.offsets[:, :width])
+
+
 def _tensors(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask)
 
@@ -142,7 +150,7 @@ def train(
         total = 0.0
         for indexes in batches(order, lengths, params, rng):
             chosen = [examples[i] for i in indexes]
-            batch = encode(tokenizer, [e.text for e in chosen])
+            batch = trimmed(encode(tokenizer, [e.text for e in chosen]))
             ids, mask = _tensors(batch)
             tags = torch.from_numpy(tag_ids(batch, chosen))
             # Only outside slot values: an [UNK] inside "15万" would teach a span that does not parse.
