@@ -99,6 +99,14 @@ def server_environment(install: TritonInstall) -> dict[str, str]:
     # One thread per model instance: on a 2-core machine oversubscription costs more than it gives.
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # glibc's allocator, for Triton and every stub it starts. Past its first free, glibc raises its mmap
+    # threshold to the largest block freed (up to 32 MiB), so a page's 2-5 MiB arrays then come from the heap,
+    # whose top is handed back only when nothing lies above it: the OCR instances' RSS swung by ±10% with
+    # the pages read. A fixed threshold keeps every such array in its own mapping, returned whole on free.
+    # Two arenas, not eight a core: fewer half-empty heaps held by Triton's many threads. The soak, with and
+    # without: docs/operations.md.
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(1 << 20))
+    env.setdefault("MALLOC_ARENA_MAX", "2")
     return env
 
 

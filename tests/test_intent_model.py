@@ -165,6 +165,16 @@ def test_batches_pad_to_length_buckets(tokenizer):
     assert encode(tokenizer, ["字" * 1000]).input_ids.shape == (1, MAX_TOKENS)  # truncated, never wider
 
 
+def test_training_batches_are_cut_to_their_longest_message(tokenizer):
+    """Serving pads to a bucket; training cuts the padding off, and loses no token of any message."""
+    batch = encode(tokenizer, ["你好", "我想贷15万分36期"])
+    cut = intent_model.trimmed(batch)
+    width = cut.input_ids.shape[1]
+    assert batch.input_ids.shape[1] == 16 and width == int(batch.attention_mask.sum(axis=1).max()) < 16
+    assert batch.attention_mask[:, width:].sum() == 0
+    assert (cut.input_ids == batch.input_ids[:, :width]).all() and (cut.offsets == batch.offsets[:, :width]).all()
+
+
 def test_tags_follow_spans_and_decode_back(corpus, tokenizer):
     examples = [e for e in corpus.train if len(e.spans) == 2][:50]
     batch = encode(tokenizer, [e.text for e in examples])
