@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Encoding, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 MAX_CHARS = 256  # the front rejects longer messages; a character is at most one token
 MAX_TOKENS = MAX_CHARS + 2  # [CLS] … [SEP]
@@ -58,10 +58,14 @@ class Batch:
 def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> Batch:
     """Encode and pad to the smallest bucket that holds the longest text."""
     encodings = tokenizer.encode_batch(list(texts))
-    width = bucket_for(max(len(e.ids) for e in encodings))
-    ids = np.full((len(texts), width), PAD_ID, dtype=np.int64)
-    mask = np.zeros((len(texts), width), dtype=np.int64)
-    offsets = np.zeros((len(texts), width, 2), dtype=np.int64)
+    return padded(encodings, bucket_for(max(len(e.ids) for e in encodings)))
+
+
+def padded(encodings: Sequence[Encoding], width: int) -> Batch:
+    """Encodings as arrays `width` tokens wide (at least the longest encoding)."""
+    ids = np.full((len(encodings), width), PAD_ID, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    offsets = np.zeros((len(encodings), width, 2), dtype=np.int64)
     for row, encoding in enumerate(encodings):
         n = len(encoding.ids)
         ids[row, :n] = encoding.ids
