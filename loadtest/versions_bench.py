@@ -39,7 +39,12 @@ VARIANTS = {
 
 
 def relabelled(
-    source: Path, out: Path, share: float = 0.1, seed: int = 3, column: str = "creditability", values=("good", "bad")
+    source: Path,
+    out: Path,
+    share: float = 0.1,
+    seed: int = 3,
+    column: str = "creditability",
+    values: tuple[str, str] = ("good", "bad"),
 ) -> Path:
     """`source` with `share` of its labels (`column`, one of two `values`) flipped: a retrain on other outcomes,
     with the same columns."""
