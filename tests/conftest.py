@@ -129,6 +129,15 @@ def own_front(settings: Settings, log: Path) -> Iterator[subprocess.Popen]:
             process.wait(timeout=15)
 
 
+@contextmanager
+def front_of(settings: Settings, workdir: Path, **update: Any) -> Iterator[Settings]:
+    """A front of a test's own on free ports, its state and log in `workdir`, with `update` to `settings`."""
+    http, grpc_port = stack.free_ports(2)
+    own = settings.model_copy(update={"http_port": http, "grpc_port": grpc_port, "state_dir": workdir, **update})
+    with own_front(own, workdir / "front.log"):
+        yield own
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free port (installed by `make tools`), empty, nothing saved to disk."""

@@ -18,7 +18,7 @@ from finfer.loadtest.versions_bench import relabelled
 from finfer.models.behaviour.training.cards import example_loans
 from finfer.pipelines import behaviour
 from finfer.settings import Settings, Split
-from tests.conftest import own_front, wait_until
+from tests.conftest import front_of, wait_until
 from tests.helpers import get, metric, post
 
 
@@ -54,18 +54,9 @@ def test_a_behaviour_shadow_compares_every_statement_and_never_changes_the_answe
     versioned: Settings, tmp_path: Path
 ) -> None:
     names = {v: behaviour.PIPELINE.load(versioned.model_repository, v).model_version for v in (1, 2)}
-    http, grpc_port = stack.free_ports(2)
-    own = versioned.model_copy(
-        update={
-            "http_port": http,
-            "grpc_port": grpc_port,
-            "state_dir": tmp_path,
-            "splits": {"behaviour": Split(weights={"1": 1}, shadow=2)},
-            "shadow_timeout_s": 5.0,
-        }
-    )
-    url = f"http://127.0.0.1:{http}"
-    with own_front(own, tmp_path / "front.log"):
+    shadowed = {"splits": {"behaviour": Split(weights={"1": 1}, shadow=2)}, "shadow_timeout_s": 5.0}
+    with front_of(versioned, tmp_path, **shadowed) as own:
+        url = f"http://127.0.0.1:{own.http_port}"
         loans = example_loans(12, seed=21)
         # Stateless scores, and the same loans' months sent one by one to the store.
         answers = [post(f"{url}/v1/loans/score", loan) for loan in loans]

@@ -19,7 +19,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,7 +30,7 @@ from finfer.loadtest import stack
 from finfer.loadtest.versions_bench import relabelled
 from finfer.pipelines import risk
 from finfer.settings import Settings, Split
-from tests.conftest import own_front, wait_until
+from tests.conftest import front_of, wait_until
 from tests.helpers import get, metric, post, put
 
 
@@ -50,14 +49,6 @@ def versioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     )
     with stack.triton(settings):
         yield settings
-
-
-@contextmanager
-def front(settings: Settings, workdir: Path, **update: Any) -> Iterator[Settings]:
-    http, grpc_port = stack.free_ports(2)
-    own = settings.model_copy(update={"http_port": http, "grpc_port": grpc_port, "state_dir": workdir, **update})
-    with own_front(own, workdir / "front.log"):
-        yield own
 
 
 def at(settings: Settings, path: str) -> str:
@@ -111,7 +102,7 @@ def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
     assert names[1] != names[2]
     weights = {1: 70, 2: 30}
     split = {"risk": Split(weights={str(v): w for v, w in weights.items()})}
-    with front(versioned, tmp_path, splits=split, rollback_disagreement_rate=1.0) as own:
+    with front_of(versioned, tmp_path, splits=split, rollback_disagreement_rate=1.0) as own:
         bodies = risk.PIPELINE.examples(300, 11)
         expected = [names[expected_version(own, weights, b)] for b in bodies]
         for _ in range(2):  # the second time from the cache: still each applicant's own version
@@ -151,7 +142,7 @@ def test_the_split_is_sticky_follows_its_weights_and_changes_without_a_restart(
 def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned: Settings, tmp_path: Path) -> None:
     names = model_versions(versioned)
     bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 1.0}
-    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
+    with front_of(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
         with unloaded(versioned, "risk_score_v2"):
             answers = [post(at(own, "/v1/risk/score"), b) for b in risk.PIPELINE.examples(200, 12)]
             assert [status for status, _ in answers] == [200] * 200  # the baseline answered the candidate's rows
@@ -168,7 +159,7 @@ def test_a_failing_candidate_is_rolled_back_and_its_requests_answered(versioned:
 
 
 def test_a_healthy_candidate_keeps_its_weight_under_the_default_bounds(versioned: Settings, tmp_path: Path) -> None:
-    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "3": 50})}) as own:
+    with front_of(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "3": 50})}) as own:
         bodies = risk.PIPELINE.examples(300, 17)
         answers = [post(at(own, "/v1/risk/score"), b) for b in bodies]
         assert [status for status, _ in answers] == [200] * 300
@@ -202,7 +193,7 @@ def test_a_candidates_dead_stub_is_left_dead_and_its_requests_answered(versioned
     names = model_versions(versioned)
     candidate = risk.PIPELINE.model_name(2)
     bounds = {"rollback_window": 10, "rollback_min_answers": 5, "rollback_disagreement_rate": 1.0}
-    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
+    with front_of(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
         served_stub, candidate_stub = stub_of(own, "risk_score", 1), stub_of(own, candidate, 1)
         assert served_stub and candidate_stub
         os.kill(candidate_stub, signal.SIGKILL)
@@ -220,7 +211,7 @@ def test_a_candidates_dead_stub_is_left_dead_and_its_requests_answered(versioned
 
 def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: Settings, tmp_path: Path) -> None:
     bounds = {"rollback_window": 40, "rollback_min_answers": 20, "rollback_disagreement_rate": 0.2}
-    with front(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
+    with front_of(versioned, tmp_path, splits={"risk": Split(weights={"1": 50, "2": 50})}, **bounds) as own:
         bodies = risk.PIPELINE.examples(200, 13)
         assert all(post(at(own, "/v1/risk/score"), b)[0] == 200 for b in bodies)
 
@@ -236,7 +227,7 @@ def test_a_candidate_that_disagrees_with_the_baseline_is_rolled_back(versioned: 
 def test_a_shadow_never_changes_or_delays_the_served_answer(versioned: Settings, tmp_path: Path) -> None:
     names = model_versions(versioned)
     shadow = {"splits": {"risk": Split(weights={"1": 1}, shadow=2)}, "shadow_timeout_s": 1.0}
-    with front(versioned, tmp_path, **shadow) as own:
+    with front_of(versioned, tmp_path, **shadow) as own:
         bodies = risk.PIPELINE.examples(60, 14)
         answers = [post(at(own, "/v1/risk/score"), b)[1] for b in bodies]
         assert {a["model_version"] for a in answers} == {names[1]}
@@ -264,7 +255,7 @@ def test_a_shadow_past_its_deadline_is_given_up_and_the_answers_stay(versioned: 
     abandoned, counted as a timeout; the answers are version 1's, from Triton itself."""
     names = model_versions(versioned)
     shadow = {"splits": {"risk": Split(weights={"1": 1}, shadow=2)}, "shadow_timeout_s": 0.00001}
-    with front(versioned, tmp_path, **shadow) as own:
+    with front_of(versioned, tmp_path, **shadow) as own:
         bodies = risk.PIPELINE.examples(30, 16)
         for body in bodies:
             status, answer = post(at(own, "/v1/risk/score"), body)
@@ -322,7 +313,7 @@ def test_fronts_sharing_a_database_serve_one_split_and_one_rollback(
     for name in ("a", "b", "c"):
         (tmp_path / name).mkdir()
     bodies = risk.PIPELINE.examples(200, 21)
-    with front(versioned, tmp_path / "a", **shared) as a, front(versioned, tmp_path / "b", **shared) as b:
+    with front_of(versioned, tmp_path / "a", **shared) as a, front_of(versioned, tmp_path / "b", **shared) as b:
         assert weights(a) == weights(b) == {"1": 1, "2": 0, "3": 0}
         status, _ = put(at(a, "/v1/admin/splits/risk"), {"weights": {"1": 50, "2": 50}})
         assert status == 200
@@ -343,7 +334,7 @@ def test_fronts_sharing_a_database_serve_one_split_and_one_rollback(
             assert {answer["model_version"] for _, answer in answered} == {names[1]}
 
         # A front started later serves the current split from its first request.
-        with front(versioned, tmp_path / "c", **shared) as c:
+        with front_of(versioned, tmp_path / "c", **shared) as c:
             assert weights(c) == {"1": 50, "2": 0, "3": 0}
 
         # The store away: a change is refused, with nothing changed anywhere, and answers go on.

@@ -204,9 +204,7 @@ PIPELINE = Pipeline(
         "or unknown) with a confidence, and the fields of that kind: each with its value, its box, and whether "
         "it passes its check character (ID number, VIN, social credit code, card number) or format rule."
     ),
-    from_proto=lambda request: Upload(
-        request.image, "image", (("kind", request.kind),) if request.HasField("kind") else ()
-    ),
+    from_proto=page_from_proto,
     to_proto=to_proto,
     examples=examples,
     proto_body=lambda body: {"image": body["image_base64"], **({"kind": body["kind"]} if "kind" in body else {})},
