@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 from finfer.errors import InvalidArgument, NotFound
 from finfer.pipelines.registry import REGISTRY
-from finfer.store.database import row_dict
-from finfer.store.decisions import now_iso
+from finfer.store.database import now_iso, row_dict
 from finfer.store.schema import API_KEYS
 
 ADMIN = "admin"  # every scope

@@ -27,6 +27,8 @@ def from_proto(request: finfer_pb2.LoanApplicationRequest) -> dict[str, Any]:
     body["vehicle_photos"] = [{"image": data} for data in request.vehicle_photos]
     if request.HasField("message"):
         body["message"] = request.message
+    if request.HasField("loan_id"):
+        body["loan_id"] = request.loan_id
     return body
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from finfer.application.branches import BRANCH_NAMES
 from finfer.application.findings import Declared
 from finfer.errors import InvalidArgument
+from finfer.loans.ids import ID_PATTERN, checked_loan_id
 from finfer.models.documents.kinds import ACCEPTED as DOCUMENT_KINDS
 from finfer.pipelines.declaration import Codec
 from finfer.pipelines.fraud import ApplicationId, FraudRow
@@ -23,7 +24,7 @@ from finfer.pipelines.validation import BASE64, Upload, checked_image, decoded_b
 MAX_DOCUMENTS = 8
 MAX_PHOTOS = 4
 
-FIELDS = {"application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message"}
+FIELDS = {"application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message", "loan_id"}
 
 _PLATE = r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-HJ-NP-Z]·?[A-HJ-NP-Z0-9]{5,6}"
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -64,6 +65,7 @@ class ApplicationRow:
     photos: tuple[Upload, ...]
     message: str | None
     wire: bytes  # the JSON part as Triton's loan_application reads it (images travel as tensors)
+    loan_id: str | None = None  # the loan an approval opens (the store does, with the record: not Triton's part)
 
     def branch_rows(self, name: str) -> list[Any]:
         """What the branch `name` reads of this application (empty: it is skipped)."""
@@ -148,6 +150,7 @@ def parse(branches: Mapping[str, Codec], payload: object) -> ApplicationRow:
     message = body.get("message")
     if message is not None:
         message = branches["intent"].batch_row(message, "message")
+    loan_id = None if body.get("loan_id") is None else checked_loan_id(body["loan_id"])
     wire = {
         "application_id": application_id,
         "applicant": body["applicant"],
@@ -165,6 +168,7 @@ def parse(branches: Mapping[str, Codec], payload: object) -> ApplicationRow:
         photos=photos,
         message=message,
         wire=orjson.dumps(wire),
+        loan_id=loan_id,
     )
 
 
@@ -200,6 +204,10 @@ def request_schema(branches: Mapping[str, Codec]) -> dict[str, Any]:
             "documents": {"type": "array", "maxItems": MAX_DOCUMENTS, "items": document},
             "vehicle_photos": {"type": "array", "maxItems": MAX_PHOTOS, "items": image},
             "message": {"anyOf": [branches["intent"].item_schema(), {"type": "null"}]},
+            "loan_id": {
+                "anyOf": [{"type": "string", "pattern": ID_PATTERN, "maxLength": 64}, {"type": "null"}],
+                "description": "the loan to open when the application is approved (by the policy, or a reviewer)",
+            },
         },
         "$defs": fraud_schema.get("$defs", {}),
     }

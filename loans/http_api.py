@@ -13,7 +13,8 @@ from finfer.access.guard import Guard
 from finfer.errors import ErrorDetail, FrontError, openapi_errors
 from finfer.front.dataplane import new_request_id
 from finfer.front.http_app import add_post, batch_body, json_body, parse_json, read_body
-from finfer.loans.service import ID_PATTERN, Id, LoanService, OpenLoan, StatementBody, item_field
+from finfer.loans.ids import ID_PATTERN, Id
+from finfer.loans.service import LoanService, OpenLoan, StatementBody, item_field
 from finfer.office.records_api import caller
 from finfer.pipelines.risk import Reason
 from finfer.pipelines.validation import batch_items

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from finfer.access.guard import Guard, Principal
-from finfer.loans.service import ID_PATTERN, LoanService
+from finfer.loans.ids import ID_PATTERN
+from finfer.loans.service import LoanService
 from finfer.office.review_pages import PAGE_SIZE, rendered
 
 HERE = FilePath(__file__).parent

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from finfer.errors import Conflict, FrontError, InvalidArgument, Unavailable
 from finfer.front.coalescer import Coalescer
 from finfer.front.dataplane import DataPlane
+from finfer.loans.ids import Id, OptionalId, checked_loan_id
 from finfer.loans.treatments import Situation, Treatment, Treatments
 from finfer.models.behaviour.features import Statement, month_index
 from finfer.models.intent.labels import INTENTS
@@ -30,7 +30,19 @@ from finfer.pipelines.declaration import Answer
 from finfer.pipelines.validation import first_error
 from finfer.store.database import off_loop
 from finfer.store.decisions import DecisionStore
-from finfer.store.loans import FromApplication, Latest, Ledger, Loan, NewStatement, Save, Scored, StoredStatement, Taken
+from finfer.store.loans import (
+    NO_ORIGINATION,
+    FromApplication,
+    Latest,
+    Ledger,
+    Loan,
+    NewStatement,
+    Save,
+    Scored,
+    StoredStatement,
+    Taken,
+    from_decision,
+)
 
 T = TypeVar("T")
 
@@ -39,29 +51,10 @@ PIPELINE = "behaviour"
 COALESCED_IN_FLIGHT = 2
 # Scores computed while another statement of the loan was taken are computed again, this many times at most.
 ATTEMPTS = 5
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-ID_PATTERN = f"^{_ID.pattern}$"
-
-
-ID_RULE = "must be 1 to 64 letters, digits or _.:- starting with a letter or digit"
-
-
-def _id(value: str) -> str:
-    if not _ID.fullmatch(value):
-        raise ValueError(ID_RULE)
-    return value
-
-
-Id = Annotated[str, Field(json_schema_extra={"pattern": ID_PATTERN}), AfterValidator(_id)]
 
 
 def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
-
-
-def _id_no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-    schema["pattern"] = ID_PATTERN
 
 
 class OpenLoan(BaseModel):
@@ -77,16 +70,7 @@ class OpenLoan(BaseModel):
     loan_id: Id
     # Absent, not null: each is left out when the other is given (the schema shows no default either).
     origination: Annotated[OriginationIn, Field(json_schema_extra=_no_default)] = None  # type: ignore[assignment]
-    application_id: Annotated[
-        str,
-        Field(description="instead of `origination`: an approved application", json_schema_extra=_id_no_default),
-        AfterValidator(_id),
-    ] = None  # type: ignore[assignment]
-
-
-# The credit file's fields a loan's origination is read from, by the names lenders' files use.
-AGE_FIELDS = ("age", "age_in_years")
-AMOUNT_FIELDS = ("credit_amount", "loan_amount", "amount")
+    application_id: Annotated[OptionalId, Field(description="instead of `origination`: an approved application")] = None  # type: ignore[assignment]
 
 
 def from_record(record: dict[str, Any]) -> tuple[dict[str, Any], FromApplication]:
@@ -97,20 +81,12 @@ def from_record(record: dict[str, Any]) -> tuple[dict[str, Any], FromApplication
             f"application_id: {application_id} was not approved ({record['final_decision']}); no loan is opened",
             "application_id",
         )
-    decision = record["decision"]
-    credit_file, declared = decision["credit_file"], decision.get("declared") or {}
-    age = next((credit_file[f] for f in AGE_FIELDS if isinstance(credit_file.get(f), int | float)), None)
-    limit = declared.get("amount") or next(
-        (credit_file[f] for f in AMOUNT_FIELDS if isinstance(credit_file.get(f), int | float)), None
-    )
-    if age is None or not limit:
+    opened = from_decision(application_id, record["decision"])
+    if opened is None:
         raise Conflict(
-            f"application_id: {application_id}'s credit file names no age or amount; open the loan with origination",
-            "application_id",
+            f"application_id: {application_id}'s {NO_ORIGINATION}; open the loan with origination", "application_id"
         )
-    risk = (decision.get("results") or {}).get("risk") or {}
-    origination = OriginationIn(limit=float(limit), age=int(age), education=0).model_dump()
-    return origination, FromApplication(application_id, risk.get("probability_of_default"), credit_file)
+    return opened
 
 
 class StatementBody(StatementIn):
@@ -128,12 +104,6 @@ def checked(model: type[BaseModel], body: object) -> Any:
         return model.model_validate(body)
     except ValidationError as exc:
         raise first_error(exc) from None
-
-
-def checked_loan_id(loan_id: object) -> str:
-    if not isinstance(loan_id, str) or not _ID.fullmatch(loan_id):
-        raise InvalidArgument(f"loan_id: {ID_RULE}", "loan_id")
-    return loan_id
 
 
 def history(origination: OriginationIn, statements: Sequence[StoredStatement]) -> LoanHistory:

@@ -68,6 +68,14 @@ class CasePage(BaseModel):
     total: int
 
 
+class LoanOpened(BaseModel):
+    loan_id: str
+    opened: Annotated[bool, Field(description="false: the loan was not opened, and `why`")]
+    created: Annotated[bool | None, Field(description="false: it was open already, from this application")] = None
+    opened_at: str | None = None
+    why: str | None = None
+
+
 class ApplicationRecord(BaseModel):
     application_id: str
     final_decision: Annotated[
@@ -79,6 +87,10 @@ class ApplicationRecord(BaseModel):
     ]
     case: Case | None
     trail: list[TrailStep]
+    loan: Annotated[
+        LoanOpened | None,
+        Field(description="the loan named by the application's `loan_id`, as its approval (or review) left it"),
+    ]
 
 
 class Resolution(BaseModel):
@@ -162,6 +174,8 @@ def records_handler(records: Records, guard: Guard) -> grpc.GenericRpcHandler:
         answer.decision.update(found["decision"])
         if found["case"] is not None:
             answer.case.update(found["case"])
+        if found["loan"] is not None:
+            answer.loan.update(found["loan"])
         return answer
 
     scopes = ("applications", "reviews:read")

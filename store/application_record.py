@@ -46,6 +46,7 @@ def record(codec: Branched, row: ApplicationRow, answer: Answer, digest: Digest)
                 fields[name] = {"value": value, "valid": read["valid"], "confidence": read["confidence"]}
         recognised = {"kind": document["kind"], "kind_confidence": document["kind_confidence"]}
         documents.append({"declared_kind": kind, **recognised, "fields": fields, "lines": len(document["lines"])})
+    opens = {"loan_id": row.loan_id} if row.loan_id is not None else {}
     fraud_links = {kind: [digest(v) for v in values] for kind, values in row.fraud.links.items()} if row.fraud else None
     return {
         "application_id": row.application_id,
@@ -67,4 +68,5 @@ def record(codec: Branched, row: ApplicationRow, answer: Answer, digest: Digest)
             "vehicle_photos": [digest(upload.data) for upload in row.photos],
             "message": digest(row.message) if row.message is not None else None,
         },
+        **opens,
     }

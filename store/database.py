@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,10 @@ DatabaseError = sa.exc.DBAPIError
 
 class SchemaTooNew(RuntimeError):
     pass
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def row_dict(row: sa.Row) -> dict[str, Any]:

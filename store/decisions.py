@@ -8,11 +8,11 @@ PostgreSQL take turns and each record names the one before it. Records are never
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from finfer.errors import Conflict, NotFound
 from finfer.store import audit
-from finfer.store.database import row_dict
+from finfer.store.database import now_iso, row_dict
+from finfer.store.loans import open_for_decision
 from finfer.store.schema import CASES, CHAIN_HEAD, RECORDS
 
 CaseStatus = Literal["open", "claimed", "resolved"]
@@ -29,10 +30,6 @@ Outcome = Literal["approve", "decline"]
 
 _ID_PREFIX = os.urandom(10).hex()
 _ID_COUNTER = itertools.count()
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,19 @@ _MOVE_HEAD = (
 )
 _INSERT_RECORD = RECORDS.insert()
 _OPEN_CASE = CASES.insert()
+_RECORD_BODY = sa.select(RECORDS.c.body).where(RECORDS.c.seq == sa.bindparam("seq"))
 _UNRESOLVED_CASE = sa.select(CASES.c.case_id).where(CASES.c.open_key == sa.bindparam("key"))
+
+
+def _opening_its_loan(connection: sa.Connection, entry: Entry) -> Entry:
+    """An approved application that names a `loan_id` opens that loan in the transaction that records the
+    approval, and the record says what happened: the loan exists exactly when the approval is on record (from the
+    spool too, once it drains)."""
+    body = entry.body
+    if entry.kind != "decision" or body.get("decision") != "approve" or not body.get("loan_id"):
+        return entry
+    loan = open_for_decision(connection, body["loan_id"], entry.application_id, body)
+    return dataclasses.replace(entry, body={**body, "loan": loan})
 
 
 class DecisionStore:
@@ -112,6 +121,7 @@ class DecisionStore:
             ids = [e.record_id for e in entries]
             stored = set(connection.scalars(sa.select(RECORDS.c.record_id).where(RECORDS.c.record_id.in_(ids))))
             entries = [e for e in entries if e.record_id not in stored]
+        entries = [_opening_its_loan(connection, e) for e in entries]
         rows = self._chain(connection, head, entries)
         for entry, row in zip(entries, rows, strict=True):
             if entry.kind == "decision" and entry.body.get("decision") == "review":
@@ -206,8 +216,17 @@ class DecisionStore:
                 "open_key": None,
             }
 
+        def loan(connection: sa.Connection, case: sa.Row) -> dict[str, Any]:
+            """An approved application opens the loan it asked for, with the review's record."""
+            if outcome != "approve":
+                return {}
+            decision = orjson.loads(connection.execute(_RECORD_BODY, {"seq": case.decision_seq}).scalar_one())
+            if not decision.get("loan_id"):
+                return {}
+            return {"loan": open_for_decision(connection, decision["loan_id"], case.application_id, decision)}
+
         body = {"by": reviewer, "outcome": outcome, "note": note}
-        return self._step(case_id, allowed, "review", body, changes)
+        return self._step(case_id, allowed, "review", body, changes, loan)
 
     def _step(
         self,
@@ -216,15 +235,18 @@ class DecisionStore:
         kind: str,
         body: dict[str, Any],
         changes: Callable[[str], dict[str, Any]],
+        more: Callable[[sa.Connection, sa.Row], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """One reviewer's step on a case, under the chain's lock: `allowed` refuses (Conflict) or says whether
-        there is anything to record; the record and the case's new state are written together."""
+        there is anything to record; the record (with what `more` adds to it) and the case's new state are written
+        together."""
         with self.engine.begin() as connection:
             head = self._lock_head(connection)
             case = self._case_row(connection, case_id)
             if not allowed(case):
                 return _case(case)
-            entry = Entry.new(kind, case.application_id, {"case_id": case_id, **body})
+            extra = more(connection, case) if more is not None else {}
+            entry = Entry.new(kind, case.application_id, {"case_id": case_id, **body, **extra})
             self._chain(connection, head, [entry], case_id)
             connection.execute(CASES.update().where(CASES.c.case_id == case_id).values(**changes(entry.at)))
             return _case(self._case_row(connection, case_id))
@@ -270,7 +292,7 @@ class DecisionStore:
             return {
                 **_case(row),
                 "decision": orjson.loads(decision),
-                "trail": self._trail(connection, row.application_id),
+                "trail": self._trail(connection, row.application_id)[0],
             }
 
     def application(self, application_id: str) -> dict[str, Any]:
@@ -289,28 +311,35 @@ class DecisionStore:
             ).first()
             body = orjson.loads(decision)
             final = case.outcome if case is not None and case.outcome else body["decision"]
+            trail, loans = self._trail(connection, application_id)
             return {
                 "application_id": application_id,
                 "final_decision": final,
                 "decision": body,
                 "case": _case(case) if case is not None else None,
-                "trail": self._trail(connection, application_id),
+                "trail": trail,
+                "loan": loans[-1] if loans else None,
             }
 
-    def _trail(self, connection: sa.Connection, application_id: str) -> list[dict[str, Any]]:
+    def _trail(
+        self, connection: sa.Connection, application_id: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The application's steps, and the loans its approvals opened (or did not), in order."""
         rows = connection.execute(
             sa.select(RECORDS.c.seq, RECORDS.c.kind, RECORDS.c.at, RECORDS.c.body)
             .where(RECORDS.c.application_id == application_id)
             .order_by(RECORDS.c.seq)
         ).all()
-        trail = []
+        trail, loans = [], []
         for row in rows:
             body = orjson.loads(row.body)
+            if "loan" in body:
+                loans.append(body["loan"])
             step = {"seq": row.seq, "kind": row.kind, "at": row.at}
             step["by"] = body.get("by", "finfer")
             step["what"] = body.get("outcome") or body.get("decision") or row.kind
             trail.append(step)
-        return trail
+        return trail, loans
 
     def links(self, chunk: int = 1000) -> Iterator[audit.Link]:
         """Every record in seq order, as the chain check reads them (a chunk at a time)."""

@@ -12,16 +12,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from finfer.errors import Conflict, FrontError, NotFound
-from finfer.store.decisions import now_iso
+from finfer.store.database import now_iso
 from finfer.store.schema import LOANS, STATEMENTS
+
+log = logging.getLogger("finfer.loans")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,10 @@ _READ_STATEMENTS_OF = (
     .order_by(STATEMENTS.c.loan_id, STATEMENTS.c.month)
 )
 _INSERT_STATEMENT = STATEMENTS.insert()
+_READ_OPENED = sa.select(LOANS.c.origination, LOANS.c.opened_at, LOANS.c.application_id).where(
+    LOANS.c.loan_id == _LOAN_ID
+)
+_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 _NEW_REVISION = LOANS.update().where(LOANS.c.loan_id == _LOAN_ID).values(revision=sa.bindparam("new_revision"))
 _SAVE_LATEST = (
     LOANS.update()
@@ -168,6 +177,72 @@ def _canonical(value: dict[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def open_in(
+    connection: sa.Connection, loan_id: str, origination: dict[str, Any], application: FromApplication | None = None
+) -> tuple[bool, str]:
+    """Open a loan inside the caller's transaction; the same origination again changes nothing, other fields are a
+    Conflict. Returns (created, opened_at)."""
+    body = _canonical(origination)
+    started = {}
+    if application is not None:
+        started = {
+            "application_id": application.application_id,
+            "origination_score": application.score,
+            "credit_file": _canonical(application.credit_file),
+        }
+    found = connection.execute(_READ_OPENED, {"the_loan": loan_id}).first()
+    if found is None:
+        at = now_iso()
+        # Not an IntegrityError when another front opens it at the same moment: on PostgreSQL that would abort the
+        # caller's transaction (an application's record is written in it).
+        insert = _INSERTS[connection.dialect.name](LOANS).on_conflict_do_nothing(index_elements=["loan_id"])
+        values = {"loan_id": loan_id, "origination": body, "opened_at": at, "revision": 0, **started}
+        # RETURNING says whether it was inserted (psycopg's rowcount is -1 for ON CONFLICT).
+        if connection.execute(insert.values(**values).returning(LOANS.c.loan_id)).first() is not None:
+            return True, at
+        found = connection.execute(_READ_OPENED, {"the_loan": loan_id}).one()
+    if found.origination != body or (application is not None and found.application_id != application.application_id):
+        raise Conflict(f"loan_id: {loan_id} is already open with other origination fields", "loan_id")
+    return False, found.opened_at
+
+
+# The credit file's fields a loan's origination is read from, by the names lenders' files use.
+AGE_FIELDS = ("age", "age_in_years")
+AMOUNT_FIELDS = ("credit_amount", "loan_amount", "amount")
+AGES = (18, 120)  # the behaviour pipeline's origination age
+NO_ORIGINATION = "credit file names no age (18 to 120) or amount"
+
+
+def from_decision(application_id: str, decision: dict[str, Any]) -> tuple[dict[str, Any], FromApplication] | None:
+    """A loan's origination fields, and what it keeps of its application, from the application's decision record
+    (store/application_record.py): the declared amount as the limit (else the credit file's amount) and the
+    credit file's age; education is unknown. None when the credit file names no age or amount."""
+    credit_file, declared = decision["credit_file"], decision.get("declared") or {}
+    age = next((credit_file[f] for f in AGE_FIELDS if isinstance(credit_file.get(f), int | float)), None)
+    limit = declared.get("amount") or next(
+        (credit_file[f] for f in AMOUNT_FIELDS if isinstance(credit_file.get(f), int | float)), None
+    )
+    if age is None or not AGES[0] <= age <= AGES[1] or not limit or limit < 0:
+        return None
+    risk = (decision.get("results") or {}).get("risk") or {}
+    origination = {"limit": float(limit), "age": int(age), "education": 0}
+    return origination, FromApplication(application_id, risk.get("probability_of_default"), credit_file)
+
+
+def open_for_decision(connection: sa.Connection, loan_id: str, application_id: str, decision: dict[str, Any]) -> dict:
+    """Open the loan an approved application asked for, inside the transaction that records the approval; what
+    happened, as the record keeps it. Never raises for the loan's own reasons: the approval is recorded anyway."""
+    opened = from_decision(application_id, decision)
+    if opened is None:
+        return {"loan_id": loan_id, "opened": False, "why": f"the {NO_ORIGINATION}"}
+    try:
+        created, at = open_in(connection, loan_id, *opened)
+    except Conflict as refused:
+        log.warning("loan %s not opened for application %s: %s", loan_id, application_id, refused.message)
+        return {"loan_id": loan_id, "opened": False, "why": refused.message}
+    return {"loan_id": loan_id, "opened": True, "created": created, "opened_at": at}
+
+
 class Ledger:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -182,31 +257,8 @@ class Ledger:
         self, loan_id: str, origination: dict[str, Any], application: FromApplication | None = None
     ) -> tuple[bool, str]:
         """Open a loan; the same origination again changes nothing. Returns (created, opened_at)."""
-        body = _canonical(origination)
-        started = {}
-        if application is not None:
-            started = {
-                "application_id": application.application_id,
-                "origination_score": application.score,
-                "credit_file": _canonical(application.credit_file),
-            }
         with self._writing(), self.engine.begin() as connection:
-            found = connection.execute(
-                sa.select(LOANS.c.origination, LOANS.c.opened_at).where(LOANS.c.loan_id == loan_id)
-            ).first()
-            if found is not None:
-                if found.origination != body:
-                    raise Conflict(f"loan_id: {loan_id} is already open with other origination fields", "loan_id")
-                return False, found.opened_at
-            at = now_iso()
-            try:
-                connection.execute(
-                    LOANS.insert().values(loan_id=loan_id, origination=body, opened_at=at, revision=0, **started)
-                )
-            except sa.exc.IntegrityError:
-                # Another front opened it a moment before: the same rules as finding it.
-                raise Conflict(f"loan_id: {loan_id} was opened at the same time; retry", "loan_id") from None
-            return True, at
+            return open_in(connection, loan_id, origination, application)
 
     def take(self, loan_id: str, statement: NewStatement) -> Taken:
         """Commit one statement, or recognise it as taken before; either way the loan as it now stands."""

@@ -22,6 +22,7 @@ from finfer.models.behaviour import reasons
 from finfer.models.behaviour.features import FEATURE_NAMES, MONTHS, Statement, month_index, window
 from finfer.models.behaviour.training.evaluation import WARNING_THRESHOLD
 from finfer.store.database import migrate
+from finfer.store.decisions import DecisionStore, Entry
 from finfer.store.loans import Latest, Ledger, NewStatement, Scored
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
 from tests.helpers import get, post
@@ -408,11 +409,26 @@ def test_a_loan_opened_from_an_approved_application_keeps_its_score_and_credit_f
     from finfer.application.examples import applications
 
     for body in applications(60, seed=9100, shape="plain"):
-        status, answer = post(f"{front.http_url}/v1/applications", body)
-        assert status == 200, answer
-        if answer["decision"] != "approve":
-            continue
         application_id = body["application_id"]
+        # An application may name the loan its approval opens.
+        status, answer = post(f"{front.http_url}/v1/applications", body | {"loan_id": f"auto-{application_id}"})
+        assert status == 200, answer
+        status, auto = get(f"{front.http_url}/v1/loans/auto-{application_id}")
+        if answer["decision"] != "approve":
+            assert status == 404, auto
+            continue
+        assert status == 200 and auto["application"]["application_id"] == application_id, auto
+        _, record = get(f"{front.http_url}/v1/applications/{application_id}")
+        assert (
+            record["loan"]
+            == record["decision"]["loan"]
+            == {
+                "loan_id": f"auto-{application_id}",
+                "opened": True,
+                "created": True,
+                "opened_at": auto["opened_at"],
+            }
+        )
         status, opened = post(
             f"{front.http_url}/v1/loans", {"loan_id": f"from-{application_id}", "application_id": application_id}
         )
@@ -440,3 +456,63 @@ def test_a_loan_opened_from_an_approved_application_keeps_its_score_and_credit_f
     )
     assert status == 400 and "either" in refused["error"]["message"]
     assert post(f"{front.http_url}/v1/loans", {"loan_id": "never", "application_id": "no-such"})[0] == 404
+    status, refused = post(f"{front.http_url}/v1/applications", body | {"loan_id": "not a loan id"})
+    assert status == 400 and refused["error"]["field"] == "loan_id", refused
+
+
+def approval(application_id: str, decision: str, loan_id: str | None, age: object = 41) -> Entry:
+    """A decision record as the front writes it (store/application_record.py), the fields a loan reads."""
+    body = {
+        "application_id": application_id,
+        "decision": decision,
+        "reasons": [{"code": "RISK_BAND_REVIEW"}] if decision == "review" else [],
+        "credit_file": {"age_in_years": age, "credit_amount": 8_000},
+        "declared": {"amount": 12_000.0},
+        "results": {"risk": {"probability_of_default": 0.12}},
+    }
+    return Entry.new("decision", application_id, body | ({"loan_id": loan_id} if loan_id else {}))
+
+
+def test_an_approval_opens_the_loan_its_application_names_with_the_record(ledger: Ledger):
+    store = DecisionStore(ledger.engine)
+    store.append(
+        [
+            approval("A-1", "approve", "L-A1"),
+            approval("A-2", "decline", "L-A2"),
+            approval("A-3", "review", "L-A3"),
+            approval("A-4", "approve", "L-A1"),  # another application names a loan already open
+            approval("A-5", "approve", "L-A5", age=None),  # nothing to open it with
+            approval("A-6", "approve", None),
+        ]
+    )
+    loan = ledger.loan("L-A1")
+    assert loan.origination == {"limit": 12_000.0, "age": 41, "education": 0}
+    assert loan.application is not None and loan.application.application_id == "A-1"
+    assert loan.application.score == 0.12 and loan.application.credit_file["credit_amount"] == 8_000
+    assert store.application("A-1")["loan"] == {
+        "loan_id": "L-A1",
+        "opened": True,
+        "created": True,
+        "opened_at": loan.opened_at,
+    }
+    for never in ("L-A2", "L-A3", "L-A5"):
+        with pytest.raises(NotFound):
+            ledger.loan(never)
+    assert store.application("A-2")["loan"] is None and store.application("A-6")["loan"] is None
+    refused = store.application("A-4")["loan"]
+    assert refused["opened"] is False and "L-A1 is already open" in refused["why"]
+    assert store.application("A-5")["loan"] == {
+        "loan_id": "L-A5",
+        "opened": False,
+        "why": "the credit file names no age (18 to 120) or amount",
+    }
+    # The same decision recorded again (a spool drained twice, a repeat) changes nothing.
+    store.append([approval("A-1", "approve", "L-A1")])
+    assert store.application("A-1")["loan"]["created"] is False and ledger.loan("L-A1").opened_at == loan.opened_at
+    # A reviewer's approval opens it; a decline would not.
+    (case,) = store.cases("open", None, 1, 10)[0]
+    store.claim(case["case_id"], "ana")
+    store.resolve(case["case_id"], "ana", "approve", "income checked")
+    assert ledger.loan("L-A3").application.application_id == "A-3"  # type: ignore[union-attr]
+    record = store.application("A-3")
+    assert record["final_decision"] == "approve" and record["loan"]["opened"] is True

@@ -321,7 +321,7 @@ class ApplicationDocument(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., image: _Optional[bytes] = ...) -> None: ...
 
 class LoanApplicationRequest(_message.Message):
-    __slots__ = ("application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message")
+    __slots__ = ("application_id", "applicant", "fraud", "declared", "documents", "vehicle_photos", "message", "loan_id")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_FIELD_NUMBER: _ClassVar[int]
     FRAUD_FIELD_NUMBER: _ClassVar[int]
@@ -329,6 +329,7 @@ class LoanApplicationRequest(_message.Message):
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     VEHICLE_PHOTOS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     applicant: _struct_pb2.Struct
     fraud: ApplicationFraud
@@ -336,7 +337,8 @@ class LoanApplicationRequest(_message.Message):
     documents: _containers.RepeatedCompositeFieldContainer[ApplicationDocument]
     vehicle_photos: _containers.RepeatedScalarFieldContainer[bytes]
     message: str
-    def __init__(self, application_id: _Optional[str] = ..., applicant: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fraud: _Optional[_Union[ApplicationFraud, _Mapping]] = ..., declared: _Optional[_Union[Declared, _Mapping]] = ..., documents: _Optional[_Iterable[_Union[ApplicationDocument, _Mapping]]] = ..., vehicle_photos: _Optional[_Iterable[bytes]] = ..., message: _Optional[str] = ...) -> None: ...
+    loan_id: str
+    def __init__(self, application_id: _Optional[str] = ..., applicant: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fraud: _Optional[_Union[ApplicationFraud, _Mapping]] = ..., declared: _Optional[_Union[Declared, _Mapping]] = ..., documents: _Optional[_Iterable[_Union[ApplicationDocument, _Mapping]]] = ..., vehicle_photos: _Optional[_Iterable[bytes]] = ..., message: _Optional[str] = ..., loan_id: _Optional[str] = ...) -> None: ...
 
 class DecisionReason(_message.Message):
     __slots__ = ("code", "text", "source")
@@ -562,15 +564,17 @@ class TrailStep(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., kind: _Optional[str] = ..., at: _Optional[str] = ..., by: _Optional[str] = ..., what: _Optional[str] = ...) -> None: ...
 
 class ApplicationRecord(_message.Message):
-    __slots__ = ("application_id", "final_decision", "decision", "case", "trail")
+    __slots__ = ("application_id", "final_decision", "decision", "case", "trail", "loan")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     FINAL_DECISION_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     CASE_FIELD_NUMBER: _ClassVar[int]
     TRAIL_FIELD_NUMBER: _ClassVar[int]
+    LOAN_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     final_decision: str
     decision: _struct_pb2.Struct
     case: _struct_pb2.Struct
     trail: _containers.RepeatedCompositeFieldContainer[TrailStep]
-    def __init__(self, application_id: _Optional[str] = ..., final_decision: _Optional[str] = ..., decision: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., case: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., trail: _Optional[_Iterable[_Union[TrailStep, _Mapping]]] = ...) -> None: ...
+    loan: _struct_pb2.Struct
+    def __init__(self, application_id: _Optional[str] = ..., final_decision: _Optional[str] = ..., decision: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., case: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., trail: _Optional[_Iterable[_Union[TrailStep, _Mapping]]] = ..., loan: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
