@@ -1,6 +1,6 @@
 """What loans in servicing cost: statements through the front, and a portfolio's rescore in batch through Triton.
 
-Statements: `--clients` closed-loop clients over HTTP, each sending its own loans' statements month after month
+Statements: 1, 8 and `--clients` closed-loop clients over HTTP, each sending its own loans' statements month after month
 (every statement is taken into the store, scored through Triton with its loan's window, treated and written back),
 against a front on SQLite and one on PostgreSQL. Rescore: `behaviour_score` called straight on Triton with batches
 of 256 loans (a portfolio's windows; the front's batch route would answer repeats from its cache). The state's size: the
@@ -176,7 +176,7 @@ def main() -> int:
         for name, (own, front) in live.items():
             url = f"http://127.0.0.1:{own.http_port}"
             pids = {"front": front.pid, "triton": triton.pid}
-            for clients in (1, args.clients):
+            for clients in sorted({1, 8, args.clients}):
                 send = statement_sender(url, clients, f"{name}-{clients}")
                 label = f"statements, {name}, {clients} clients"
                 results.append(run_scenario(label, label, send, clients, args.duration, pids, model="behaviour"))
