@@ -509,6 +509,9 @@ def test_an_approval_opens_the_loan_its_application_names_with_the_record(ledger
     # The same decision recorded again (a spool drained twice, a repeat) changes nothing.
     store.append([approval("A-1", "approve", "L-A1")])
     assert store.application("A-1")["loan"]["created"] is False and ledger.loan("L-A1").opened_at == loan.opened_at
+    # Recorded while the database was away: the spool's drain writes the approval, and opens its loan with it.
+    store.append([approval("A-7", "approve", "L-A7")], from_spool=True)
+    assert ledger.loan("L-A7").application.application_id == "A-7"  # type: ignore[union-attr]
     # A reviewer's approval opens it; a decline would not.
     (case,) = store.cases("open", None, 1, 10)[0]
     store.claim(case["case_id"], "ana")
