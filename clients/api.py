@@ -63,8 +63,8 @@ class Api:
 
     def evaluate_application(self, body: Mapping[str, Any]) -> ApplicationDecision:
         """Every model on one loan application, and the decision: `application_id`, `applicant`, and
-        optionally `fraud`, `declared`, `documents`, `vehicle_photos`, `message` (the HTTP body's shape;
-        see `application_body` for images as bytes)."""
+        optionally `fraud`, `declared`, `documents`, `vehicle_photos`, `message`, and `loan_id` (the loan its
+        approval opens) (the HTTP body's shape; see `application_body` for images as bytes)."""
         return self._one(application.PIPELINE, dict(body), ApplicationDecision)
 
 
