@@ -14,6 +14,7 @@ COPY finfer/__init__.py finfer/errors.py /opt/finfer/lib/finfer/
 COPY finfer/pipelines /opt/finfer/lib/finfer/pipelines
 COPY wire/__init__.py wire/finfer_pb2.py /opt/finfer/lib/finfer/wire/
 COPY application /opt/finfer/lib/finfer/application
+COPY loans/__init__.py loans/ids.py /opt/finfer/lib/finfer/loans/
 # Of models/, only what is served: each family's top-level modules, never its training/ (build time only).
 COPY models/__init__.py /opt/finfer/lib/finfer/models/
 COPY models/risk/*.py /opt/finfer/lib/finfer/models/risk/
