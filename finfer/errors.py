@@ -90,6 +90,13 @@ class Unavailable(FrontError):
     code = "unavailable"
 
 
+class Overloaded(Unavailable):
+    """A heavy request past its pipeline's admission bound and queue (front/admission.py): retry shortly. Its own
+    code, so that a client or a drill tells shedding under load from a part that is down."""
+
+    code = "overloaded"
+
+
 class NotBuilt(Unavailable):
     """A registered pipeline that `finfer serve` is still building, or whose build failed."""
 

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from finfer.errors import Unavailable
+from finfer.errors import Overloaded
 from finfer.front import metrics
 from finfer.pipelines.declaration import AdmissionBound
 
@@ -39,17 +39,17 @@ class Gate:
         metrics.ADMISSION_IN_FLIGHT.labels(self.pipeline).set(self.in_flight)
         metrics.ADMISSION_QUEUED.labels(self.pipeline).set(len(self.waiting))
 
-    def _refuse(self, reason: str, why: str) -> Unavailable:
+    def _refuse(self, reason: str, why: str) -> Overloaded:
         metrics.ADMISSION_REFUSED.labels(self.pipeline, reason).inc()
         message = (
             f"{self.pipeline}: {why}; this front runs {self.bound.in_flight} such requests at once "
             f"(FINFER_ADMISSION); retry shortly"
         )
-        return Unavailable(message, retry_after_s=self.retry_after_s)
+        return Overloaded(message, retry_after_s=self.retry_after_s)
 
     @asynccontextmanager
     async def admitted(self) -> AsyncIterator[None]:
-        """Hold one of the bound's places while the block runs; Unavailable when none comes in time."""
+        """Hold one of the bound's places while the block runs; Overloaded when none comes in time."""
         await self._enter()
         try:
             yield

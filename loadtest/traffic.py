@@ -30,6 +30,12 @@ class Outcome:
     pipeline: str
     status: int
     seconds: float
+    shed: bool = False  # a 503 `overloaded`: refused at the front's admission bound, with Retry-After
+
+    @property
+    def answer(self) -> str:
+        """`pipeline status`, with `shed` for the status of a request refused at the admission bound."""
+        return f"{self.pipeline} {'shed' if self.shed else self.status}"
 
 
 def device_of(application_id: str) -> str:
@@ -96,21 +102,24 @@ class Traffic:
 
     async def _send(self, http: httpx.AsyncClient, name: str, body: dict[str, Any]) -> None:
         started = time.monotonic()
+        shed = False
         try:
             response = await http.post(BY_NAME[name].http_path, json=body)
             status = response.status_code
+            shed = status == 503 and b'"code":"overloaded"' in response.content
         except httpx.HTTPError:
             status = NO_ANSWER
-        self.outcomes.append(Outcome(started, name, status, time.monotonic() - started))
+        outcome = Outcome(started, name, status, time.monotonic() - started, shed)
+        self.outcomes.append(outcome)
         if status != 200:
             text = "no answer" if status == NO_ANSWER else response.text[:300]
-            self.messages.setdefault(f"{name} {status}", text)
+            self.messages.setdefault(outcome.answer, text)
         if name == "fraud" and status == 200 and response.json().get("persisted"):
             self.persisted.append(body["application_id"])
 
     def statuses(self) -> Counter[str]:
-        """Every answer so far by `pipeline status`."""
-        return Counter(f"{o.pipeline} {o.status}" for o in self.outcomes)
+        """Every answer so far by `pipeline status` (`shed` for a refusal at the admission bound)."""
+        return Counter(o.answer for o in self.outcomes)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -97,7 +97,7 @@ def test_a_burst_of_pages_past_the_bound_gets_503_with_retry_after_and_light_req
         for answer in (a for a in answers if a.status_code == 503):
             assert answer.headers["retry-after"] == "2"
             error = answer.json()["error"]
-            assert error["code"] == "unavailable" and error["message"].startswith("documents:"), error
+            assert error["code"] == "overloaded" and error["message"].startswith("documents:"), error
         text = client.get(f"{url}/metrics").text
         assert metric(text, "finfer_admission_in_flight", pipeline="documents") == 0
         assert metric(text, "finfer_admission_limit", pipeline="documents") == 1
