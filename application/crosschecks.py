@@ -12,7 +12,7 @@ from typing import Any
 
 from finfer.application.findings import Declared, Finding
 from finfer.application.policy import Policy
-from finfer.models.documents.kinds import UNKNOWN, FieldSpec, Role, Type, kind
+from finfer.models.documents.kinds import UNKNOWN, FieldSpec, Role, Type, kind, kind_mismatch
 from finfer.models.documents.values import CHECKED, LONG_TERM
 from finfer.models.ocr.fields import id_number_is_valid, normalise, vin_is_valid
 
@@ -52,8 +52,9 @@ def document_findings(
             )
             add("DOCUMENT_UNCLASSIFIED", text)
             continue
-        if claimed is not None and kind(claimed).name != document.kind:
-            add("KIND_MISMATCH", f"documents[{i}]: sent as {claimed}, read as {document.kind}")
+        mismatch = kind_mismatch(claimed, document.kind)
+        if mismatch is not None:
+            add("KIND_MISMATCH", f"documents[{i}]: {mismatch}")
         catalogued = kind(document.kind)
         for spec in catalogued.fields:
             read = document.fields.get(spec.name)

@@ -14,7 +14,7 @@ from finfer.application.findings import Declared
 from finfer.application.policy import parse_policy
 from finfer.exporters.ocr import CANDIDATES
 from finfer.models.documents.classifier import KindClassifier
-from finfer.models.documents.kinds import BY_NAME, KINDS, NAMES, UNKNOWN, Type
+from finfer.models.documents.kinds import BY_NAME, KINDS, NAMES, UNKNOWN, Type, kind_mismatch
 from finfer.models.documents.page import page_reading
 from finfer.models.documents.reading import read_fields
 from finfer.models.documents.training import evaluation
@@ -235,3 +235,10 @@ def test_a_new_template_from_one_issuer_shows_up_as_drift():
         new.observe({}, drift_states("pay_slip", {k: v for k, v in ok.items() if k != "net_pay"}))
     assert same.outputs["kind"].psi() < 0.1 and same.outputs["pay_slip.net_pay"].psi() < 0.1
     assert new.outputs["kind"].psi() > 1 and new.outputs["pay_slip.net_pay"].psi() > 1
+
+
+def test_a_kind_sent_is_a_mismatch_only_when_another_kind_is_read():
+    assert kind_mismatch(None, "pay_slip") is None
+    assert kind_mismatch("pay_slip", "pay_slip") is None
+    assert kind_mismatch("id_card", "id_card_front") is None  # an alias of the kind read
+    assert kind_mismatch("pay_slip", "bank_statement") == "sent as pay_slip, read as bank_statement"

@@ -15,8 +15,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, TypeAdapter
 
 from finfer.errors import InvalidArgument
-from finfer.models.documents.kinds import ACCEPTED, KINDS
-from finfer.models.documents.kinds import kind as kind_named
+from finfer.models.documents.kinds import ACCEPTED, KINDS, kind_mismatch
 from finfer.models.documents.page import drift_states
 from finfer.pipelines.declaration import (
     AdmissionBound,
@@ -120,9 +119,8 @@ class DocumentCodec(Codec[Upload, Document]):
         reading = READING.validate_json(outputs["reading"][0])
         (upload,) = rows
         sent = upload.option("kind")
-        findings = []
-        if sent is not None and kind_named(sent).name != reading.kind:
-            findings.append(PageFinding("KIND_MISMATCH", f"sent as {sent}, read as {reading.kind}"))
+        mismatch = kind_mismatch(sent, reading.kind)
+        findings = [PageFinding("KIND_MISMATCH", mismatch)] if mismatch is not None else []
         return [Document(lines, reading.kind, reading.kind_confidence, reading.fields, sent, findings)]
 
     def drift_inputs(self, row: Upload) -> dict[str, object]:

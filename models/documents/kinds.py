@@ -338,3 +338,11 @@ ACCEPTED = (*NAMES, *ALIASES)
 
 def kind(name: str) -> Kind:
     return BY_NAME[ALIASES.get(name, name)]
+
+
+def kind_mismatch(sent: str | None, read: str) -> str | None:
+    """KIND_MISMATCH's text when a page sent as one kind (aliases included) is read as another; None when no kind
+    was sent or it is the kind read. The page's own answer and the application's cross-checks say it alike."""
+    if sent is None or kind(sent).name == read:
+        return None
+    return f"sent as {sent}, read as {read}"
