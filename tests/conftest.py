@@ -132,6 +132,7 @@ def own_front(settings: Settings, log: Path) -> Iterator[subprocess.Popen]:
 @contextmanager
 def front_of(settings: Settings, workdir: Path, **update: Any) -> Iterator[Settings]:
     """A front of a test's own on free ports, its state and log in `workdir`, with `update` to `settings`."""
+    workdir.mkdir(parents=True, exist_ok=True)
     http, grpc_port = stack.free_ports(2)
     own = settings.model_copy(update={"http_port": http, "grpc_port": grpc_port, "state_dir": workdir, **update})
     with own_front(own, workdir / "front.log"):

@@ -25,7 +25,7 @@ from finfer.settings import Settings
 from finfer.store.database import connect
 from finfer.store.decisions import DecisionStore
 from finfer.wire import finfer_pb2, finfer_pb2_grpc
-from tests.conftest import http_status, own_front, wait_until
+from tests.conftest import front_of, http_status, wait_until
 from tests.helpers import call, metric, post
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -34,20 +34,15 @@ NO_RETRY = RetryPolicy(attempts=1)
 @pytest.fixture(scope="module")
 def guarded(settings: Settings, triton, postgres: stack.PostgresServer, tmp_path_factory) -> Iterator[Settings]:
     """A front with API keys required, recording into PostgreSQL, on ports of its own."""
-    http, grpc_port = stack.free_ports(2)
-    own = settings.model_copy(
-        update={
-            "http_port": http,
-            "grpc_port": grpc_port,
-            "state_dir": tmp_path_factory.mktemp("guarded"),
-            "auth": "on",
-            "database_url": postgres.create_database("guarded"),
-            "keys_refresh_s": 0.2,
-            "spool_retry_s": 0.3,
-            "database_timeout_s": 1.0,
-        }
-    )
-    with own_front(own, own.state_dir / "front.log"):
+    with front_of(
+        settings,
+        tmp_path_factory.mktemp("guarded"),
+        auth="on",
+        database_url=postgres.create_database("guarded"),
+        keys_refresh_s=0.2,
+        spool_retry_s=0.3,
+        database_timeout_s=1.0,
+    ) as own:
         yield own
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from finfer.loadtest import stack
 from finfer.pipelines.declaration import AdmissionBound
 from finfer.pipelines.registry import BY_NAME
-from tests.conftest import own_front, wait_until
+from tests.conftest import front_of, wait_until
 
 
 def stub_pids(repository: Path, model: str) -> list[int]:
@@ -44,30 +43,23 @@ def test_a_burst_of_pages_past_the_bound_gets_503_with_retry_after_and_light_req
     settings, triton, tmp_path
 ):
     bound = AdmissionBound(in_flight=1, queue=1, wait_s=60)
-    http, grpc_port = stack.free_ports(2)
-    own = settings.model_copy(
-        update={
-            "http_port": http,
-            "grpc_port": grpc_port,  # beside the session's front, which may be up
-            "state_dir": tmp_path,
-            "admission": {"documents": bound},
-            "retry_after_s": 2,
-        }
-    )
     pages = BY_NAME["documents"].examples(8, 5)
     (applicant,) = BY_NAME["risk"].examples(1, 5)
-    url = f"http://127.0.0.1:{own.http_port}"
     answers: list[httpx.Response] = []
-
-    def post_page(page: dict) -> None:
-        with httpx.Client(timeout=120) as client:
-            answers.append(client.post(f"{url}/v1/documents/ocr", json=page))
 
     # The OCR stubs are stopped while the burst arrives, so that the first page stays in flight whatever this
     # machine's speed: the burst meets a full bound every time (a fast page let all eight through one by one).
     stubs = stub_pids(settings.model_repository, "document_ocr")
     assert stubs
-    with own_front(own, tmp_path / "front.log"), httpx.Client(timeout=30) as client:
+    with (
+        front_of(settings, tmp_path, admission={"documents": bound}, retry_after_s=2) as own,
+        httpx.Client(timeout=30) as client,
+    ):
+        url = f"http://127.0.0.1:{own.http_port}"
+
+        def post_page(page: dict) -> None:
+            with httpx.Client(timeout=120) as burst:
+                answers.append(burst.post(f"{url}/v1/documents/ocr", json=page))
 
         def gauges() -> tuple[float, float, float]:
             text = client.get(f"{url}/metrics").text

@@ -14,7 +14,7 @@ import pytest
 
 from finfer.loadtest import stack
 from finfer.settings import Settings
-from tests.conftest import own_front, wait_until
+from tests.conftest import front_of, wait_until
 from tests.helpers import call, get, post
 
 ORIGINATION = {"limit": 40_000.0, "age": 41, "education": 3}
@@ -49,18 +49,9 @@ def test_a_dead_database_answers_503_and_loses_no_statement(
     settings: Settings, triton, dying_postgres: stack.PostgresServer, tmp_path: Path
 ):
     postgres = dying_postgres
-    http, grpc_port = stack.free_ports(2)
-    own = settings.model_copy(
-        update={
-            "database_url": postgres.create_database("loans"),
-            "http_port": http,
-            "grpc_port": grpc_port,
-            "state_dir": tmp_path / "state",
-            "database_timeout_s": 1.0,
-        }
-    )
-    url = f"http://127.0.0.1:{http}"
-    with own_front(own, tmp_path / "front.log"):
+    database = postgres.create_database("loans")
+    with front_of(settings, tmp_path, database_url=database, database_timeout_s=1.0) as own:
+        url = f"http://127.0.0.1:{own.http_port}"
         for i in range(LOANS):
             assert post(f"{url}/v1/loans", {"loan_id": f"F-{i}", "origination": ORIGINATION})[0] == 200
         answered: dict[tuple[int, int], int] = {}
@@ -118,15 +109,11 @@ def test_a_dead_database_answers_503_and_loses_no_statement(
 
 def test_two_fronts_on_one_database_give_one_loan_the_same_scores(settings: Settings, triton, postgres, tmp_path):
     database = postgres.create_database("shared")
-    fronts = []
-    for name in ("a", "b"):
-        http, grpc_port = stack.free_ports(2)
-        own = settings.model_copy(
-            update={"database_url": database, "http_port": http, "grpc_port": grpc_port, "state_dir": tmp_path / name}
-        )
-        fronts.append((own, f"http://127.0.0.1:{http}"))
-    with own_front(fronts[0][0], tmp_path / "a.log"), own_front(fronts[1][0], tmp_path / "b.log"):
-        (_, a), (_, b) = fronts
+    with (
+        front_of(settings, tmp_path / "a", database_url=database) as front_a,
+        front_of(settings, tmp_path / "b", database_url=database) as front_b,
+    ):
+        a, b = (f"http://127.0.0.1:{own.http_port}" for own in (front_a, front_b))
         assert post(f"{a}/v1/loans", {"loan_id": "both", "origination": ORIGINATION})[0] == 200
         assert post(f"{b}/v1/loans", {"loan_id": "both", "origination": ORIGINATION})[1]["created"] is False
         # Months sent to both fronts at once, each front's share in reverse: late months and races across fronts.
