@@ -135,3 +135,20 @@ def test_lines_are_recognised_in_width_groups_and_put_back_in_order():
     one = ocr.recognizer_groups(lines[:1])
     assert list(one[2]) == [1] + [0] * (ocr.REC_GROUPS - 1)
     assert all(batch.shape[0] == 1 for batch in one[0][1:])  # an empty group holds one blank line
+
+
+def test_the_ensemble_runs_the_recogniser_once_a_width_group():
+    """ensembles/document_ocr is written by hand: it must have one recogniser step a width group, each reading its
+    own group's lines and feeding `ocr_read` its own probabilities."""
+    from finfer import paths
+    from finfer.exporters import model_config
+
+    ensemble = model_config.parse((paths.ENSEMBLES / "document_ocr" / "config.pbtxt").read_text())
+    steps = ensemble.ensemble_scheduling.step
+    recognisers = [(dict(s.input_map), dict(s.output_map)) for s in steps if s.model_name == "ocr_recognizer"]
+    assert recognisers == [
+        ({"line_pixels": f"line_pixels_{i}"}, {"char_probabilities": f"char_probabilities_{i}"})
+        for i in range(ocr.REC_GROUPS)
+    ]
+    (read,) = [s for s in steps if s.model_name == "ocr_read"]
+    assert {f"char_probabilities_{i}" for i in range(ocr.REC_GROUPS)} <= set(read.input_map.values())
