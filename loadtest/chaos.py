@@ -1,5 +1,6 @@
 """`finfer chaos`: mixed load on two Triton replicas while, in turn, a replica is SIGKILLed, a Python stub is
-SIGKILLed, Redis is SIGKILLed (and started again), and the replicas are restarted one after the other.
+SIGKILLed (the Triton model of the mix's most frequent pipeline: `risk_score` by default, `document_ocr` with
+`--mix documents=1`), Redis is SIGKILLed (and started again), and the replicas are restarted one after the other.
 
 Each drill reports the answers by status, the slowest answer and the time to recover, and is held to what
 the platform promises: idempotent requests never fail while another replica can answer; with Redis down only
@@ -22,8 +23,9 @@ from pathlib import Path
 from finfer import paths
 from finfer.loadtest import stack
 from finfer.loadtest.cluster import Cluster, cluster
+from finfer.loadtest.mix import DEFAULT_MIX, pipeline_weights
 from finfer.loadtest.traffic import Traffic, missing, percentile
-from finfer.pipelines import risk
+from finfer.pipelines.registry import BY_NAME
 from finfer.triton_server import is_ready
 
 
@@ -55,6 +57,8 @@ class Drill:
 @dataclass
 class ChaosReport:
     clients: int
+    mix: str
+    stub: str  # the Triton model whose stub was killed
     drills: list[Drill]
     sent: int
     persisted: int
@@ -70,6 +74,8 @@ class ChaosReport:
     def markdown(self) -> str:
         lines = [
             f"# finfer chaos: {self.clients} clients, 2 Triton replicas, {self.sent} requests",
+            "",
+            f"Mix `{self.mix}`; the Python stub killed: `{self.stub}`.",
             "",
             "| drill | answers | failed | shed | p95 | slowest | recovered after |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -119,14 +125,27 @@ def _close(drill: Drill, traffic: Traffic) -> Drill:
     return drill
 
 
-async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down_s: float) -> list[Drill]:
+def stub_to_kill(mix: str) -> str:
+    """The Triton model of the mix's most frequent pipeline: the stub whose death the load feels most."""
+    weights = pipeline_weights(mix)
+    return BY_NAME[max(weights, key=weights.__getitem__)].triton_model
+
+
+async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down_s: float, stub: str) -> list[Drill]:
     """The faults in turn; each drill lasts from its fault until it has recovered and settled."""
 
     def repaired() -> bool:
         return stack.metric(f"{running.url}/metrics", "finfer_stub_repairs_total", result="reloaded") >= 1
 
-    def fraud_answers_since(moment: float) -> Callable[[], bool]:
-        return lambda: any(o.pipeline == "fraud" and o.status == 200 and o.sent_at > moment for o in traffic.outcomes)
+    # Fraud scores read the graph in Redis: once they answer again, Redis is back in use. A mix without them waits
+    # for any answer.
+    after_redis = "fraud" if "fraud" in traffic.mix else None
+
+    def answers_since(moment: float) -> Callable[[], bool]:
+        return lambda: any(
+            o.pipeline == (after_redis or o.pipeline) and o.status == 200 and o.sent_at > moment
+            for o in traffic.outcomes
+        )
 
     async def kill_replica() -> None:
         running.kill_replica(0)
@@ -136,14 +155,14 @@ async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down
         await wait_for(lambda: is_ready(running.replicas[0].settings.triton_http_url), limit, "its restart")
 
     async def kill_stub() -> None:
-        running.kill_stub(1, risk.PIPELINE.triton_model)
-        await wait_for(repaired, 60, "the dead risk_score stub to be reloaded")
+        running.kill_stub(1, stub)
+        await wait_for(repaired, 60, f"the dead {stub} stub to be reloaded")
 
     async def kill_redis() -> None:
         running.redis.kill()
         await asyncio.sleep(redis_down_s)
         await asyncio.to_thread(running.redis.start)
-        await wait_for(fraud_answers_since(time.monotonic()), 60, "fraud scores after Redis came back")
+        await wait_for(answers_since(time.monotonic()), 60, f"{after_redis or 'answers'} after Redis came back")
 
     def in_rotation(i: int) -> Callable[[], bool]:
         address = running.replicas[i].settings.triton_grpc_url
@@ -174,19 +193,22 @@ async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down
     return done
 
 
-async def drive(running: Cluster, clients: int, warm_s: float, settle_s: float, redis_down_s: float) -> ChaosReport:
-    traffic = Traffic(running.url, clients)
+async def drive(
+    running: Cluster, clients: int, warm_s: float, settle_s: float, redis_down_s: float, mix: str = DEFAULT_MIX
+) -> ChaosReport:
+    traffic = Traffic(running.url, clients, mix=pipeline_weights(mix))
+    stub = stub_to_kill(mix)
     stop = asyncio.Event()
     load = asyncio.create_task(traffic.run(stop))
     try:
         await asyncio.sleep(warm_s)
         warm = Drill("no fault (warm-up)", (), started=time.monotonic() - warm_s, ended=time.monotonic())
-        found = [_close(warm, traffic), *await drills(running, traffic, settle_s, redis_down_s)]
+        found = [_close(warm, traffic), *await drills(running, traffic, settle_s, redis_down_s, stub)]
     finally:
         stop.set()
         await load
     lost = await missing(running.url, traffic.persisted)
-    return ChaosReport(clients, found, len(traffic.outcomes), len(traffic.persisted), lost, traffic.messages)
+    return ChaosReport(clients, mix, stub, found, len(traffic.outcomes), len(traffic.persisted), lost, traffic.messages)
 
 
 def run(
@@ -196,13 +218,14 @@ def run(
     warm_s: float = 10.0,
     settle_s: float = 10.0,
     redis_down_s: float = 3.0,
+    mix: str = DEFAULT_MIX,
     out: Path | None = paths.LOADTEST_RESULTS,
     progress: Callable[[str], None] = print,
 ) -> ChaosReport:
     progress("starting Redis, 2 Triton replicas and the front ...")
     with cluster(repository, workdir, replicas=2, probe_interval_s=1.0) as running:
         progress(f"driving {clients} clients; the faults follow in turn")
-        report = asyncio.run(drive(running, clients, warm_s, settle_s, redis_down_s))
+        report = asyncio.run(drive(running, clients, warm_s, settle_s, redis_down_s, mix))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "chaos.md").write_text(report.markdown())

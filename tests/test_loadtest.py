@@ -56,3 +56,23 @@ def test_the_isolation_scenario_reports_light_routes_alone_and_beside_heavy_traf
     failures = (tmp_path / "heavy" / "locust_failures.csv").read_text()
     assert all("code=503" in line for line in failures.splitlines()[1:]), failures
     assert "| /v1/risk/score |" in (tmp_path / "isolation.md").read_text()
+
+
+def test_the_chaos_drill_kills_the_stub_of_the_mix_s_most_frequent_pipeline():
+    from finfer.loadtest import chaos
+
+    assert chaos.stub_to_kill(chaos.DEFAULT_MIX) == "risk_score"
+    assert chaos.stub_to_kill("documents=1") == "document_ocr"
+    assert chaos.stub_to_kill("risk=1,intent=3") == "customer_intent"
+
+
+def test_a_refusal_at_the_admission_bound_is_shed_not_a_failure_of_the_fault():
+    from finfer.loadtest.chaos import Drill
+    from finfer.loadtest.traffic import Outcome
+
+    assert Outcome(0.0, "application", 503, 0.1, shed=True).answer == "application shed"
+    assert Outcome(0.0, "application", 503, 0.1).answer == "application 503"
+    drill = Drill("Triton replica SIGKILLed", (), answers={"application shed": 3, "risk 200": 9})
+    assert drill.problems() == []
+    drill.answers["application 503"] = 1
+    assert drill.problems() == ["Triton replica SIGKILLed: 1 × application answered 503"]
