@@ -143,7 +143,7 @@ async def drills(running: Cluster, traffic: Traffic, settle_s: float, redis_down
 
     def answers_since(moment: float) -> Callable[[], bool]:
         return lambda: any(
-            o.pipeline == (after_redis or o.pipeline) and o.status == 200 and o.sent_at > moment
+            (after_redis is None or o.pipeline == after_redis) and o.status == 200 and o.sent_at > moment
             for o in traffic.outcomes
         )
 

@@ -30,7 +30,7 @@ Id = Annotated[str, Field(json_schema_extra={"pattern": ID_PATTERN}), AfterValid
 OptionalId = Annotated[str, Field(json_schema_extra=_id_no_default), AfterValidator(_id)]
 
 
-def checked_loan_id(loan_id: object, field: str = "loan_id") -> str:
+def checked_loan_id(loan_id: object) -> str:
     if not isinstance(loan_id, str) or not _ID.fullmatch(loan_id):
-        raise InvalidArgument(f"{field}: {ID_RULE}", field)
+        raise InvalidArgument(f"loan_id: {ID_RULE}", "loan_id")
     return loan_id

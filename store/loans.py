@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from finfer.errors import Conflict, FrontError, NotFound
+from finfer.models.behaviour.features import AGE_MAX, AGE_MIN
 from finfer.store.database import now_iso
 from finfer.store.schema import LOANS, STATEMENTS
 
@@ -228,8 +229,7 @@ def open_in(
 # The credit file's fields a loan's origination is read from, by the names lenders' files use.
 AGE_FIELDS = ("age", "age_in_years")
 AMOUNT_FIELDS = ("credit_amount", "loan_amount", "amount")
-AGES = (18, 120)  # the behaviour pipeline's origination age
-NO_ORIGINATION = "credit file names no age (18 to 120) or amount"
+NO_ORIGINATION = f"credit file names no age ({AGE_MIN} to {AGE_MAX}) or amount"
 
 
 def from_decision(application_id: str, decision: dict[str, Any]) -> tuple[dict[str, Any], FromApplication] | None:
@@ -241,7 +241,7 @@ def from_decision(application_id: str, decision: dict[str, Any]) -> tuple[dict[s
     limit = declared.get("amount") or next(
         (credit_file[f] for f in AMOUNT_FIELDS if isinstance(credit_file.get(f), int | float)), None
     )
-    if age is None or not AGES[0] <= age <= AGES[1] or not limit or limit < 0:
+    if age is None or not AGE_MIN <= age <= AGE_MAX or not limit or limit < 0:
         return None
     risk = (decision.get("results") or {}).get("risk") or {}
     origination = {"limit": float(limit), "age": int(age), "education": 0}

@@ -18,7 +18,16 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from finfer.errors import InvalidArgument
-from finfer.models.behaviour.features import MONTHS, STATUS_MAX, STATUS_MIN, Statement, month_index, window
+from finfer.models.behaviour.features import (
+    AGE_MAX,
+    AGE_MIN,
+    MONTHS,
+    STATUS_MAX,
+    STATUS_MIN,
+    Statement,
+    month_index,
+    window,
+)
 from finfer.pipelines.declaration import Answer, Batch, BuildTime, Codec, Comparison, Encoded, Outputs, Pipeline, Tensor
 from finfer.pipelines.risk import FLOAT32_MAX, Reason, reasons_of, reasons_to_proto
 from finfer.pipelines.validation import first_error
@@ -60,7 +69,7 @@ class OriginationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     limit: Annotated[float, Field(strict=True, gt=0, le=FLOAT32_MAX, allow_inf_nan=False, description="credit granted")]
-    age: whole(18, 120, "the borrower's age at origination")
+    age: whole(AGE_MIN, AGE_MAX, "the borrower's age at origination")
     education: whole(0, 6, "1 graduate school, 2 university, 3 high school, 4 others, 0/5/6 unknown") = 0
 
 

@@ -19,6 +19,7 @@ import numpy as np
 MONTHS = 6  # statements the model looks at: the last six
 # Repayment status as the servicing system reports it: -2 no use, -1 paid in full, 0 revolving, 1..9 months late.
 STATUS_MIN, STATUS_MAX = -2, 9
+AGE_MIN, AGE_MAX = 18, 120  # the borrower's age at origination
 
 
 @dataclass(frozen=True)
